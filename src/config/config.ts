@@ -1,0 +1,176 @@
+import { randomBytes } from 'node:crypto';
+import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+
+/**
+ * Every environment variable the server reads, with its default and meaning. The README's config
+ * table is checked against this list by a test.
+ */
+export const ENV_VARIABLES = {
+  PORT: 'TCP port to listen on (default 8080).',
+  HOST: 'Address to listen on (default 127.0.0.1; 0.0.0.0 in containers).',
+  ISSUER: 'Issuer identifier: absolute http(s) URL, no query, fragment or trailing slash (default http://localhost:$PORT).',
+  DATABASE_URL: 'PostgreSQL connection string. Unset: embedded PostgreSQL (PGlite) in DATA_DIR.',
+  DATA_DIR: 'Directory of the embedded database and its generated secrets key (default ./data).',
+  SECRETS_KEY: '32 random bytes, base64: encrypts client secrets at rest. Required with DATABASE_URL; generated into DATA_DIR when embedded.',
+  SECRETS_KEY_PREVIOUS: 'Comma-separated earlier SECRETS_KEY values, still accepted for decryption while secrets are re-encrypted.',
+  LOG_LEVEL: 'pino log level: fatal, error, warn, info, debug, trace or silent (default info).',
+  REGISTRATION_INITIAL_ACCESS_TOKEN: 'When set, POST /register requires "Authorization: Bearer <this token>" (RFC 7591 §3). Unset: open registration.',
+  ROTATE_REGISTRATION_ACCESS_TOKEN: 'true: every PUT to the client configuration endpoint issues a new registration access token (default false).',
+  CLIENT_SECRET_TTL: 'Lifetime of issued client secrets in seconds; 0 means they do not expire (default 0).',
+  SCOPES_SUPPORTED: 'Space-separated scopes clients may register (default "openid profile email address phone offline_access").',
+  SERVICE_DOCUMENTATION: 'URL of human-readable documentation, announced in discovery as service_documentation (optional).',
+  TRUST_PROXY: 'true when behind a reverse proxy that sets X-Forwarded-* headers (default false).',
+  DATABASE_POOL_SIZE: 'Maximum PostgreSQL connections per instance (default 10).',
+} as const;
+
+export type EnvVariable = keyof typeof ENV_VARIABLES;
+
+export interface Config {
+  port: number;
+  host: string;
+  issuer: string;
+  database: { kind: 'postgres'; url: string; poolSize: number } | { kind: 'embedded'; dataDir: string };
+  /** Current key first; the rest only decrypt. */
+  secretsKeys: readonly Buffer[];
+  logLevel: string;
+  registration: {
+    initialAccessToken: string | undefined;
+    rotateAccessTokenOnUpdate: boolean;
+    clientSecretTtlSeconds: number;
+  };
+  scopesSupported: readonly string[];
+  serviceDocumentation: string | undefined;
+  trustProxy: boolean;
+}
+
+/** Start-up refuses to go on with a bad value; the message names the variable. */
+export class ConfigError extends Error {
+  constructor(variable: EnvVariable, problem: string) {
+    super(`${variable}: ${problem}`);
+    this.name = 'ConfigError';
+  }
+}
+
+type Env = Readonly<Record<string, string | undefined>>;
+
+const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
+
+function read(env: Env, name: EnvVariable): string | undefined {
+  const value = env[name];
+  return value === undefined || value.trim() === '' ? undefined : value.trim();
+}
+
+function integer(env: Env, name: EnvVariable, fallback: number, min: number, max: number): number {
+  const raw = read(env, name);
+  if (raw === undefined) return fallback;
+  if (!/^\d+$/.test(raw)) throw new ConfigError(name, `must be a whole number, got "${raw}"`);
+  const value = Number(raw);
+  if (value < min || value > max) throw new ConfigError(name, `must be between ${min} and ${max}, got ${value}`);
+  return value;
+}
+
+function boolean(env: Env, name: EnvVariable, fallback: boolean): boolean {
+  const raw = read(env, name);
+  if (raw === undefined) return fallback;
+  if (raw === 'true' || raw === '1') return true;
+  if (raw === 'false' || raw === '0') return false;
+  throw new ConfigError(name, `must be true or false, got "${raw}"`);
+}
+
+function absoluteHttpUrl(name: EnvVariable, raw: string): URL {
+  let url: URL;
+  try {
+    url = new URL(raw);
+  } catch {
+    throw new ConfigError(name, `must be an absolute URL, got "${raw}"`);
+  }
+  if (url.protocol !== 'https:' && url.protocol !== 'http:') throw new ConfigError(name, 'must use https (or http)');
+  return url;
+}
+
+function issuer(env: Env, port: number): string {
+  const raw = read(env, 'ISSUER') ?? `http://localhost:${port}`;
+  const url = absoluteHttpUrl('ISSUER', raw);
+  if (url.search !== '' || raw.includes('?')) throw new ConfigError('ISSUER', 'must not have a query component');
+  if (url.hash !== '' || raw.includes('#')) throw new ConfigError('ISSUER', 'must not have a fragment component');
+  if (url.username !== '' || url.password !== '') throw new ConfigError('ISSUER', 'must not carry credentials');
+  if (raw.endsWith('/')) throw new ConfigError('ISSUER', 'must not end with "/" (endpoints are issuer + "/register" ...)');
+  return raw;
+}
+
+export function decodeSecretsKey(name: EnvVariable, raw: string): Buffer {
+  const key = Buffer.from(raw, 'base64');
+  if (!/^[A-Za-z0-9+/]+={0,2}$/.test(raw) || key.length !== 32) {
+    throw new ConfigError(name, 'must be 32 random bytes in base64 (openssl rand -base64 32)');
+  }
+  return key;
+}
+
+/** Embedded mode keeps its key beside the data, created once, readable by the owner only. */
+function embeddedSecretsKey(dataDir: string): Buffer {
+  const file = join(dataDir, 'secrets.key');
+  if (!existsSync(file)) {
+    mkdirSync(dataDir, { recursive: true, mode: 0o700 });
+    writeFileSync(file, `${randomBytes(32).toString('base64')}\n`, { mode: 0o600, flag: 'wx' });
+  }
+  chmodSync(file, 0o600);
+  return decodeSecretsKey('SECRETS_KEY', readFileSync(file, 'utf8').trim());
+}
+
+export function loadConfig(env: Env = process.env): Config {
+  const port = integer(env, 'PORT', 8080, 0, 65535);
+  const host = read(env, 'HOST') ?? '127.0.0.1';
+  const databaseUrl = read(env, 'DATABASE_URL');
+  const dataDir = resolve(read(env, 'DATA_DIR') ?? './data');
+
+  if (databaseUrl !== undefined && !/^postgres(ql)?:\/\//.test(databaseUrl)) {
+    throw new ConfigError('DATABASE_URL', 'must be a postgres:// or postgresql:// connection string');
+  }
+  const rawKey = read(env, 'SECRETS_KEY');
+  if (databaseUrl !== undefined && rawKey === undefined) {
+    throw new ConfigError('SECRETS_KEY', 'is required when DATABASE_URL is set (openssl rand -base64 32)');
+  }
+  const currentKey = rawKey !== undefined ? decodeSecretsKey('SECRETS_KEY', rawKey) : embeddedSecretsKey(dataDir);
+  const previousKeys = (read(env, 'SECRETS_KEY_PREVIOUS') ?? '')
+    .split(',')
+    .map((k) => k.trim())
+    .filter((k) => k !== '')
+    .map((k) => decodeSecretsKey('SECRETS_KEY_PREVIOUS', k));
+
+  const logLevel = read(env, 'LOG_LEVEL') ?? 'info';
+  if (!LOG_LEVELS.includes(logLevel)) throw new ConfigError('LOG_LEVEL', `must be one of ${LOG_LEVELS.join(', ')}`);
+
+  const initialAccessToken = read(env, 'REGISTRATION_INITIAL_ACCESS_TOKEN');
+  if (initialAccessToken !== undefined && initialAccessToken.length < 32) {
+    throw new ConfigError('REGISTRATION_INITIAL_ACCESS_TOKEN', 'must be at least 32 characters (openssl rand -base64 32)');
+  }
+
+  const scopes = (read(env, 'SCOPES_SUPPORTED') ?? 'openid profile email address phone offline_access').split(/\s+/);
+  if (scopes.some((s) => !/^[\x21\x23-\x5B\x5D-\x7E]+$/.test(s))) {
+    throw new ConfigError('SCOPES_SUPPORTED', 'scope tokens must be printable ASCII without quotes or backslashes (RFC 6749 §3.3)');
+  }
+
+  const serviceDocumentation = read(env, 'SERVICE_DOCUMENTATION');
+  if (serviceDocumentation !== undefined) absoluteHttpUrl('SERVICE_DOCUMENTATION', serviceDocumentation);
+
+  return {
+    port,
+    host,
+    issuer: issuer(env, port),
+    database:
+      databaseUrl !== undefined
+        ? { kind: 'postgres', url: databaseUrl, poolSize: integer(env, 'DATABASE_POOL_SIZE', 10, 1, 1000) }
+        : { kind: 'embedded', dataDir },
+    secretsKeys: [currentKey, ...previousKeys],
+    logLevel,
+    registration: {
+      initialAccessToken,
+      rotateAccessTokenOnUpdate: boolean(env, 'ROTATE_REGISTRATION_ACCESS_TOKEN', false),
+      clientSecretTtlSeconds: integer(env, 'CLIENT_SECRET_TTL', 0, 0, 10 * 365 * 24 * 3600),
+    },
+    scopesSupported: [...new Set(scopes)],
+    serviceDocumentation,
+    trustProxy: boolean(env, 'TRUST_PROXY', false),
+  };
+}

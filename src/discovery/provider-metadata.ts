@@ -1,0 +1,43 @@
+import type { Config } from '../config/config.js';
+import { CONTENT_ENCRYPTION_ALGS, KEY_MANAGEMENT_ALGS, SIGNING_ALGS } from '../protocol/algorithms.js';
+import {
+  CLAIMS_SUPPORTED,
+  GRANT_TYPES,
+  RESPONSE_TYPES,
+  SUBJECT_TYPES,
+  TOKEN_ENDPOINT_AUTH_METHODS,
+} from '../protocol/client-metadata-values.js';
+
+/**
+ * OpenID Connect Discovery 1.0 §3 / RFC 8414 §2 metadata, built once from the constants that
+ * registration validates against. Only endpoints that exist are announced: there is no
+ * authorization endpoint here, so none is named.
+ */
+export function buildProviderMetadata(config: Pick<Config, 'issuer' | 'scopesSupported' | 'serviceDocumentation'>): Readonly<Record<string, unknown>> {
+  const { issuer } = config;
+  return Object.freeze({
+    issuer,
+    registration_endpoint: `${issuer}/register`,
+    scopes_supported: config.scopesSupported,
+    response_types_supported: RESPONSE_TYPES,
+    grant_types_supported: GRANT_TYPES,
+    subject_types_supported: SUBJECT_TYPES,
+    token_endpoint_auth_methods_supported: TOKEN_ENDPOINT_AUTH_METHODS,
+    token_endpoint_auth_signing_alg_values_supported: SIGNING_ALGS,
+    id_token_signing_alg_values_supported: SIGNING_ALGS,
+    id_token_encryption_alg_values_supported: KEY_MANAGEMENT_ALGS,
+    id_token_encryption_enc_values_supported: CONTENT_ENCRYPTION_ALGS,
+    userinfo_signing_alg_values_supported: SIGNING_ALGS,
+    userinfo_encryption_alg_values_supported: KEY_MANAGEMENT_ALGS,
+    userinfo_encryption_enc_values_supported: CONTENT_ENCRYPTION_ALGS,
+    request_object_signing_alg_values_supported: SIGNING_ALGS,
+    request_object_encryption_alg_values_supported: KEY_MANAGEMENT_ALGS,
+    request_object_encryption_enc_values_supported: CONTENT_ENCRYPTION_ALGS,
+    claims_supported: CLAIMS_SUPPORTED,
+    claims_parameter_supported: false,
+    request_parameter_supported: false,
+    // OIDC Discovery defaults this to true; there is no authorization endpoint to take request_uri.
+    request_uri_parameter_supported: false,
+    ...(config.serviceDocumentation !== undefined ? { service_documentation: config.serviceDocumentation } : {}),
+  });
+}

@@ -1,0 +1,22 @@
+import type { FastifyInstance } from 'fastify';
+
+/** Discovery changes only with a deployment; let relying parties and proxies keep it a while. */
+const CACHE_CONTROL = 'public, max-age=300';
+
+/**
+ * OIDC Discovery puts the document at issuer + /.well-known/openid-configuration; RFC 8414 §3
+ * inserts /.well-known/oauth-authorization-server between the host and the issuer's path.
+ */
+export function discoveryPaths(issuer: string): { openid: string; oauth: string } {
+  const path = new URL(issuer).pathname.replace(/\/$/, '');
+  return { openid: `${path}/.well-known/openid-configuration`, oauth: `/.well-known/oauth-authorization-server${path}` };
+}
+
+export function discoveryRoutes(app: FastifyInstance, issuer: string, metadata: Readonly<Record<string, unknown>>): void {
+  const body = JSON.stringify(metadata);
+  for (const url of Object.values(discoveryPaths(issuer))) {
+    app.get(url, (_request, reply) =>
+      reply.header('cache-control', CACHE_CONTROL).type('application/json; charset=utf-8').send(body),
+    );
+  }
+}

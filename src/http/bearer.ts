@@ -1,0 +1,8 @@
+/** RFC 6750 §2.1: `Bearer` (any case), one or more spaces, then a token68. */
+const BEARER = /^Bearer +([A-Za-z0-9\-._~+/]+=*) *$/i;
+
+/** The token from an Authorization header, or undefined for anything that is not a Bearer credential. */
+export function bearerToken(authorization: string | undefined): string | undefined {
+  if (authorization === undefined || authorization.length > 4096) return undefined;
+  return BEARER.exec(authorization)?.[1];
+}

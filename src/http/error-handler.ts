@@ -1,0 +1,53 @@
+import type { FastifyError, FastifyInstance } from 'fastify';
+import { OAuthError } from './oauth-error.js';
+
+/**
+ * Fastify's own 4xx errors (body parsing, content type, size) mapped to OAuth errors with a
+ * description that is ours, not the framework's.
+ */
+const FRAMEWORK_ERRORS: Record<string, () => OAuthError> = {
+  FST_ERR_CTP_BODY_TOO_LARGE: () => new OAuthError('request_too_large', 'the request body is larger than the server accepts'),
+  FST_ERR_CTP_INVALID_MEDIA_TYPE: () =>
+    new OAuthError('unsupported_media_type', 'the request body must be sent with the content type this endpoint accepts'),
+  FST_ERR_CTP_INVALID_CONTENT_LENGTH: () => new OAuthError('invalid_request', 'the Content-Length header does not match the body'),
+  FST_ERR_CTP_EMPTY_JSON_BODY: () => new OAuthError('invalid_request', 'the request body is empty; a JSON object is required'),
+  FST_ERR_CTP_INVALID_JSON_BODY: () => new OAuthError('invalid_request', 'the request body is not valid JSON'),
+};
+
+function toOAuthError(error: FastifyError): OAuthError | undefined {
+  if (error instanceof OAuthError) return error;
+  const mapped = FRAMEWORK_ERRORS[error.code];
+  if (mapped) return mapped();
+  // JSON.parse failures and prototype-poisoning refusals carry statusCode 400 and no FST code.
+  if (error.statusCode === 400 && (error instanceof SyntaxError || /JSON|__proto__|constructor/.test(error.message))) {
+    return new OAuthError('invalid_request', 'the request body is not valid JSON');
+  }
+  if (error.statusCode === 413) return new OAuthError('request_too_large', 'the request is larger than the server accepts');
+  if (error.statusCode === 429) return new OAuthError('too_many_requests', 'too many requests; slow down');
+  if (error.statusCode !== undefined && error.statusCode >= 400 && error.statusCode < 500) {
+    return new OAuthError('invalid_request', 'the request could not be understood');
+  }
+  return undefined;
+}
+
+/** One place where every thrown error becomes an OAuth JSON body; stacks and 5xx causes never leave. */
+export function registerErrorHandling(app: FastifyInstance): void {
+  app.setErrorHandler((error: FastifyError, request, reply) => {
+    const oauth = toOAuthError(error);
+    if (oauth) {
+      if (oauth.status >= 500) request.log.error({ err: error }, 'request failed');
+      else request.log.info({ error: oauth.code, reason: oauth.message }, 'request refused');
+      return reply.code(oauth.status).headers(oauth.headers).header('cache-control', 'no-store').send(oauth.toJSON());
+    }
+    request.log.error({ err: error }, 'unexpected error');
+    return reply
+      .code(500)
+      .header('cache-control', 'no-store')
+      .send({ error: 'server_error', error_description: 'the server could not complete the request' });
+  });
+
+  app.setNotFoundHandler((request, reply) => {
+    const error = new OAuthError('not_found', `no resource at ${request.method} ${request.url.split('?')[0] ?? ''}`);
+    return reply.code(error.status).send(error.toJSON());
+  });
+}

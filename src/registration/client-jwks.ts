@@ -1,0 +1,94 @@
+import { importJWK, type JWK } from 'jose';
+import { ASYMMETRIC_KEY_MANAGEMENT_ALGS, ASYMMETRIC_SIGNING_ALGS } from '../protocol/algorithms.js';
+
+/** JWK members that only a private or symmetric key has (RFC 7518 §6). */
+const PRIVATE_MEMBERS = ['d', 'p', 'q', 'dp', 'dq', 'qi', 'oth', 'k'] as const;
+
+const KEY_ALGS: readonly string[] = [...ASYMMETRIC_SIGNING_ALGS, ...ASYMMETRIC_KEY_MANAGEMENT_ALGS];
+
+/** Below 2048 bits RSA is not safe (NIST SP 800-131A); RFC 7518 §3.3 asks for at least that. */
+const MIN_RSA_BITS = 2048;
+
+/** The algorithm used to test-import a key that does not name one. */
+function defaultAlg(jwk: JWK): string | undefined {
+  const enc = jwk.use === 'enc';
+  switch (jwk.kty) {
+    case 'RSA':
+      return enc ? 'RSA-OAEP-256' : 'RS256';
+    case 'EC':
+      if (enc) return 'ECDH-ES';
+      return ({ 'P-256': 'ES256', 'P-384': 'ES384', 'P-521': 'ES512' } as Record<string, string>)[jwk.crv ?? ''];
+    case 'OKP':
+      return jwk.crv === 'X25519' ? 'ECDH-ES' : 'EdDSA';
+    default:
+      return undefined;
+  }
+}
+
+function rsaModulusBits(n: unknown): number {
+  if (typeof n !== 'string') return 0;
+  const bytes = Buffer.from(n, 'base64url');
+  let leadingZeroBits = 0;
+  for (const byte of bytes) {
+    if (byte !== 0) {
+      leadingZeroBits += Math.clz32(byte) - 24;
+      break;
+    }
+    leadingZeroBits += 8;
+  }
+  return bytes.length * 8 - leadingZeroBits;
+}
+
+async function keyProblem(jwk: Record<string, unknown>): Promise<string | undefined> {
+  if (typeof jwk.kty !== 'string') return 'has no "kty"';
+  if (jwk.kty === 'oct') return 'is a symmetric ("oct") key; only public keys may be registered';
+  if (!['RSA', 'EC', 'OKP'].includes(jwk.kty)) return `has the unsupported key type "${jwk.kty}"`;
+  const secret = PRIVATE_MEMBERS.find((member) => member in jwk);
+  if (secret) return `contains the private key member "${secret}"; register public keys only`;
+  if (jwk.kid !== undefined && (typeof jwk.kid !== 'string' || jwk.kid === '')) return 'has a "kid" that is not a non-empty string';
+  if (jwk.use !== undefined && jwk.use !== 'sig' && jwk.use !== 'enc') return '"use" must be "sig" or "enc"';
+  if (jwk.alg !== undefined && (typeof jwk.alg !== 'string' || !KEY_ALGS.includes(jwk.alg))) {
+    return `has "alg" ${JSON.stringify(jwk.alg)}, which this server does not support`;
+  }
+  if (jwk.kty === 'RSA' && rsaModulusBits(jwk.n) < MIN_RSA_BITS) return `is an RSA key shorter than ${MIN_RSA_BITS} bits`;
+  const alg = (jwk.alg as string | undefined) ?? defaultAlg(jwk as JWK);
+  if (alg === undefined) return `has the unsupported curve ${JSON.stringify(jwk.crv)}`;
+  try {
+    await importJWK(jwk as JWK, alg);
+  } catch {
+    return `is not a valid ${jwk.kty} public key for ${alg}`;
+  }
+  return undefined;
+}
+
+/** Checks an inline `jwks` value; returns the reason it is refused, or undefined. */
+export async function jwksProblem(jwks: { keys: readonly Record<string, unknown>[] }): Promise<string | undefined> {
+  const seen = new Set<string>();
+  for (const [index, jwk] of jwks.keys.entries()) {
+    const problem = await keyProblem(jwk);
+    if (problem) return `jwks: key ${index} ${problem}`;
+    if (typeof jwk.kid === 'string') {
+      // Two keys with one kid and one use leave a verifier unable to choose.
+      const slot = `${jwk.kid}\u0000${String(jwk.use ?? '')}`;
+      if (seen.has(slot)) return `jwks: key ${index} repeats the kid "${jwk.kid}"`;
+      seen.add(slot);
+    }
+  }
+  return undefined;
+}
+
+/** True when some key in the set could verify signatures made with `alg`. */
+export function jwksCanVerify(jwks: { keys: readonly Record<string, unknown>[] }, alg: string): boolean {
+  const kty = alg.startsWith('ES') ? 'EC' : alg === 'EdDSA' ? 'OKP' : 'RSA';
+  const crv = CURVE_OF_ALG[alg];
+  return jwks.keys.some(
+    (k) =>
+      k.kty === kty &&
+      (crv === undefined || k.crv === crv) &&
+      k.crv !== 'X25519' &&
+      (k.use === undefined || k.use === 'sig') &&
+      (k.alg === undefined || k.alg === alg),
+  );
+}
+
+const CURVE_OF_ALG: Readonly<Record<string, string>> = { ES256: 'P-256', ES384: 'P-384', ES512: 'P-521' };

@@ -1,0 +1,144 @@
+import type { SecretBox } from '../crypto/secret-box.js';
+import { newClientId, newClientSecret, newRegistrationAccessToken } from '../crypto/random.js';
+import { constantTimeEqual, hashToken, tokenMatchesHash } from '../crypto/token-hash.js';
+import { invalidClientMetadata, invalidRequest, invalidToken } from '../http/oauth-error.js';
+import type { ClientRepository, StoredClient } from '../storage/client-repository.js';
+import { SERVER_ISSUED_FIELDS } from './metadata-fields.js';
+import { needsClientSecret, validateClientMetadata, type ClientMetadata, type MetadataPolicy } from './validate-metadata.js';
+
+export interface RegistrationDeps {
+  clients: ClientRepository;
+  secrets: SecretBox;
+  issuer: string;
+  policy: MetadataPolicy;
+  rotateAccessTokenOnUpdate: boolean;
+  clientSecretTtlSeconds: number;
+  /** Seconds since the epoch. */
+  now: () => number;
+}
+
+/** RFC 7591 §3.2.1 / RFC 7592 §3 response body. */
+export type ClientInformation = Record<string, unknown> & {
+  client_id: string;
+  client_id_issued_at: number;
+  registration_client_uri: string;
+  client_secret?: string;
+  client_secret_expires_at?: number;
+  registration_access_token?: string;
+};
+
+const CLIENT_ID_SHAPE = /^[A-Za-z0-9_-]{16,128}$/;
+
+export const registrationClientUri = (issuer: string, clientId: string): string => `${issuer}/register/${clientId}`;
+
+function clientInformation(deps: RegistrationDeps, client: StoredClient, registrationAccessToken?: string): ClientInformation {
+  const info: ClientInformation = {
+    client_id: client.clientId,
+    client_id_issued_at: client.clientIdIssuedAt,
+    registration_client_uri: registrationClientUri(deps.issuer, client.clientId),
+  };
+  if (client.secretCiphertext !== null) {
+    info.client_secret = deps.secrets.open(client.secretCiphertext, client.clientId);
+    info.client_secret_expires_at = client.secretExpiresAt;
+  }
+  if (registrationAccessToken !== undefined) info.registration_access_token = registrationAccessToken;
+  return { ...info, ...client.metadata };
+}
+
+function issueSecret(deps: RegistrationDeps, clientId: string): { secretCiphertext: string; secretExpiresAt: number } {
+  return {
+    secretCiphertext: deps.secrets.seal(newClientSecret(), clientId),
+    secretExpiresAt: deps.clientSecretTtlSeconds === 0 ? 0 : deps.now() + deps.clientSecretTtlSeconds,
+  };
+}
+
+/** RFC 7591 §3: validates the request, issues the credentials and stores the client. */
+export async function registerClient(deps: RegistrationDeps, request: Readonly<Record<string, unknown>>): Promise<ClientInformation> {
+  const metadata = await validateClientMetadata(request, deps.policy);
+  const clientId = newClientId();
+  const registrationAccessToken = newRegistrationAccessToken();
+  const client: StoredClient = {
+    clientId,
+    metadata,
+    ...(needsClientSecret(metadata) ? issueSecret(deps, clientId) : { secretCiphertext: null, secretExpiresAt: 0 }),
+    registrationTokenHash: hashToken(registrationAccessToken),
+    clientIdIssuedAt: deps.now(),
+  };
+  await deps.clients.insert(client);
+  return clientInformation(deps, client, registrationAccessToken);
+}
+
+/** A stand-in hash so that an unknown client id costs the same comparison as a known one. */
+const NO_CLIENT_HASH = hashToken('no such client');
+
+/**
+ * RFC 7592 §2: the registration access token must belong to the client named in the URI. Unknown
+ * client, wrong token and malformed token all give the same answer, so ids cannot be probed.
+ */
+async function authorize(deps: RegistrationDeps, clientId: string, token: string | undefined): Promise<StoredClient> {
+  const client = CLIENT_ID_SHAPE.test(clientId) ? await deps.clients.findById(clientId) : undefined;
+  const matches = tokenMatchesHash(token ?? '', client?.registrationTokenHash ?? NO_CLIENT_HASH);
+  if (!client || token === undefined || !matches) throw invalidToken();
+  return client;
+}
+
+export async function readClient(deps: RegistrationDeps, clientId: string, token: string | undefined): Promise<ClientInformation> {
+  return clientInformation(deps, await authorize(deps, clientId, token));
+}
+
+/** Fields RFC 7592 §2.2 forbids in an update request. */
+const FORBIDDEN_IN_UPDATE = SERVER_ISSUED_FIELDS.filter((f) => f !== 'client_id' && f !== 'client_secret');
+
+/**
+ * RFC 7592 §2.2: the request replaces the client's metadata; omitted fields go back to their
+ * defaults. The secret is kept while the client still needs one.
+ */
+export async function updateClient(
+  deps: RegistrationDeps,
+  clientId: string,
+  token: string | undefined,
+  request: Readonly<Record<string, unknown>>,
+): Promise<ClientInformation> {
+  const client = await authorize(deps, clientId, token);
+  if (request.client_id !== client.clientId) {
+    throw invalidRequest('client_id is required in the request body and must equal the client being updated');
+  }
+  const forbidden = FORBIDDEN_IN_UPDATE.filter((field) => field in request);
+  if (forbidden.length > 0) throw invalidRequest(`the update request must not include ${forbidden.join(', ')}`);
+  if (request.client_secret !== undefined) {
+    const current = client.secretCiphertext === null ? undefined : deps.secrets.open(client.secretCiphertext, client.clientId);
+    if (typeof request.client_secret !== 'string' || current === undefined || !constantTimeEqual(request.client_secret, current)) {
+      throw invalidRequest('client_secret, when included, must equal the current client secret');
+    }
+  }
+
+  const metadata: ClientMetadata = await validateClientMetadata(request, deps.policy);
+  const secret = !needsClientSecret(metadata)
+    ? { secretCiphertext: null, secretExpiresAt: 0 }
+    : client.secretCiphertext !== null
+      ? { secretCiphertext: deps.secrets.seal(deps.secrets.open(client.secretCiphertext, clientId), clientId), secretExpiresAt: client.secretExpiresAt }
+      : issueSecret(deps, clientId);
+  const newToken = deps.rotateAccessTokenOnUpdate ? newRegistrationAccessToken() : undefined;
+
+  const updated = await deps.clients.update(clientId, {
+    metadata,
+    ...secret,
+    ...(newToken !== undefined ? { registrationTokenHash: hashToken(newToken) } : {}),
+  });
+  if (!updated) throw invalidToken(); // deleted while we validated
+  return clientInformation(deps, updated, newToken);
+}
+
+/** RFC 7592 §2.3: the client and its registration access token stop working at once. */
+export async function deleteClient(deps: RegistrationDeps, clientId: string, token: string | undefined): Promise<void> {
+  await authorize(deps, clientId, token);
+  if (!(await deps.clients.delete(clientId))) throw invalidToken();
+}
+
+/** Body of POST and PUT: a JSON object, not an array or a scalar. */
+export function asMetadataObject(body: unknown): Record<string, unknown> {
+  if (typeof body !== 'object' || body === null || Array.isArray(body)) {
+    throw invalidClientMetadata('the request body must be a JSON object of client metadata');
+  }
+  return body as Record<string, unknown>;
+}

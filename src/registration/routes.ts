@@ -1,0 +1,52 @@
+import type { FastifyInstance, FastifyReply } from 'fastify';
+import { bearerToken } from '../http/bearer.js';
+import { invalidToken } from '../http/oauth-error.js';
+import { constantTimeEqual } from '../crypto/token-hash.js';
+import {
+  asMetadataObject,
+  deleteClient,
+  readClient,
+  registerClient,
+  updateClient,
+  type RegistrationDeps,
+} from './client-registration.js';
+
+/** RFC 7591 §3.2.1 and RFC 7592 §3: responses carry credentials and must not be cached. */
+function noStore(reply: FastifyReply): FastifyReply {
+  return reply.header('cache-control', 'no-store').header('pragma', 'no-cache');
+}
+
+interface ClientParams {
+  clientId: string;
+}
+
+/** The registration endpoint and the client configuration endpoint, under the issuer's path. */
+export function registrationRoutes(app: FastifyInstance, deps: RegistrationDeps, initialAccessToken: string | undefined): void {
+  app.post('/register', async (request, reply) => {
+    if (initialAccessToken !== undefined) {
+      const presented = bearerToken(request.headers.authorization);
+      if (presented === undefined || !constantTimeEqual(presented, initialAccessToken)) throw invalidToken();
+    }
+    const client = await registerClient(deps, asMetadataObject(request.body));
+    request.log.info({ client_id: client.client_id }, 'client registered');
+    return noStore(reply).code(201).header('location', client.registration_client_uri).send(client);
+  });
+
+  app.get<{ Params: ClientParams }>('/register/:clientId', async (request, reply) => {
+    const client = await readClient(deps, request.params.clientId, bearerToken(request.headers.authorization));
+    return noStore(reply).send(client);
+  });
+
+  app.put<{ Params: ClientParams }>('/register/:clientId', async (request, reply) => {
+    const token = bearerToken(request.headers.authorization);
+    const client = await updateClient(deps, request.params.clientId, token, asMetadataObject(request.body));
+    request.log.info({ client_id: client.client_id }, 'client updated');
+    return noStore(reply).send(client);
+  });
+
+  app.delete<{ Params: ClientParams }>('/register/:clientId', async (request, reply) => {
+    await deleteClient(deps, request.params.clientId, bearerToken(request.headers.authorization));
+    request.log.info({ client_id: request.params.clientId }, 'client deleted');
+    return noStore(reply).code(204).send();
+  });
+}

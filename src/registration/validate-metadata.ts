@@ -1,0 +1,284 @@
+import { Ajv, type ValidateFunction } from 'ajv';
+import addFormatsModule from 'ajv-formats';
+import {
+  DEFAULT_CONTENT_ENCRYPTION_ALG,
+  isAsymmetricKeyManagementAlg,
+  isAsymmetricSigningAlg,
+  isHmacAlg,
+  isSymmetricKeyManagementAlg,
+} from '../protocol/algorithms.js';
+import {
+  JWT_AUTH_METHODS,
+  RESPONSE_TYPES,
+  SECRET_AUTH_METHODS,
+  type ApplicationType,
+  type GrantType,
+  type TokenEndpointAuthMethod,
+} from '../protocol/client-metadata-values.js';
+import { invalidClientMetadata, invalidRedirectUri, OAuthError } from '../http/oauth-error.js';
+import { jwksCanVerify, jwksProblem } from './client-jwks.js';
+import {
+  CLIENT_METADATA_FIELDS,
+  METADATA_FIELD_NAMES,
+  fieldSpec,
+  isMetadataField,
+  type MetadataField,
+} from './metadata-fields.js';
+import { redirectUriProblem, uriProblem } from './redirect-uris.js';
+
+/** Validated client metadata. Fields the rules need are typed; the rest pass through as JSON. */
+export interface ClientMetadata {
+  [field: string]: unknown;
+  application_type: ApplicationType;
+  grant_types: GrantType[];
+  response_types?: string[];
+  redirect_uris?: string[];
+  token_endpoint_auth_method: TokenEndpointAuthMethod;
+  token_endpoint_auth_signing_alg?: string;
+  jwks?: { keys: Record<string, unknown>[] };
+  jwks_uri?: string;
+  scope?: string;
+}
+
+export interface MetadataPolicy {
+  scopesSupported: readonly string[];
+}
+
+// ajv-formats is CommonJS; its default export arrives wrapped under NodeNext resolution.
+const addFormats = addFormatsModule as unknown as typeof addFormatsModule.default;
+const ajv = new Ajv({ allErrors: false, strict: true });
+addFormats(ajv, ['email']);
+
+const validators = new Map<MetadataField, ValidateFunction>(
+  METADATA_FIELD_NAMES.map((name) => [name, ajv.compile(fieldSpec(name).schema)]),
+);
+
+function schemaError(field: string, validate: ValidateFunction): OAuthError {
+  const [error] = validate.errors ?? [];
+  const where = `${field}${error?.instancePath ?? ''}`;
+  let what = error?.message ?? 'is not valid';
+  if (error?.keyword === 'enum') what = `must be one of: ${(error.params as { allowedValues: string[] }).allowedValues.join(', ')}`;
+  if (error?.keyword === 'format') what = `must be a valid ${String((error.params as { format: string }).format)} address`;
+  const problem = `${where} ${what}`;
+  return field === 'redirect_uris' ? invalidRedirectUri(problem) : invalidClientMetadata(problem);
+}
+
+/** A language tag as BCP 47 defines it, checked by the runtime's own parser. */
+function isLanguageTag(tag: string): boolean {
+  try {
+    return Intl.getCanonicalLocales(tag).length === 1;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Keeps recognised fields and their language-tagged variants, checks each against its schema,
+ * and drops everything else (RFC 7591 §2: unknown metadata is ignored). A null value means absent.
+ */
+function pickKnownFields(input: Readonly<Record<string, unknown>>): Record<string, unknown> {
+  const picked: Record<string, unknown> = {};
+  for (const [key, value] of Object.entries(input)) {
+    if (value === null) continue;
+    const [base = '', tag, ...rest] = key.split('#');
+    if (!isMetadataField(base)) continue;
+    if (tag !== undefined) {
+      if (!('localizable' in CLIENT_METADATA_FIELDS[base])) continue;
+      if (rest.length > 0 || !isLanguageTag(tag)) throw invalidClientMetadata(`${key}: "${tag}" is not a BCP 47 language tag`);
+    }
+    const validate = validators.get(base)!;
+    if (!validate(value)) throw schemaError(key, validate);
+    const unsupported = fieldSpec(base).unsupported;
+    if (unsupported !== undefined) {
+      throw base === 'software_statement'
+        ? new OAuthError('unapproved_software_statement', unsupported)
+        : invalidClientMetadata(unsupported);
+    }
+    picked[key] = Array.isArray(value) ? [...new Set(value)] : value;
+  }
+  return picked;
+}
+
+/** "id_token code" and "code id_token" are the same response type; keep the canonical spelling. */
+function canonicalResponseType(value: string): string | undefined {
+  const parts = value.split(' ');
+  const sorted = [...new Set(parts)].sort().join(' ');
+  if (sorted.length === 0 || parts.length !== new Set(parts).size) return undefined;
+  return RESPONSE_TYPES.find((known) => known.split(' ').sort().join(' ') === sorted);
+}
+
+function applyGrantAndResponseTypes(metadata: Record<string, unknown>): void {
+  const grantTypes = (metadata.grant_types as GrantType[] | undefined) ?? ['authorization_code'];
+  if (grantTypes.length === 0) throw invalidClientMetadata('grant_types must name at least one grant type');
+  metadata.grant_types = grantTypes;
+
+  // OIDC Registration §2 defaults response_types to ["code"]; a client that registers only grants
+  // without the authorization endpoint (client_credentials) gets none instead of a contradiction.
+  const usesAuthorizationEndpoint = grantTypes.includes('authorization_code') || grantTypes.includes('implicit');
+  const requested = (metadata.response_types as string[] | undefined) ?? (usesAuthorizationEndpoint ? ['code'] : []);
+  const responseTypes = requested.map((value) => {
+    const canonical = canonicalResponseType(value);
+    if (!canonical) throw invalidClientMetadata(`response_types: "${value}" is not supported; use one of: ${RESPONSE_TYPES.join(', ')}`);
+    return canonical;
+  });
+  for (const responseType of new Set(responseTypes)) {
+    const parts = responseType.split(' ');
+    if (parts.includes('code') && !grantTypes.includes('authorization_code')) {
+      throw invalidClientMetadata(`response_types "${responseType}" requires grant_types to include authorization_code`);
+    }
+    if ((parts.includes('id_token') || parts.includes('token')) && !grantTypes.includes('implicit')) {
+      throw invalidClientMetadata(`response_types "${responseType}" requires grant_types to include implicit`);
+    }
+  }
+  if (usesAuthorizationEndpoint && responseTypes.length === 0) {
+    throw invalidClientMetadata('grant_types authorization_code and implicit need at least one response_types value');
+  }
+  if (responseTypes.length > 0) metadata.response_types = [...new Set(responseTypes)];
+  else delete metadata.response_types;
+}
+
+function checkUris(metadata: ClientMetadata): void {
+  const usesImplicit = metadata.grant_types.includes('implicit');
+  const redirectContext = { applicationType: metadata.application_type, usesImplicit };
+  const needsRedirect = usesImplicit || metadata.grant_types.includes('authorization_code');
+  if (needsRedirect && (metadata.redirect_uris ?? []).length === 0) {
+    throw invalidRedirectUri('redirect_uris is required for the authorization_code and implicit grant types');
+  }
+  for (const [key, value] of Object.entries(metadata)) {
+    const spec = fieldSpec(key.split('#')[0] as MetadataField);
+    if (spec.uri === undefined) continue;
+    for (const [index, uri] of (Array.isArray(value) ? value : [value]).entries()) {
+      const where = Array.isArray(value) ? `${key}[${index}]` : key;
+      if (spec.uri === 'redirect') {
+        // post-logout URIs are redirects too, but implicit tokens never travel to them
+        const problem = redirectUriProblem(uri as string, key === 'redirect_uris' ? redirectContext : { ...redirectContext, usesImplicit: false });
+        if (problem) throw (key === 'redirect_uris' ? invalidRedirectUri : invalidClientMetadata)(`${where} ${problem}`);
+      } else {
+        const problem = uriProblem(uri as string, spec.uri);
+        if (problem) throw invalidClientMetadata(`${where} ${problem}`);
+      }
+    }
+  }
+}
+
+async function checkAuthentication(metadata: ClientMetadata): Promise<void> {
+  const method = metadata.token_endpoint_auth_method;
+  const signingAlg = metadata.token_endpoint_auth_signing_alg;
+
+  if (metadata.jwks !== undefined && metadata.jwks_uri !== undefined) {
+    throw invalidClientMetadata('jwks and jwks_uri are mutually exclusive; register one of them');
+  }
+  if (method === 'private_key_jwt' && metadata.jwks === undefined && metadata.jwks_uri === undefined) {
+    throw invalidClientMetadata('token_endpoint_auth_method private_key_jwt requires jwks or jwks_uri');
+  }
+  if (method === 'none' && metadata.grant_types.includes('client_credentials')) {
+    throw invalidClientMetadata('grant_types client_credentials requires a confidential client; token_endpoint_auth_method none cannot use it');
+  }
+  if (signingAlg !== undefined) {
+    if (!JWT_AUTH_METHODS.includes(method)) {
+      throw invalidClientMetadata(`token_endpoint_auth_signing_alg is only meaningful with ${JWT_AUTH_METHODS.join(' or ')}, not ${method}`);
+    }
+    if (method === 'client_secret_jwt' && !isHmacAlg(signingAlg)) {
+      throw invalidClientMetadata(`token_endpoint_auth_signing_alg ${signingAlg} cannot be used with client_secret_jwt; use HS256, HS384 or HS512`);
+    }
+    if (method === 'private_key_jwt' && !isAsymmetricSigningAlg(signingAlg)) {
+      throw invalidClientMetadata(`token_endpoint_auth_signing_alg ${signingAlg} cannot be used with private_key_jwt; use an asymmetric algorithm`);
+    }
+  }
+  if (metadata.jwks !== undefined) {
+    const problem = await jwksProblem(metadata.jwks);
+    if (problem) throw invalidClientMetadata(problem);
+    if (method === 'private_key_jwt' && signingAlg !== undefined && !jwksCanVerify(metadata.jwks, signingAlg)) {
+      throw invalidClientMetadata(`jwks holds no signing key usable with token_endpoint_auth_signing_alg ${signingAlg}`);
+    }
+  }
+}
+
+const ENCRYPTED_RESPONSES = [
+  ['id_token_encrypted_response_alg', 'id_token_encrypted_response_enc'],
+  ['userinfo_encrypted_response_alg', 'userinfo_encrypted_response_enc'],
+  ['request_object_encryption_alg', 'request_object_encryption_enc'],
+] as const;
+
+function checkEncryption(metadata: ClientMetadata): void {
+  for (const [algField, encField] of ENCRYPTED_RESPONSES) {
+    const alg = metadata[algField] as string | undefined;
+    if (metadata[encField] !== undefined && alg === undefined) {
+      throw invalidClientMetadata(`${encField} requires ${algField}`);
+    }
+    if (alg === undefined) continue;
+    metadata[encField] ??= DEFAULT_CONTENT_ENCRYPTION_ALG;
+    // Encrypting to the client needs its public keys; request objects are encrypted to the server.
+    if (algField !== 'request_object_encryption_alg' && isAsymmetricKeyManagementAlg(alg) && metadata.jwks === undefined && metadata.jwks_uri === undefined) {
+      throw invalidClientMetadata(`${algField} ${alg} requires jwks or jwks_uri holding the client's encryption key`);
+    }
+  }
+}
+
+function checkScope(metadata: ClientMetadata, policy: MetadataPolicy): void {
+  if (metadata.scope === undefined) return;
+  const scopes = [...new Set(metadata.scope.split(' '))];
+  if (scopes.some((s) => s === '')) throw invalidClientMetadata('scope must be scope tokens separated by single spaces');
+  const unknown = scopes.filter((s) => !policy.scopesSupported.includes(s));
+  if (unknown.length > 0) {
+    throw invalidClientMetadata(`scope ${unknown.join(' ')} is not offered by this server (scopes_supported: ${policy.scopesSupported.join(' ')})`);
+  }
+  metadata.scope = scopes.join(' ');
+}
+
+function checkSubjectType(metadata: ClientMetadata): void {
+  if (metadata.subject_type !== 'pairwise') return;
+  // Without a sector identifier the sector is the redirect URIs' host, which must then be one.
+  const hosts = new Set((metadata.redirect_uris ?? []).map((uri) => new URL(uri).host));
+  if (hosts.size > 1) {
+    throw invalidClientMetadata('subject_type pairwise with redirect_uris on several hosts needs a sector_identifier_uri, which this server does not support yet');
+  }
+}
+
+/**
+ * Validates a registration request (RFC 7591 §2, OIDC Registration §2) and returns the metadata
+ * to store: recognised fields only, defaults applied, arrays de-duplicated, in a stable order.
+ */
+export async function validateClientMetadata(input: Readonly<Record<string, unknown>>, policy: MetadataPolicy): Promise<ClientMetadata> {
+  const picked = pickKnownFields(input);
+  for (const name of METADATA_FIELD_NAMES) {
+    const fallback = fieldSpec(name).default;
+    if (fallback !== undefined && picked[name] === undefined) picked[name] = fallback;
+    // An empty list says nothing; leave it out rather than store and echo it (response_types aside).
+    if (name !== 'response_types' && Array.isArray(picked[name]) && (picked[name] as unknown[]).length === 0) delete picked[name];
+  }
+  applyGrantAndResponseTypes(picked);
+  const metadata = picked as ClientMetadata;
+  checkUris(metadata);
+  await checkAuthentication(metadata);
+  checkEncryption(metadata);
+  checkScope(metadata, policy);
+  checkSubjectType(metadata);
+  return orderFields(metadata);
+}
+
+/** Stored and returned in the order of the field table, language variants after their field. */
+function orderFields(metadata: ClientMetadata): ClientMetadata {
+  const keys = Object.keys(metadata).sort((a, b) => {
+    const [baseA = '', tagA = ''] = a.split('#');
+    const [baseB = '', tagB = ''] = b.split('#');
+    const order = METADATA_FIELD_NAMES.indexOf(baseA as MetadataField) - METADATA_FIELD_NAMES.indexOf(baseB as MetadataField);
+    return order !== 0 ? order : tagA.localeCompare(tagB);
+  });
+  return Object.fromEntries(keys.map((k) => [k, metadata[k]])) as ClientMetadata;
+}
+
+/**
+ * Whether the client needs a client_secret: to authenticate with it, or because it asked for
+ * HMAC-signed or symmetrically encrypted responses, whose key derives from it (OIDC Core §10).
+ */
+export function needsClientSecret(metadata: ClientMetadata): boolean {
+  if (SECRET_AUTH_METHODS.includes(metadata.token_endpoint_auth_method)) return true;
+  return Object.entries(metadata).some(
+    ([key, value]) =>
+      typeof value === 'string' &&
+      ((key.endsWith('_signing_alg') || key.endsWith('_signed_response_alg')) && isHmacAlg(value)
+        ? true
+        : (key.endsWith('_encryption_alg') || key.endsWith('_encrypted_response_alg')) && isSymmetricKeyManagementAlg(value)),
+  );
+}

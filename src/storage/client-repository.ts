@@ -1,0 +1,89 @@
+import type { Queryable } from './database.js';
+
+/** A client as stored. Metadata is the validated, normalised document; credentials are protected. */
+export interface StoredClient {
+  clientId: string;
+  metadata: Record<string, unknown>;
+  /** AES-256-GCM ciphertext from SecretBox; null for clients that have no secret. */
+  secretCiphertext: string | null;
+  /** Seconds since the epoch; 0 means the secret does not expire (RFC 7591 §3.2.1). */
+  secretExpiresAt: number;
+  registrationTokenHash: Uint8Array;
+  clientIdIssuedAt: number;
+}
+
+interface ClientRow {
+  client_id: string;
+  metadata: Record<string, unknown>;
+  secret_ciphertext: string | null;
+  secret_expires_at: string | number;
+  registration_token_hash: Uint8Array;
+  client_id_issued_at: string | number;
+}
+
+const COLUMNS = 'client_id, metadata, secret_ciphertext, secret_expires_at, registration_token_hash, client_id_issued_at';
+
+function fromRow(row: ClientRow): StoredClient {
+  return {
+    clientId: row.client_id,
+    metadata: row.metadata,
+    secretCiphertext: row.secret_ciphertext,
+    // bigint columns come back as strings from pg and as numbers from PGlite
+    secretExpiresAt: Number(row.secret_expires_at),
+    registrationTokenHash: row.registration_token_hash,
+    clientIdIssuedAt: Number(row.client_id_issued_at),
+  };
+}
+
+/** The changes an update may make; the token hash only when the token is rotated. */
+export interface ClientUpdate {
+  metadata: Record<string, unknown>;
+  secretCiphertext: string | null;
+  secretExpiresAt: number;
+  registrationTokenHash?: Uint8Array;
+}
+
+export class ClientRepository {
+  constructor(private readonly db: Queryable) {}
+
+  async insert(client: StoredClient): Promise<void> {
+    await this.db.query(
+      `INSERT INTO clients (${COLUMNS}) VALUES ($1, $2::jsonb, $3, $4, $5, $6)`,
+      [
+        client.clientId,
+        JSON.stringify(client.metadata),
+        client.secretCiphertext,
+        client.secretExpiresAt,
+        client.registrationTokenHash,
+        client.clientIdIssuedAt,
+      ],
+    );
+  }
+
+  async findById(clientId: string): Promise<StoredClient | undefined> {
+    const [row] = await this.db.query<ClientRow>(`SELECT ${COLUMNS} FROM clients WHERE client_id = $1`, [clientId]);
+    return row && fromRow(row);
+  }
+
+  /** Returns the updated client, or undefined when it no longer exists (deleted meanwhile). */
+  async update(clientId: string, update: ClientUpdate): Promise<StoredClient | undefined> {
+    const [row] = await this.db.query<ClientRow>(
+      `UPDATE clients
+          SET metadata = $2::jsonb,
+              secret_ciphertext = $3,
+              secret_expires_at = $4,
+              registration_token_hash = COALESCE($5, registration_token_hash),
+              updated_at = now()
+        WHERE client_id = $1
+    RETURNING ${COLUMNS}`,
+      [clientId, JSON.stringify(update.metadata), update.secretCiphertext, update.secretExpiresAt, update.registrationTokenHash ?? null],
+    );
+    return row && fromRow(row);
+  }
+
+  /** True when a client was deleted. */
+  async delete(clientId: string): Promise<boolean> {
+    const rows = await this.db.query<{ client_id: string }>('DELETE FROM clients WHERE client_id = $1 RETURNING client_id', [clientId]);
+    return rows.length === 1;
+  }
+}
