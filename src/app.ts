@@ -8,7 +8,7 @@ import { buildProviderMetadata } from './discovery/provider-metadata.js';
 import { discoveryPaths, discoveryRoutes } from './discovery/routes.js';
 import { healthRoutes } from './health/routes.js';
 import { registerCors } from './http/cors.js';
-import { registerErrorHandling } from './http/error-handler.js';
+import { frameworkErrorHandler, registerErrorHandling } from './http/error-handler.js';
 import { registrationRoutes } from './registration/routes.js';
 import { ClientRepository } from './storage/client-repository.js';
 import type { Database } from './storage/database.js';
@@ -23,6 +23,19 @@ export const MAX_BODY_BYTES = 64 * 1024;
 
 const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
 
+/**
+ * Some HTTP clients send `Content-Type: application/json` on every request, DELETE included, with
+ * no body. That is not malformed JSON; a DELETE has nothing to parse.
+ */
+function acceptEmptyJsonOnDelete(app: FastifyInstance): void {
+  const parseJson = app.getDefaultJsonParser('error', 'error');
+  app.removeContentTypeParser('application/json');
+  app.addContentTypeParser('application/json', { parseAs: 'string' }, (request, body, done) => {
+    if (body === '' && request.method === 'DELETE') return done(null, undefined);
+    return parseJson(request, body as string, done);
+  });
+}
+
 /** Builds the application; never listens (server.ts does, tests use their own port). */
 export async function buildApp(config: Config, deps: AppDeps): Promise<FastifyInstance> {
   const app = Fastify({
@@ -30,6 +43,9 @@ export async function buildApp(config: Config, deps: AppDeps): Promise<FastifyIn
     bodyLimit: MAX_BODY_BYTES,
     trustProxy: config.trustProxy,
     // A caller-supplied request id is kept when it is harmless, so logs join up across services.
+    // Client ids are 32 characters; longer ones must still reach our handler and get a 401.
+    routerOptions: { maxParamLength: 256 },
+    frameworkErrors: frameworkErrorHandler,
     genReqId: (request) => {
       const given = request.headers['x-request-id'];
       return typeof given === 'string' && REQUEST_ID.test(given) ? given : randomUUID();
@@ -43,6 +59,7 @@ export async function buildApp(config: Config, deps: AppDeps): Promise<FastifyIn
   // JSON is the only body this API accepts so far; Fastify's text/plain default would let a
   // browser send a CORS-simple request that skips preflight.
   app.removeContentTypeParser('text/plain');
+  acceptEmptyJsonOnDelete(app);
 
   registerErrorHandling(app);
   await app.register(helmet, { global: true, crossOriginResourcePolicy: { policy: 'cross-origin' } });

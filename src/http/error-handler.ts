@@ -1,4 +1,4 @@
-import type { FastifyError, FastifyInstance } from 'fastify';
+import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { OAuthError } from './oauth-error.js';
 
 /**
@@ -30,6 +30,17 @@ function toOAuthError(error: FastifyError): OAuthError | undefined {
   return undefined;
 }
 
+/**
+ * Errors the router raises before any route runs (a URL that does not decode, say). Passed to
+ * Fastify as `frameworkErrors`, so that they too answer in OAuth JSON.
+ */
+export function frameworkErrorHandler(error: FastifyError, request: FastifyRequest, reply: FastifyReply): void {
+  const oauth = error.code === 'FST_ERR_BAD_URL' ? new OAuthError('invalid_request', 'the request URL is malformed') : toOAuthError(error);
+  const answer = oauth ?? new OAuthError('invalid_request', 'the request could not be understood');
+  request.log.info({ error: answer.code, reason: error.code }, 'request refused');
+  void reply.code(answer.status).header('cache-control', 'no-store').send(answer.toJSON());
+}
+
 /** One place where every thrown error becomes an OAuth JSON body; stacks and 5xx causes never leave. */
 export function registerErrorHandling(app: FastifyInstance): void {
   app.setErrorHandler((error: FastifyError, request, reply) => {
@@ -48,6 +59,6 @@ export function registerErrorHandling(app: FastifyInstance): void {
 
   app.setNotFoundHandler((request, reply) => {
     const error = new OAuthError('not_found', `no resource at ${request.method} ${request.url.split('?')[0] ?? ''}`);
-    return reply.code(error.status).send(error.toJSON());
+    return reply.code(error.status).header('cache-control', 'no-store').send(error.toJSON());
   });
 }

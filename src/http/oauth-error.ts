@@ -21,6 +21,14 @@ export const OAUTH_ERRORS = {
 
 export type OAuthErrorCode = keyof typeof OAUTH_ERRORS;
 
+/**
+ * RFC 6749 §5.2 limits error_description to printable ASCII without `"` and `\`. Descriptions
+ * quote what the caller sent, so they are folded into that set here, once for every error.
+ */
+function safeDescription(description: string): string {
+  return description.replace(/"/g, "'").replace(/\\/g, '/').replace(/[^\x20-\x7e]/g, '?');
+}
+
 /** An error whose code and description are safe to show the caller. */
 export class OAuthError extends Error {
   readonly code: OAuthErrorCode;
@@ -29,7 +37,7 @@ export class OAuthError extends Error {
   readonly headers: Readonly<Record<string, string>>;
 
   constructor(code: OAuthErrorCode, description: string, headers: Record<string, string> = {}) {
-    super(description);
+    super(safeDescription(description));
     this.name = 'OAuthError';
     this.code = code;
     this.status = OAUTH_ERRORS[code].status;
@@ -49,11 +57,16 @@ export const invalidRedirectUri = (description: string): OAuthError =>
 
 export const invalidRequest = (description: string): OAuthError => new OAuthError('invalid_request', description);
 
+const INVALID_TOKEN_DESCRIPTION = 'the access token is missing, malformed, or not valid for this resource';
+
 /**
  * RFC 6750 §3: a Bearer challenge. The description is deliberately the same whether the client
- * exists or not, so the answer does not reveal which client ids are registered.
+ * exists or not, so the answer does not reveal which client ids are registered. A request that
+ * sent no credentials at all gets the challenge without an error code (RFC 6750 §3.1).
  */
-export const invalidToken = (description = 'the access token is missing, malformed, or not valid for this resource'): OAuthError =>
-  new OAuthError('invalid_token', description, {
-    'www-authenticate': `Bearer error="invalid_token", error_description="${description}"`,
+export const invalidToken = (credentialsSent = true): OAuthError =>
+  new OAuthError('invalid_token', INVALID_TOKEN_DESCRIPTION, {
+    'www-authenticate': credentialsSent
+      ? `Bearer error="invalid_token", error_description="${INVALID_TOKEN_DESCRIPTION}"`
+      : 'Bearer',
   });

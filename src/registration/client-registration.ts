@@ -4,7 +4,7 @@ import { constantTimeEqual, hashToken, tokenMatchesHash } from '../crypto/token-
 import { invalidClientMetadata, invalidRequest, invalidToken } from '../http/oauth-error.js';
 import type { ClientRepository, StoredClient } from '../storage/client-repository.js';
 import { SERVER_ISSUED_FIELDS } from './metadata-fields.js';
-import { needsClientSecret, validateClientMetadata, type ClientMetadata, type MetadataPolicy } from './validate-metadata.js';
+import { inFieldOrder, needsClientSecret, validateClientMetadata, type ClientMetadata, type MetadataPolicy } from './validate-metadata.js';
 
 export interface RegistrationDeps {
   clients: ClientRepository;
@@ -42,7 +42,7 @@ function clientInformation(deps: RegistrationDeps, client: StoredClient, registr
     info.client_secret_expires_at = client.secretExpiresAt;
   }
   if (registrationAccessToken !== undefined) info.registration_access_token = registrationAccessToken;
-  return { ...info, ...client.metadata };
+  return { ...info, ...inFieldOrder(client.metadata) };
 }
 
 function issueSecret(deps: RegistrationDeps, clientId: string): { secretCiphertext: string; secretExpiresAt: number } {
@@ -75,14 +75,14 @@ const NO_CLIENT_HASH = hashToken('no such client');
  * RFC 7592 §2: the registration access token must belong to the client named in the URI. Unknown
  * client, wrong token and malformed token all give the same answer, so ids cannot be probed.
  */
-async function authorize(deps: RegistrationDeps, clientId: string, token: string | undefined): Promise<StoredClient> {
+async function authorize(deps: RegistrationDeps, clientId: string, token: string): Promise<StoredClient> {
   const client = CLIENT_ID_SHAPE.test(clientId) ? await deps.clients.findById(clientId) : undefined;
-  const matches = tokenMatchesHash(token ?? '', client?.registrationTokenHash ?? NO_CLIENT_HASH);
-  if (!client || token === undefined || !matches) throw invalidToken();
+  const matches = tokenMatchesHash(token, client?.registrationTokenHash ?? NO_CLIENT_HASH);
+  if (!client || !matches) throw invalidToken();
   return client;
 }
 
-export async function readClient(deps: RegistrationDeps, clientId: string, token: string | undefined): Promise<ClientInformation> {
+export async function readClient(deps: RegistrationDeps, clientId: string, token: string): Promise<ClientInformation> {
   return clientInformation(deps, await authorize(deps, clientId, token));
 }
 
@@ -96,7 +96,7 @@ const FORBIDDEN_IN_UPDATE = SERVER_ISSUED_FIELDS.filter((f) => f !== 'client_id'
 export async function updateClient(
   deps: RegistrationDeps,
   clientId: string,
-  token: string | undefined,
+  token: string,
   request: Readonly<Record<string, unknown>>,
 ): Promise<ClientInformation> {
   const client = await authorize(deps, clientId, token);
@@ -116,7 +116,8 @@ export async function updateClient(
   const secret = !needsClientSecret(metadata)
     ? { secretCiphertext: null, secretExpiresAt: 0 }
     : client.secretCiphertext !== null
-      ? { secretCiphertext: deps.secrets.seal(deps.secrets.open(client.secretCiphertext, clientId), clientId), secretExpiresAt: client.secretExpiresAt }
+      ? // re-sealed, so that updates move secrets onto the current SECRETS_KEY
+        { secretCiphertext: deps.secrets.seal(deps.secrets.open(client.secretCiphertext, clientId), clientId), secretExpiresAt: client.secretExpiresAt }
       : issueSecret(deps, clientId);
   const newToken = deps.rotateAccessTokenOnUpdate ? newRegistrationAccessToken() : undefined;
 
@@ -130,7 +131,7 @@ export async function updateClient(
 }
 
 /** RFC 7592 §2.3: the client and its registration access token stop working at once. */
-export async function deleteClient(deps: RegistrationDeps, clientId: string, token: string | undefined): Promise<void> {
+export async function deleteClient(deps: RegistrationDeps, clientId: string, token: string): Promise<void> {
   await authorize(deps, clientId, token);
   if (!(await deps.clients.delete(clientId))) throw invalidToken();
 }

@@ -11,7 +11,8 @@ export interface RedirectUriContext {
 
 /** Parses an absolute URI; returns a reason when it is not one. */
 export function parseAbsoluteUri(raw: string): URL | string {
-  if (/[\s<>"{}|\\^`]/.test(raw)) return 'contains characters that are not allowed in a URI';
+  // RFC 3986 URIs are ASCII: an IRI would be stored as sent yet compared against its punycode form
+  if (/[^\x21-\x7e]|[<>"{}|\\^`]/.test(raw)) return 'contains characters not allowed in a URI (RFC 3986: ASCII only, percent-encode or use punycode)';
   let url: URL;
   try {
     url = new URL(raw);

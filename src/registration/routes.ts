@@ -1,5 +1,5 @@
 import type { FastifyInstance, FastifyReply } from 'fastify';
-import { bearerToken } from '../http/bearer.js';
+import { requireBearerToken } from '../http/bearer.js';
 import { invalidToken } from '../http/oauth-error.js';
 import { constantTimeEqual } from '../crypto/token-hash.js';
 import {
@@ -24,8 +24,8 @@ interface ClientParams {
 export function registrationRoutes(app: FastifyInstance, deps: RegistrationDeps, initialAccessToken: string | undefined): void {
   app.post('/register', async (request, reply) => {
     if (initialAccessToken !== undefined) {
-      const presented = bearerToken(request.headers.authorization);
-      if (presented === undefined || !constantTimeEqual(presented, initialAccessToken)) throw invalidToken();
+      const presented = requireBearerToken(request.headers.authorization);
+      if (!constantTimeEqual(presented, initialAccessToken)) throw invalidToken();
     }
     const client = await registerClient(deps, asMetadataObject(request.body));
     request.log.info({ client_id: client.client_id }, 'client registered');
@@ -33,19 +33,19 @@ export function registrationRoutes(app: FastifyInstance, deps: RegistrationDeps,
   });
 
   app.get<{ Params: ClientParams }>('/register/:clientId', async (request, reply) => {
-    const client = await readClient(deps, request.params.clientId, bearerToken(request.headers.authorization));
+    const client = await readClient(deps, request.params.clientId, requireBearerToken(request.headers.authorization));
     return noStore(reply).send(client);
   });
 
   app.put<{ Params: ClientParams }>('/register/:clientId', async (request, reply) => {
-    const token = bearerToken(request.headers.authorization);
+    const token = requireBearerToken(request.headers.authorization);
     const client = await updateClient(deps, request.params.clientId, token, asMetadataObject(request.body));
     request.log.info({ client_id: client.client_id }, 'client updated');
     return noStore(reply).send(client);
   });
 
   app.delete<{ Params: ClientParams }>('/register/:clientId', async (request, reply) => {
-    await deleteClient(deps, request.params.clientId, bearerToken(request.headers.authorization));
+    await deleteClient(deps, request.params.clientId, requireBearerToken(request.headers.authorization));
     request.log.info({ client_id: request.params.clientId }, 'client deleted');
     return noStore(reply).code(204).send();
   });

@@ -235,6 +235,8 @@ function checkSubjectType(metadata: ClientMetadata): void {
   }
 }
 
+const KEEP_EMPTY = new Set<MetadataField>(['grant_types', 'response_types']);
+
 /**
  * Validates a registration request (RFC 7591 §2, OIDC Registration §2) and returns the metadata
  * to store: recognised fields only, defaults applied, arrays de-duplicated, in a stable order.
@@ -244,8 +246,9 @@ export async function validateClientMetadata(input: Readonly<Record<string, unkn
   for (const name of METADATA_FIELD_NAMES) {
     const fallback = fieldSpec(name).default;
     if (fallback !== undefined && picked[name] === undefined) picked[name] = fallback;
-    // An empty list says nothing; leave it out rather than store and echo it (response_types aside).
-    if (name !== 'response_types' && Array.isArray(picked[name]) && (picked[name] as unknown[]).length === 0) delete picked[name];
+    // An empty list says nothing; leave it out rather than store and echo it. Not so for the
+    // grant and response types, where an empty list is a statement checked below.
+    if (!KEEP_EMPTY.has(name) && Array.isArray(picked[name]) && (picked[name] as unknown[]).length === 0) delete picked[name];
   }
   applyGrantAndResponseTypes(picked);
   const metadata = picked as ClientMetadata;
@@ -254,18 +257,21 @@ export async function validateClientMetadata(input: Readonly<Record<string, unkn
   checkEncryption(metadata);
   checkScope(metadata, policy);
   checkSubjectType(metadata);
-  return orderFields(metadata);
+  return inFieldOrder(metadata);
 }
 
-/** Stored and returned in the order of the field table, language variants after their field. */
-function orderFields(metadata: ClientMetadata): ClientMetadata {
+/**
+ * Returned in the order of the field table, language variants after their field (jsonb keeps
+ * its own key order, so responses are put back in order when read).
+ */
+export function inFieldOrder<T extends Record<string, unknown>>(metadata: T): T {
   const keys = Object.keys(metadata).sort((a, b) => {
     const [baseA = '', tagA = ''] = a.split('#');
     const [baseB = '', tagB = ''] = b.split('#');
     const order = METADATA_FIELD_NAMES.indexOf(baseA as MetadataField) - METADATA_FIELD_NAMES.indexOf(baseB as MetadataField);
     return order !== 0 ? order : tagA.localeCompare(tagB);
   });
-  return Object.fromEntries(keys.map((k) => [k, metadata[k]])) as ClientMetadata;
+  return Object.fromEntries(keys.map((k) => [k, metadata[k]])) as T;
 }
 
 /**

@@ -1,0 +1,104 @@
+import { mkdtempSync, readFileSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { ConfigError, ENV_VARIABLES, loadConfig } from '../../src/config/config.js';
+
+const KEY = Buffer.alloc(32, 1).toString('base64');
+const tmp = () => mkdtempSync(join(tmpdir(), 'registrar-config-'));
+
+describe('configuration from the environment', () => {
+  it('has working defaults: embedded storage, port 8080, loopback, issuer from the port', () => {
+    const dataDir = tmp();
+    const config = loadConfig({ DATA_DIR: dataDir });
+    expect(config).toMatchObject({
+      port: 8080,
+      host: '127.0.0.1',
+      issuer: 'http://localhost:8080',
+      database: { kind: 'embedded', dataDir },
+      logLevel: 'info',
+      registration: { initialAccessToken: undefined, rotateAccessTokenOnUpdate: false, clientSecretTtlSeconds: 0 },
+      trustProxy: false,
+    });
+    expect(config.scopesSupported).toContain('openid');
+  });
+
+  it('generates the embedded secrets key once, 0600, and reuses it', () => {
+    const dataDir = tmp();
+    const first = loadConfig({ DATA_DIR: dataDir }).secretsKeys[0]!;
+    expect(first).toHaveLength(32);
+    expect(statSync(join(dataDir, 'secrets.key')).mode & 0o777).toBe(0o600);
+    expect(loadConfig({ DATA_DIR: dataDir }).secretsKeys[0]!.equals(first)).toBe(true);
+    expect(Buffer.from(readFileSync(join(dataDir, 'secrets.key'), 'utf8').trim(), 'base64').equals(first)).toBe(true);
+  });
+
+  it('uses PostgreSQL when DATABASE_URL is set, with the given key and previous keys', () => {
+    const previous = Buffer.alloc(32, 2).toString('base64');
+    const config = loadConfig({ DATABASE_URL: 'postgresql://u@db/x', SECRETS_KEY: KEY, SECRETS_KEY_PREVIOUS: previous, DATABASE_POOL_SIZE: '5' });
+    expect(config.database).toEqual({ kind: 'postgres', url: 'postgresql://u@db/x', poolSize: 5 });
+    expect(config.secretsKeys.map((k) => k.toString('base64'))).toEqual([KEY, previous]);
+  });
+
+  it('reads every option', () => {
+    const config = loadConfig({
+      PORT: '9000', HOST: '0.0.0.0', ISSUER: 'https://id.example/tenant', SECRETS_KEY: KEY, LOG_LEVEL: 'warn',
+      REGISTRATION_INITIAL_ACCESS_TOKEN: 'x'.repeat(40), ROTATE_REGISTRATION_ACCESS_TOKEN: 'true', CLIENT_SECRET_TTL: '86400',
+      SCOPES_SUPPORTED: 'openid api:read api:read', SERVICE_DOCUMENTATION: 'https://docs.example', TRUST_PROXY: '1',
+    });
+    expect(config).toMatchObject({
+      port: 9000, host: '0.0.0.0', issuer: 'https://id.example/tenant', logLevel: 'warn',
+      registration: { initialAccessToken: 'x'.repeat(40), rotateAccessTokenOnUpdate: true, clientSecretTtlSeconds: 86400 },
+      scopesSupported: ['openid', 'api:read'], serviceDocumentation: 'https://docs.example', trustProxy: true,
+    });
+  });
+
+  it.each([
+    ['PORT', { PORT: 'eighty' }],
+    ['PORT', { PORT: '70000' }],
+    ['PORT', { PORT: '-1' }],
+    ['ISSUER', { ISSUER: 'not a url' }],
+    ['ISSUER', { ISSUER: 'https://as.example/?tenant=a' }],
+    ['ISSUER', { ISSUER: 'https://as.example?' }],
+    ['ISSUER', { ISSUER: 'https://as.example/#x' }],
+    ['ISSUER', { ISSUER: 'ftp://as.example' }],
+    ['ISSUER', { ISSUER: 'https://as.example/' }],
+    ['ISSUER', { ISSUER: 'https://user:pw@as.example' }],
+    ['SECRETS_KEY', { DATABASE_URL: 'postgres://127.0.0.1/x' }],
+    ['SECRETS_KEY', { SECRETS_KEY: 'c2hvcnQ=' }],
+    ['SECRETS_KEY', { SECRETS_KEY: `${KEY}!` }],
+    ['SECRETS_KEY_PREVIOUS', { SECRETS_KEY: KEY, SECRETS_KEY_PREVIOUS: 'bad' }],
+    ['DATABASE_URL', { DATABASE_URL: 'mysql://localhost/x', SECRETS_KEY: KEY }],
+    ['DATABASE_POOL_SIZE', { DATABASE_URL: 'postgres://h/x', SECRETS_KEY: KEY, DATABASE_POOL_SIZE: '0' }],
+    ['LOG_LEVEL', { LOG_LEVEL: 'loud', SECRETS_KEY: KEY }],
+    ['ROTATE_REGISTRATION_ACCESS_TOKEN', { ROTATE_REGISTRATION_ACCESS_TOKEN: 'maybe', SECRETS_KEY: KEY }],
+    ['REGISTRATION_INITIAL_ACCESS_TOKEN', { REGISTRATION_INITIAL_ACCESS_TOKEN: 'short', SECRETS_KEY: KEY }],
+    ['CLIENT_SECRET_TTL', { CLIENT_SECRET_TTL: '1.5', SECRETS_KEY: KEY }],
+    ['SCOPES_SUPPORTED', { SCOPES_SUPPORTED: 'openid "quoted"', SECRETS_KEY: KEY }],
+    ['SERVICE_DOCUMENTATION', { SERVICE_DOCUMENTATION: 'docs', SECRETS_KEY: KEY }],
+    ['TRUST_PROXY', { TRUST_PROXY: 'yes', SECRETS_KEY: KEY }],
+  ])('refuses a bad %s: %j', (variable, env) => {
+    let thrown: unknown;
+    try {
+      loadConfig({ DATA_DIR: tmp(), ...env });
+    } catch (error) {
+      thrown = error;
+    }
+    expect(thrown).toBeInstanceOf(ConfigError);
+    expect((thrown as Error).message.startsWith(`${variable}: `)).toBe(true);
+  });
+
+  it('never puts a key value into its error message', () => {
+    const bad = `${KEY.slice(0, -2)}`;
+    expect(() => loadConfig({ SECRETS_KEY: bad })).toThrow(ConfigError);
+    try {
+      loadConfig({ SECRETS_KEY: bad });
+    } catch (error) {
+      expect((error as Error).message).not.toContain(bad);
+    }
+  });
+
+  it('documents every variable in the README config table', () => {
+    const readme = readFileSync(new URL('../../README.md', import.meta.url), 'utf8');
+    for (const variable of Object.keys(ENV_VARIABLES)) expect(readme).toContain(`| \`${variable}\``);
+  });
+});

@@ -1,0 +1,71 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { SIGNING_ALGS } from '../../src/protocol/algorithms.js';
+import { GRANT_TYPES, TOKEN_ENDPOINT_AUTH_METHODS } from '../../src/protocol/client-metadata-values.js';
+import { request, startTestServer, storageKind, type TestServer } from '../support/test-server.js';
+
+describe(`discovery (${storageKind})`, () => {
+  let server: TestServer;
+  beforeAll(async () => {
+    server = await startTestServer({ SERVICE_DOCUMENTATION: 'https://docs.example/registrar' });
+  });
+  afterAll(async () => server.close());
+
+  it('publishes the OpenID configuration, cacheable, from the shared constants', async () => {
+    const res = await request(server, 'GET', '/.well-known/openid-configuration');
+    expect(res.status).toBe(200);
+    expect(res.headers.get('content-type')).toMatch(/^application\/json/);
+    expect(res.headers.get('cache-control')).toBe('public, max-age=300');
+    const metadata = res.body;
+    expect(metadata.issuer).toBe(server.config.issuer);
+    expect(metadata.registration_endpoint).toBe(`${server.config.issuer}/register`);
+    expect(metadata.token_endpoint_auth_methods_supported).toEqual([...TOKEN_ENDPOINT_AUTH_METHODS]);
+    expect(metadata.token_endpoint_auth_methods_supported).toEqual(
+      expect.arrayContaining(['client_secret_jwt', 'private_key_jwt', 'client_secret_basic', 'client_secret_post', 'none']),
+    );
+    expect(metadata.token_endpoint_auth_signing_alg_values_supported).toEqual([...SIGNING_ALGS]);
+    expect(metadata.token_endpoint_auth_signing_alg_values_supported).not.toContain('none');
+    expect(metadata.grant_types_supported).toEqual([...GRANT_TYPES]);
+    expect(metadata.response_types_supported).toContain('code');
+    expect(metadata.subject_types_supported).toEqual(['public', 'pairwise']);
+    expect(metadata.id_token_signing_alg_values_supported).toContain('RS256');
+    expect(metadata.scopes_supported).toContain('openid');
+    expect(metadata.claims_supported).toContain('sub');
+    expect(metadata.service_documentation).toBe('https://docs.example/registrar');
+  });
+
+  it('announces no endpoint that does not exist', async () => {
+    const { body } = await request(server, 'GET', '/.well-known/openid-configuration');
+    for (const [name, value] of Object.entries(body)) {
+      if (!name.endsWith('_endpoint') && name !== 'jwks_uri') continue;
+      const path = new URL(value as string).pathname;
+      const probe = await request(server, name === 'registration_endpoint' ? 'OPTIONS' : 'GET', path, {
+        headers: { origin: 'https://x.example', 'access-control-request-method': 'POST' },
+      });
+      expect(probe.status, `${name} ${path}`).not.toBe(404);
+    }
+    expect(body).not.toHaveProperty('authorization_endpoint');
+  });
+
+  it('serves the same document at the RFC 8414 path', async () => {
+    const openid = await request(server, 'GET', '/.well-known/openid-configuration');
+    const oauth = await request(server, 'GET', '/.well-known/oauth-authorization-server');
+    expect(oauth.status).toBe(200);
+    expect(oauth.body).toEqual(openid.body);
+  });
+
+  it('validates what it announces: every announced auth method and signing alg registers', async () => {
+    const { body } = await request(server, 'GET', '/.well-known/openid-configuration');
+    for (const alg of body.token_endpoint_auth_signing_alg_values_supported as string[]) {
+      if (!alg.startsWith('HS')) continue;
+      const res = await request(server, 'POST', '/register', {
+        json: { grant_types: ['client_credentials'], token_endpoint_auth_method: 'client_secret_jwt', token_endpoint_auth_signing_alg: alg },
+      });
+      expect(res.status, alg).toBe(201);
+    }
+    for (const method of body.token_endpoint_auth_methods_supported as string[]) {
+      const extra = method === 'private_key_jwt' ? { jwks_uri: 'https://rp.example/jwks' } : {};
+      const res = await request(server, 'POST', '/register', { json: { redirect_uris: ['https://rp.example/cb'], token_endpoint_auth_method: method, ...extra } });
+      expect(res.status, method).toBe(201);
+    }
+  });
+});

@@ -1,0 +1,94 @@
+import { mkdtempSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { freshDatabase, storageKind, TEST_SECRETS_KEY } from '../support/test-server.js';
+import { runServer, startServerProcess } from '../support/server-process.js';
+
+const rp = { redirect_uris: ['https://rp.example/cb'], client_name: 'restart' };
+
+describe(`the server process (${storageKind})`, () => {
+  let env: Record<string, string>;
+  let cleanup: () => Promise<void>;
+  let dataDir: string;
+
+  beforeAll(async () => {
+    dataDir = mkdtempSync(join(tmpdir(), 'registrar-'));
+    if (storageKind === 'postgres') {
+      const database = await freshDatabase();
+      await database.db.close();
+      env = { DATABASE_URL: database.url!, SECRETS_KEY: TEST_SECRETS_KEY, DATA_DIR: dataDir };
+      cleanup = database.drop;
+    } else {
+      env = { DATA_DIR: dataDir };
+      cleanup = async () => undefined;
+    }
+  });
+  afterAll(async () => {
+    await cleanup();
+    rmSync(dataDir, { recursive: true, force: true });
+  });
+
+  it('keeps clients across a stop and a start, and exits 0 on SIGTERM', async () => {
+    const first = await startServerProcess(env);
+    const created = await fetch(`${first.url}/register`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(rp) });
+    expect(created.status).toBe(201);
+    const client = (await created.json()) as Record<string, string>;
+    expect(await first.stop()).toBe(0);
+
+    const second = await startServerProcess({ ...env, PORT: new URL(first.url).port });
+    try {
+      const read = await fetch(`${second.url}/register/${client.client_id}`, { headers: { authorization: `Bearer ${client.registration_access_token}` } });
+      expect(read.status).toBe(200);
+      const body = (await read.json()) as Record<string, string>;
+      expect(body.client_name).toBe('restart');
+      expect(body.client_secret).toBe(client.client_secret); // decrypts with the same key after restart
+    } finally {
+      expect(await second.stop()).toBe(0);
+    }
+    const logs = first.output() + second.output();
+    expect(logs).not.toContain(client.client_secret);
+    expect(logs).not.toContain(client.registration_access_token);
+  });
+
+  it('logs one start-up line with issuer, address, storage and registration mode', async () => {
+    const server = await startServerProcess(env);
+    await server.stop();
+    const line = server.output().split('\n').find((l) => l.includes('oidc-registrar listening'));
+    expect(line).toBeDefined();
+    const record = JSON.parse(line!);
+    expect(record.issuer).toBe(server.url);
+    expect(record.address).toBe(server.url);
+    expect(record.storage).toMatch(storageKind === 'postgres' ? /^postgresql$/ : /^embedded/);
+    expect(record.registration).toBe('open');
+  });
+
+  it.runIf(storageKind === 'embedded')('keeps a generated secrets key beside the data, readable by the owner only', () => {
+    expect(statSync(join(dataDir, 'secrets.key')).mode & 0o777).toBe(0o600);
+  });
+
+  it.runIf(storageKind === 'embedded')('refuses a second server on the same DATA_DIR', async () => {
+    const first = await startServerProcess(env);
+    try {
+      const second = runServer({ ...env, PORT: '0' });
+      expect(await second.exit).toBe(1);
+      expect(second.output()).toContain('is in use by process');
+    } finally {
+      await first.stop();
+    }
+  });
+});
+
+describe('a configuration error stops start-up with one message naming the variable', () => {
+  // every rule of the config is a unit test in test/config; here: what the operator sees
+  it.each([
+    ['ISSUER', { ISSUER: 'https://as.example/?tenant=a' }],
+    ['SECRETS_KEY', { DATABASE_URL: 'postgres://127.0.0.1/x' }],
+  ])('%s: %j', async (variable, env) => {
+    const server = runServer({ DATA_DIR: mkdtempSync(join(tmpdir(), 'registrar-cfg-')), ...env });
+    expect(await server.exit).toBe(78);
+    const lines = server.output().trim().split('\n');
+    expect(lines).toHaveLength(1);
+    expect(lines[0]).toContain(`configuration error: ${variable}:`);
+  });
+});

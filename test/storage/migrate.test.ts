@@ -1,0 +1,72 @@
+import pg from 'pg';
+import { pino } from 'pino';
+import { describe, expect, it } from 'vitest';
+import { openEmbedded } from '../../src/storage/embedded.js';
+import { migrate } from '../../src/storage/migrate.js';
+import { connectPostgres } from '../../src/storage/postgres.js';
+import { schemaUrl, TEST_DATABASE_URL } from '../support/test-server.js';
+
+describe('migrations', () => {
+  it('apply once on the embedded database, then are a no-op', async () => {
+    const db = await openEmbedded(undefined);
+    try {
+      expect(await migrate(db)).toEqual(['0001_clients.sql']);
+      expect(await migrate(db)).toEqual([]);
+      const tables = await db.query<{ table_name: string }>("SELECT table_name FROM information_schema.tables WHERE table_schema = 'public' ORDER BY 1");
+      expect(tables.map((t) => t.table_name)).toEqual(['clients', 'schema_migrations']);
+    } finally {
+      await db.close();
+    }
+  });
+
+  it.runIf(TEST_DATABASE_URL)('are applied exactly once when instances start together on PostgreSQL', async () => {
+    const schema = `race_${Date.now().toString(36)}`;
+    const admin = new pg.Client({ connectionString: TEST_DATABASE_URL });
+    await admin.connect();
+    await admin.query(`CREATE SCHEMA ${schema}`);
+    const instances = Array.from({ length: 5 }, () => connectPostgres(schemaUrl(schema), 2, pino({ level: 'silent' })));
+    try {
+      const applied = await Promise.all(instances.map((db) => migrate(db)));
+      expect(applied.flat()).toEqual(['0001_clients.sql']);
+      const { rows } = await admin.query(`SELECT version FROM ${schema}.schema_migrations`);
+      expect(rows).toEqual([{ version: '0001_clients.sql' }]);
+    } finally {
+      await Promise.all(instances.map((db) => db.close()));
+      await admin.query(`DROP SCHEMA ${schema} CASCADE`);
+      await admin.end();
+    }
+  });
+
+  it('roll back a failing transaction entirely', async () => {
+    const db = await openEmbedded(undefined);
+    try {
+      await migrate(db);
+      await expect(
+        db.transaction(async (tx) => {
+          await tx.query("INSERT INTO schema_migrations (version) VALUES ('9999_x.sql')");
+          throw new Error('boom');
+        }),
+      ).rejects.toThrow('boom');
+      expect(await db.query("SELECT 1 FROM schema_migrations WHERE version = '9999_x.sql'")).toEqual([]);
+    } finally {
+      await db.close();
+    }
+  });
+});
+
+describe('at rest', () => {
+  it('stores neither the client secret nor the registration access token in the clear', async () => {
+    const { startTestServer, request } = await import('../support/test-server.js');
+    const server = await startTestServer();
+    try {
+      const client = (await request(server, 'POST', '/register', { json: { redirect_uris: ['https://rp.example/cb'] } })).body;
+      const rows = await server.db.query<Record<string, unknown>>('SELECT * FROM clients');
+      const dump = JSON.stringify(rows, (_k, v: unknown) => (v instanceof Uint8Array ? Buffer.from(v).toString('base64url') : v));
+      expect(dump).toContain(client.client_id);
+      expect(dump).not.toContain(client.client_secret);
+      expect(dump).not.toContain(client.registration_access_token);
+    } finally {
+      await server.close();
+    }
+  });
+});
