@@ -1,0 +1,800 @@
+/**
+ * The OpenAPI document is a contract: this file checks it against the code's single sources of
+ * truth (metadata fields, protocol constants, error table, discovery builder), then drives a real
+ * server over HTTP and validates every response it gets against the document. A status, header or
+ * body the document does not describe fails the test, and so does a documented response that no
+ * request here produced.
+ */
+import { readFileSync } from 'node:fs';
+import { Ajv2020, type ValidateFunction } from 'ajv/dist/2020.js';
+import addFormatsModule from 'ajv-formats';
+import { exportJWK, generateKeyPair } from 'jose';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { parse } from 'yaml';
+import { buildProviderMetadata } from '../../src/discovery/provider-metadata.js';
+import { OAUTH_ERRORS } from '../../src/http/oauth-error.js';
+import { CONTENT_ENCRYPTION_ALGS, KEY_MANAGEMENT_ALGS, SIGNING_ALGS } from '../../src/protocol/algorithms.js';
+import {
+  APPLICATION_TYPES,
+  CLAIMS_SUPPORTED,
+  GRANT_TYPES,
+  RESPONSE_TYPES,
+  SUBJECT_TYPES,
+  TOKEN_ENDPOINT_AUTH_METHODS,
+} from '../../src/protocol/client-metadata-values.js';
+import { CLIENT_METADATA_FIELDS, SERVER_ISSUED_FIELDS, type FieldSpec } from '../../src/registration/metadata-fields.js';
+import { request, startTestServer, storageKind, type TestServer } from '../support/test-server.js';
+
+type JsonObject = Record<string, unknown>;
+
+// ajv-formats is CommonJS; its default export arrives wrapped under NodeNext resolution.
+const addFormats = addFormatsModule as unknown as typeof addFormatsModule.default;
+
+const DOC_URL = new URL('../../openapi/openapi.yaml', import.meta.url);
+const DOC_ID = 'https://oidc-registrar.invalid/openapi.yaml';
+const doc = parse(readFileSync(DOC_URL, 'utf8')) as JsonObject;
+
+const METHODS = ['get', 'put', 'post', 'delete', 'options', 'head', 'patch', 'trace'] as const;
+
+// ---------------------------------------------------------------------------------------------
+// Walking the document
+
+const isObject = (value: unknown): value is JsonObject => typeof value === 'object' && value !== null && !Array.isArray(value);
+
+function asObject(value: unknown, where: string): JsonObject {
+  if (!isObject(value)) throw new Error(`${where} is not an object in openapi.yaml`);
+  return value;
+}
+
+const escapeToken = (token: string): string => token.replace(/~/g, '~0').replace(/\//g, '~1');
+const unescapeToken = (token: string): string => token.replace(/~1/g, '/').replace(/~0/g, '~');
+const pointerOf = (...tokens: string[]): string => tokens.map((t) => `/${escapeToken(t)}`).join('');
+
+/** The node at a JSON pointer (RFC 6901) of the document, or undefined. */
+function at(pointer: string): unknown {
+  let node: unknown = doc;
+  for (const token of pointer.split('/').slice(1).map(unescapeToken)) {
+    if (Array.isArray(node)) node = node[Number(token)];
+    else if (isObject(node)) node = node[token];
+    else return undefined;
+  }
+  return node;
+}
+
+/** Follows `$ref`s from a pointer; returns the final node and its own pointer. */
+function follow(pointer: string): { node: JsonObject; pointer: string } {
+  let current = pointer;
+  for (let hops = 0; hops < 20; hops++) {
+    const node = asObject(at(current), current);
+    if (typeof node.$ref !== 'string') return { node, pointer: current };
+    if (!node.$ref.startsWith('#/')) throw new Error(`${current}: only local $refs are expected, got ${node.$ref}`);
+    current = node.$ref.slice(1);
+  }
+  throw new Error(`${pointer}: $ref cycle`);
+}
+
+/** A schema with its `$ref` resolved and the siblings of the `$ref` laid over the target. */
+function derefSchema(schema: unknown, where: string): JsonObject {
+  const node = asObject(schema, where);
+  if (typeof node.$ref !== 'string') return node;
+  const { $ref: ref, ...siblings } = node as JsonObject & { $ref: string };
+  return { ...derefSchema(at(ref.slice(1)), ref), ...siblings };
+}
+
+const schemas = asObject(asObject(doc.components, 'components').schemas, 'components.schemas');
+const schema = (name: string): JsonObject => asObject(schemas[name], `components.schemas.${name}`);
+const clientMetadata = schema('ClientMetadata');
+const metadataProperties = asObject(clientMetadata.properties, 'ClientMetadata.properties');
+const metadataPatterns = asObject(clientMetadata.patternProperties, 'ClientMetadata.patternProperties');
+
+interface Operation {
+  template: string;
+  method: string;
+  pointer: string;
+  node: JsonObject;
+  pattern: RegExp;
+}
+
+const operations: Operation[] = Object.entries(asObject(doc.paths, 'paths')).flatMap(([template, item]) =>
+  METHODS.filter((method) => isObject(asObject(item, template)[method])).map((method) => ({
+    template,
+    method,
+    pointer: pointerOf('paths', template, method),
+    node: asObject(asObject(item, template)[method], `${template} ${method}`),
+    pattern: new RegExp(`^${template.replace(/[.*+?^$()|[\]\\]/g, '\\$&').replace(/\{[^}]+\}/g, '[^/]+')}$`),
+  })),
+);
+
+const operationKey = (op: Operation): string => `${op.method.toUpperCase()} ${op.template}`;
+
+/** Every documented (operation, status) pair, with the error codes the response allows. */
+function documentedResponses(): Map<string, Set<string>> {
+  const result = new Map<string, Set<string>>();
+  for (const op of operations) {
+    for (const status of Object.keys(asObject(op.node.responses, `${op.pointer}/responses`))) {
+      const response = follow(`${op.pointer}/responses/${status}`);
+      result.set(`${operationKey(op)} ${status}`, new Set(errorCodesOf(response.node)));
+    }
+  }
+  return result;
+}
+
+/** The error codes an error response's schema allows (`allOf: [OAuthError, {error: enum|const}]`). */
+function errorCodesOf(response: JsonObject): string[] {
+  const content = isObject(response.content) ? response.content : {};
+  const media = isObject(content['application/json']) ? content['application/json'] : {};
+  const mediaSchema = isObject(media.schema) ? media.schema : {};
+  const parts = Array.isArray(mediaSchema.allOf) ? (mediaSchema.allOf as unknown[]) : [];
+  if (!parts.some((part) => isObject(part) && part.$ref === '#/components/schemas/OAuthError')) return [];
+  for (const part of parts) {
+    if (!isObject(part) || !isObject(part.properties) || !isObject(part.properties.error)) continue;
+    const error = part.properties.error;
+    if (typeof error.const === 'string') return [error.const];
+    if (Array.isArray(error.enum)) return error.enum as string[];
+  }
+  throw new Error('an error response must narrow `error` to the codes it can carry');
+}
+
+// ---------------------------------------------------------------------------------------------
+// Validation with Ajv against the document itself
+
+/**
+ * Ajv sees the whole document under DOC_ID, so `#/components/...` references resolve. In this
+ * copy the response bodies that the API fully controls refuse undocumented members
+ * (`unevaluatedProperties: false`), so a field added to the code but not to the document fails.
+ * The published document keeps them open, as RFC 7591 §3.2.1 and RFC 8414 §3.2 ask clients to
+ * ignore unknown members.
+ */
+function buildAjv(): Ajv2020 {
+  const ajv = new Ajv2020({ allErrors: true, strict: true, strictTypes: false, strictRequired: false });
+  addFormats(ajv);
+  const strictDoc = structuredClone(doc);
+  const strictSchemas = asObject(asObject(strictDoc.components, 'components').schemas, 'schemas');
+  for (const name of ['ClientInformation', 'ProviderMetadata', 'Health']) {
+    asObject(strictSchemas[name], name).unevaluatedProperties = false;
+  }
+  // The document's own top-level members (openapi, info, paths, components...) are no schema
+  // keywords; declared as annotations, strict mode still refuses any unknown keyword in a schema.
+  for (const member of Object.keys(strictDoc)) ajv.addKeyword(member);
+  ajv.addSchema({ ...strictDoc, $id: DOC_ID });
+  return ajv;
+}
+
+const ajv = buildAjv();
+const validators = new Map<string, ValidateFunction>();
+
+/** A validator for the schema at a pointer of the document. */
+function validatorAt(pointer: string): ValidateFunction {
+  let validate = validators.get(pointer);
+  if (!validate) {
+    const fragment = pointer.split('/').slice(1).map(encodeURIComponent).join('/');
+    validate = ajv.compile({ $ref: `${DOC_ID}#/${fragment}` });
+    validators.set(pointer, validate);
+  }
+  return validate;
+}
+
+function schemaProblems(pointer: string, value: unknown): string[] {
+  const validate = validatorAt(pointer);
+  if (validate(value)) return [];
+  return (validate.errors ?? []).map((e) => `${e.instancePath || '(root)'} ${e.message ?? ''} ${JSON.stringify(e.params)}`);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Checking a real exchange against the document
+
+interface Exchange {
+  method: string;
+  path: string;
+  status: number;
+  headers: Headers;
+  text: string;
+  body: unknown;
+}
+
+/** What has been seen: `METHOD template status` -> error codes. */
+const seen = new Map<string, Set<string>>();
+
+function findOperation(method: string, path: string): Operation | undefined {
+  const bare = path.split('?')[0] ?? path;
+  return operations.find((op) => op.method === method.toLowerCase() && op.pattern.test(bare));
+}
+
+/** Every way the response departs from the document; empty when it conforms. */
+function responseProblems(exchange: Exchange): string[] {
+  const label = `${exchange.method} ${exchange.path} -> ${exchange.status}`;
+  const op = findOperation(exchange.method, exchange.path);
+  let responsePointer: string;
+  if (op) {
+    const responses = asObject(op.node.responses, `${op.pointer}/responses`);
+    if (!(String(exchange.status) in responses)) {
+      return [`${label}: ${operationKey(op)} does not document status ${exchange.status}`];
+    }
+    responsePointer = `${op.pointer}/responses/${exchange.status}`;
+  } else {
+    // Only the not_found answer is described for requests that match no operation.
+    if (exchange.status !== 404) return [`${label}: no operation matches and the status is not 404`];
+    responsePointer = '/components/responses/NotFound';
+  }
+  const response = follow(responsePointer);
+  const problems: string[] = [];
+
+  for (const name of Object.keys(isObject(response.node.headers) ? response.node.headers : {})) {
+    const header = follow(`${response.pointer}/headers/${escapeToken(name)}`);
+    const value = exchange.headers.get(name);
+    if (value === null) {
+      if (header.node.required === true) problems.push(`${label}: required header ${name} is missing`);
+      continue;
+    }
+    problems.push(...schemaProblems(`${header.pointer}/schema`, value).map((p) => `${label}: header ${name}: ${p}`));
+  }
+
+  const content = isObject(response.node.content) ? response.node.content : undefined;
+  if (content === undefined) {
+    if (exchange.text !== '') problems.push(`${label}: the document describes no body, got ${exchange.text.slice(0, 200)}`);
+    return problems;
+  }
+  const mediaType = (exchange.headers.get('content-type') ?? '').split(';')[0]?.trim().toLowerCase() ?? '';
+  if (!(mediaType in content)) {
+    problems.push(`${label}: content type "${mediaType}" is not documented (${Object.keys(content).join(', ')})`);
+    return problems;
+  }
+  if (exchange.body === undefined) {
+    problems.push(`${label}: a JSON body is documented, got ${JSON.stringify(exchange.text.slice(0, 200))}`);
+    return problems;
+  }
+  const schemaPointer = `${response.pointer}/content/${escapeToken(mediaType)}/schema`;
+  problems.push(...schemaProblems(schemaPointer, exchange.body).map((p) => `${label}: body ${p}`));
+  return problems;
+}
+
+/** Checks a real exchange against the document and records it for the coverage check. */
+function conforms(exchange: Exchange): void {
+  expect(responseProblems(exchange)).toEqual([]);
+  const op = findOperation(exchange.method, exchange.path);
+  const key = op ? `${operationKey(op)} ${exchange.status}` : `unmatched ${exchange.status}`;
+  const codes = seen.get(key) ?? new Set<string>();
+  const error = isObject(exchange.body) ? exchange.body.error : undefined;
+  if (typeof error === 'string') codes.add(error);
+  seen.set(key, codes);
+}
+
+type RequestOptions = NonNullable<Parameters<typeof request>[3]>;
+
+/** Makes a real request, checks the response against the document, and returns it. */
+async function call(server: TestServer, method: string, path: string, options: RequestOptions = {}): Promise<Exchange> {
+  const response = await request(server, method, path, options);
+  const exchange: Exchange = { method, path, ...response };
+  conforms(exchange);
+  return exchange;
+}
+
+/** The pointer of an operation's JSON request body schema. */
+function requestSchemaPointer(method: string, template: string): string {
+  return `${pointerOf('paths', template, method, 'requestBody', 'content', 'application/json')}/schema`;
+}
+
+// ---------------------------------------------------------------------------------------------
+// The document against the code
+
+/** JSON Schema keywords that constrain a value (as opposed to annotating it). */
+const CONSTRAINTS = [
+  'type', 'enum', 'const', 'format', 'pattern', 'minLength', 'maxLength', 'minimum', 'maximum',
+  'exclusiveMinimum', 'exclusiveMaximum', 'multipleOf', 'items', 'minItems', 'maxItems', 'uniqueItems',
+  'properties', 'required', 'additionalProperties', 'patternProperties', 'minProperties', 'maxProperties',
+  'allOf', 'anyOf', 'oneOf', 'not',
+];
+
+/**
+ * The document's schema for a field must state exactly the constraints of the code's schema,
+ * except `format: uri`, which the document adds to the fields that carry a URI rule.
+ */
+function fieldSchemaProblems(where: string, documented: JsonObject, code: Readonly<Record<string, unknown>>, uriField: boolean): string[] {
+  const problems: string[] = [];
+  for (const keyword of CONSTRAINTS) {
+    const mine = documented[keyword];
+    const theirs = code[keyword];
+    if (keyword === 'format' && uriField && theirs === undefined) {
+      if (mine !== undefined && mine !== 'uri') problems.push(`${where}: format ${String(mine)}`);
+      continue;
+    }
+    if (keyword === 'items' && theirs !== undefined) {
+      if (mine === undefined) problems.push(`${where}: items missing`);
+      else problems.push(...fieldSchemaProblems(`${where}.items`, derefSchema(mine, `${where}.items`), theirs as JsonObject, uriField));
+      continue;
+    }
+    if (keyword === 'properties' && theirs !== undefined) {
+      const mineProps = isObject(mine) ? mine : {};
+      const theirProps = theirs as JsonObject;
+      if (Object.keys(mineProps).sort().join() !== Object.keys(theirProps).sort().join()) problems.push(`${where}: properties differ`);
+      for (const [name, sub] of Object.entries(theirProps)) {
+        if (mineProps[name] !== undefined) {
+          problems.push(...fieldSchemaProblems(`${where}.${name}`, derefSchema(mineProps[name], name), sub as JsonObject, false));
+        }
+      }
+      continue;
+    }
+    if (JSON.stringify(mine) !== JSON.stringify(theirs)) {
+      problems.push(`${where}: ${keyword} is ${JSON.stringify(mine)} in openapi.yaml but ${JSON.stringify(theirs)} in the code`);
+    }
+  }
+  return problems;
+}
+
+/** Every `enum` in the document, with its pointer. */
+function enumsIn(node: unknown, pointer = ''): { pointer: string; values: unknown[] }[] {
+  if (Array.isArray(node)) return node.flatMap((item, i) => enumsIn(item, `${pointer}/${i}`));
+  if (!isObject(node)) return [];
+  return Object.entries(node).flatMap(([key, value]) =>
+    key === 'enum' && Array.isArray(value)
+      ? [{ pointer: `${pointer}/enum`, values: value as unknown[] }]
+      : enumsIn(value, `${pointer}/${escapeToken(key)}`),
+  );
+}
+
+function refsIn(node: unknown, pointer = ''): { pointer: string; ref: string }[] {
+  if (Array.isArray(node)) return node.flatMap((item, i) => refsIn(item, `${pointer}/${i}`));
+  if (!isObject(node)) return [];
+  return Object.entries(node).flatMap(([key, value]) =>
+    key === '$ref' && typeof value === 'string' ? [{ pointer, ref: value }] : refsIn(value, `${pointer}/${escapeToken(key)}`),
+  );
+}
+
+const enumOf = (name: string): unknown => schema(name).enum;
+
+describe('openapi.yaml against the code', () => {
+  it('is an OpenAPI 3.1.0 document whose references all resolve', () => {
+    expect(doc.openapi).toBe('3.1.0');
+    const dangling = refsIn(doc).filter(({ ref }) => !ref.startsWith('#/') || at(ref.slice(1)) === undefined);
+    expect(dangling).toEqual([]);
+    const ids = operations.map((op) => op.node.operationId);
+    expect(new Set(ids).size).toBe(ids.length);
+    for (const op of operations) {
+      expect(typeof op.node.description, operationKey(op)).toBe('string');
+      expect(Array.isArray(op.node.security), `${operationKey(op)} states its security`).toBe(true);
+    }
+  });
+
+  it('documents every endpoint the server serves', () => {
+    expect(operations.map(operationKey).sort()).toEqual(
+      [
+        'GET /.well-known/openid-configuration',
+        'GET /.well-known/oauth-authorization-server',
+        'POST /register',
+        'GET /register/{client_id}',
+        'PUT /register/{client_id}',
+        'DELETE /register/{client_id}',
+        'GET /healthz',
+        'GET /readyz',
+      ].sort(),
+    );
+  });
+
+  it('compiles every schema of the document in strict mode', () => {
+    for (const name of Object.keys(schemas)) expect(() => validatorAt(pointerOf('components', 'schemas', name)), name).not.toThrow();
+  });
+
+  it('lists exactly the fields of CLIENT_METADATA_FIELDS in ClientMetadata', () => {
+    expect(Object.keys(metadataProperties).sort()).toEqual(Object.keys(CLIENT_METADATA_FIELDS).sort());
+  });
+
+  it('gives each metadata field the type, limits, enum and default of its code schema', () => {
+    const problems = Object.entries(CLIENT_METADATA_FIELDS as Record<string, FieldSpec>).flatMap(([name, spec]) => {
+      const documented = derefSchema(metadataProperties[name], `ClientMetadata.properties.${name}`);
+      const issues = fieldSchemaProblems(name, documented, spec.schema, spec.uri !== undefined);
+      if (JSON.stringify(documented.default) !== JSON.stringify(spec.default)) {
+        issues.push(`${name}: default is ${JSON.stringify(documented.default)} in openapi.yaml but ${JSON.stringify(spec.default)} in the code`);
+      }
+      if (spec.uri !== undefined && documented.format !== 'uri' && !isObject(documented.items)) issues.push(`${name}: should be format uri`);
+      return issues;
+    });
+    expect(problems).toEqual([]);
+  });
+
+  it('allows field#language-tag variants for exactly the localizable fields, with the base schema', () => {
+    const patterns = Object.entries(metadataPatterns).map(([source, sub]) => ({ regex: new RegExp(source, 'u'), sub: asObject(sub, source) }));
+    for (const [name, spec] of Object.entries(CLIENT_METADATA_FIELDS as Record<string, FieldSpec>)) {
+      for (const tag of ['en', 'fr-CA', 'zh-Hant-TW']) {
+        const matching = patterns.filter((p) => p.regex.test(`${name}#${tag}`));
+        expect(matching.length, `${name}#${tag}`).toBe(spec.localizable ? 1 : 0);
+        for (const { sub } of matching) expect(sub.$ref).toBe(`#/components/schemas/ClientMetadata/properties/${name}`);
+      }
+      for (const bad of [`${name}#`, `${name}#en_US`, `${name}#en#fr`]) {
+        expect(patterns.some((p) => p.regex.test(bad)), bad).toBe(false);
+      }
+    }
+  });
+
+  it('uses the code constants for every enumeration', () => {
+    expect(enumOf('TokenEndpointAuthMethod')).toEqual([...TOKEN_ENDPOINT_AUTH_METHODS]);
+    expect(enumOf('GrantType')).toEqual([...GRANT_TYPES]);
+    expect(enumOf('SigningAlg')).toEqual([...SIGNING_ALGS]);
+    expect(enumOf('KeyManagementAlg')).toEqual([...KEY_MANAGEMENT_ALGS]);
+    expect(enumOf('ContentEncryptionAlg')).toEqual([...CONTENT_ENCRYPTION_ALGS]);
+    expect(enumOf('ApplicationType')).toEqual([...APPLICATION_TYPES]);
+    expect(enumOf('SubjectType')).toEqual([...SUBJECT_TYPES]);
+    expect(enumOf('ResponseType')).toEqual([...RESPONSE_TYPES]);
+    expect(enumOf('Claim')).toEqual([...CLAIMS_SUPPORTED]);
+    const oauthError = asObject(asObject(schema('OAuthError').properties, 'OAuthError.properties').error, 'OAuthError.error');
+    expect(oauthError.enum).toEqual(Object.keys(OAUTH_ERRORS));
+    expect(schema('OAuthError').additionalProperties).toBe(false);
+  });
+
+  it('has no enumeration typed by hand: each is a code constant, a set of error codes, or a health value', () => {
+    const constants = [
+      TOKEN_ENDPOINT_AUTH_METHODS, GRANT_TYPES, SIGNING_ALGS, KEY_MANAGEMENT_ALGS, CONTENT_ENCRYPTION_ALGS,
+      APPLICATION_TYPES, SUBJECT_TYPES, RESPONSE_TYPES, CLAIMS_SUPPORTED, Object.keys(OAUTH_ERRORS),
+    ].map((values) => JSON.stringify([...values]));
+    const stray = enumsIn(doc).filter(({ pointer, values }) => {
+      if (constants.includes(JSON.stringify(values))) return false;
+      if (pointer.startsWith('/components/responses/')) return !values.every((v) => typeof v === 'string' && v in OAUTH_ERRORS);
+      return !pointer.startsWith('/components/schemas/Health/');
+    });
+    expect(stray).toEqual([]);
+  });
+
+  it('gives each error response only codes of its own HTTP status (OAUTH_ERRORS)', () => {
+    const problems: string[] = [];
+    for (const [key, codes] of documentedResponses()) {
+      const status = Number(key.split(' ').at(-1));
+      if (status >= 400 && codes.size === 0) problems.push(`${key}: an error status without the OAuthError shape`);
+      for (const code of codes) {
+        const expected = OAUTH_ERRORS[code as keyof typeof OAUTH_ERRORS]?.status;
+        if (expected !== status) problems.push(`${key}: ${code} is a ${String(expected)} error`);
+      }
+    }
+    const notFound = errorCodesOf(follow('/components/responses/NotFound').node);
+    expect(notFound).toEqual(['not_found']);
+    expect(OAUTH_ERRORS.not_found.status).toBe(404);
+    expect(problems).toEqual([]);
+  });
+
+  it('documents the headers RFC 6750, RFC 7591 and RFC 7592 call for', () => {
+    const problems: string[] = [];
+    for (const op of operations) {
+      for (const status of Object.keys(asObject(op.node.responses, op.pointer))) {
+        const response = follow(`${op.pointer}/responses/${status}`).node;
+        const headers = Object.fromEntries(
+          Object.keys(isObject(response.headers) ? response.headers : {}).map((name) => [
+            name.toLowerCase(),
+            follow(`${follow(`${op.pointer}/responses/${status}`).pointer}/headers/${escapeToken(name)}`).node,
+          ]),
+        );
+        const where = `${operationKey(op)} ${status}`;
+        if (headers['x-request-id']?.required !== true) problems.push(`${where}: X-Request-Id`);
+        if (headers['cache-control']?.required !== true) problems.push(`${where}: Cache-Control`);
+        if (status === '201' && headers.location?.required !== true) problems.push(`${where}: Location`);
+        if (status === '401' && headers['www-authenticate']?.required !== true) problems.push(`${where}: WWW-Authenticate`);
+      }
+      const security = (op.node.security as unknown[]).map((s) => Object.keys(asObject(s, 'security')).join());
+      if (security.includes('registrationAccessToken') || security.includes('initialAccessToken')) {
+        if (!('401' in asObject(op.node.responses, op.pointer))) problems.push(`${operationKey(op)}: bearer-protected without 401`);
+      }
+    }
+    expect(problems).toEqual([]);
+    const schemes = asObject(asObject(doc.components, 'components').securitySchemes, 'securitySchemes');
+    for (const name of ['initialAccessToken', 'registrationAccessToken']) {
+      expect(asObject(schemes[name], name)).toMatchObject({ type: 'http', scheme: 'bearer' });
+    }
+    expect(asObject(at(pointerOf('paths', '/register', 'post')), 'post').security).toEqual([{}, { initialAccessToken: [] }]);
+  });
+
+  it('describes the server-issued fields of RFC 7591 §3.2.1 and RFC 7592 §2.2, §3 as SERVER_ISSUED_FIELDS', () => {
+    const [base, issued] = schema('ClientInformation').allOf as [JsonObject, JsonObject];
+    expect(base.$ref).toBe('#/components/schemas/ClientMetadata');
+    const issuedNames = Object.keys(asObject(issued.properties, 'ClientInformation.properties')).filter((n) => !(n in CLIENT_METADATA_FIELDS));
+    expect(issuedNames.sort()).toEqual([...SERVER_ISSUED_FIELDS].sort());
+    // Fields with a default are always in the response, and so is grant_types.
+    const withDefault = Object.entries(CLIENT_METADATA_FIELDS as Record<string, FieldSpec>).filter(([, s]) => s.default !== undefined).map(([n]) => n);
+    expect(issued.required).toEqual(expect.arrayContaining([...withDefault, 'grant_types', 'client_id', 'client_id_issued_at', 'registration_client_uri']));
+
+    const [updateBase, update] = schema('ClientUpdateRequest').allOf as [JsonObject, JsonObject];
+    expect(updateBase.$ref).toBe('#/components/schemas/ClientMetadata');
+    expect(Object.keys(asObject(update.properties, 'ClientUpdateRequest.properties')).sort()).toEqual(['client_id', 'client_secret']);
+    const forbidden = (asObject(update.not, 'not').anyOf as JsonObject[]).flatMap((branch) => branch.required as string[]);
+    expect(forbidden.sort()).toEqual(SERVER_ISSUED_FIELDS.filter((f) => f !== 'client_id' && f !== 'client_secret').sort());
+  });
+
+  it('describes exactly the members buildProviderMetadata produces, with its enumerations', () => {
+    const config = { issuer: 'https://id.example', scopesSupported: ['openid', 'email'], serviceDocumentation: undefined };
+    const minimal = buildProviderMetadata(config);
+    const full = buildProviderMetadata({ ...config, serviceDocumentation: 'https://docs.example/registrar' });
+    const provider = schema('ProviderMetadata');
+    expect(Object.keys(asObject(provider.properties, 'ProviderMetadata.properties')).sort()).toEqual(Object.keys(full).sort());
+    expect([...(provider.required as string[])].sort()).toEqual(Object.keys(minimal).sort());
+    expect(schemaProblems(pointerOf('components', 'schemas', 'ProviderMetadata'), JSON.parse(JSON.stringify(full)))).toEqual([]);
+    // A list whose items are enumerated announces the whole enumeration.
+    for (const [name, property] of Object.entries(asObject(provider.properties, 'properties'))) {
+      const items = isObject(asObject(property, name).items) ? derefSchema(asObject(property, name).items, name) : undefined;
+      if (items?.enum !== undefined) expect(full[name], name).toEqual(items.enum);
+    }
+  });
+
+  it('has examples that match their schemas', () => {
+    const problems: string[] = [];
+    const visit = (node: unknown, pointer: string): void => {
+      if (!isObject(node)) return;
+      for (const [key, value] of Object.entries(node)) {
+        const here = `${pointer}/${escapeToken(key)}`;
+        if (isObject(value) && isObject(value.schema) && (value.example !== undefined || isObject(value.examples))) {
+          const samples = value.example !== undefined ? [value.example] : Object.values(value.examples as JsonObject).map((e) => asObject(e, here).value);
+          for (const sample of samples) problems.push(...schemaProblems(`${here}/schema`, sample).map((p) => `${here}: ${p}`));
+        }
+        visit(value, here);
+      }
+    };
+    visit(doc.paths, '/paths');
+    visit(asObject(doc.components, 'components').responses, '/components/responses');
+    expect(problems).toEqual([]);
+  });
+});
+
+// ---------------------------------------------------------------------------------------------
+// Real requests against the document
+
+const NON_LOOPBACK_HTTP = 'http://rp.example/callback';
+
+describe(`openapi.yaml against a running server (${storageKind})`, () => {
+  let server: TestServer;
+  beforeAll(async () => {
+    server = await startTestServer();
+  });
+  afterAll(async () => server?.close());
+
+  /** Registers a client after checking the request against the documented request schema. */
+  async function register(metadata: JsonObject): Promise<Exchange & { body: JsonObject }> {
+    expect(schemaProblems(requestSchemaPointer('post', '/register'), metadata)).toEqual([]);
+    const res = await call(server, 'POST', '/register', { json: metadata });
+    expect(res.status, res.text).toBe(201);
+    return res as Exchange & { body: JsonObject };
+  }
+
+  const registeredKeys = new Set<string>();
+
+  it('the checker itself refuses what the document does not describe', () => {
+    const headers = new Headers({ 'content-type': 'application/json', 'cache-control': 'no-store', 'x-request-id': 'r1' });
+    const healthz = (status: number, body: unknown): Exchange => ({ method: 'GET', path: '/healthz', status, headers, body, text: JSON.stringify(body) });
+    expect(responseProblems(healthz(200, { status: 'ok' }))).toEqual([]);
+    expect(responseProblems(healthz(500, { error: 'server_error', error_description: 'x' }))).not.toEqual([]);
+    expect(responseProblems(healthz(200, { status: 'ok', extra: true }))).not.toEqual([]);
+    expect(responseProblems({ ...healthz(200, { status: 'ok' }), headers: new Headers({ 'content-type': 'application/json' }) })).not.toEqual([]);
+    const error = (body: unknown): Exchange => ({ method: 'DELETE', path: '/register/abc', status: 401, headers: new Headers({ 'content-type': 'application/json', 'cache-control': 'no-store', 'x-request-id': 'r', 'www-authenticate': 'Bearer error="invalid_token"' }), body, text: JSON.stringify(body) });
+    expect(responseProblems(error({ error: 'invalid_token', error_description: 'd' }))).toEqual([]);
+    expect(responseProblems(error({ error: 'invalid_token', error_description: 'd', stack: 'x' }))).not.toEqual([]);
+    expect(responseProblems(error({ error: 'invalid_request', error_description: 'd' }))).not.toEqual([]);
+    expect(responseProblems({ ...healthz(200, { status: 'ok' }), method: 'POST' })).not.toEqual([]);
+  });
+
+  it('serves both discovery documents as documented', async () => {
+    for (const path of ['/.well-known/openid-configuration', '/.well-known/oauth-authorization-server']) {
+      const res = await call(server, 'GET', path);
+      expect(res.status).toBe(200);
+      expect((res.body as JsonObject).issuer).toBe(server.config.issuer);
+      expect((res.body as JsonObject).registration_endpoint).toBe(`${server.config.issuer}/register`);
+    }
+  });
+
+  it('answers the health probes as documented', async () => {
+    expect((await call(server, 'GET', '/healthz')).status).toBe(200);
+    const ready = await call(server, 'GET', '/readyz', { headers: { 'x-request-id': 'contract-test.1' } });
+    expect(ready.status).toBe(200);
+    expect((ready.body as JsonObject).database).toBe(storageKind === 'postgres' ? 'postgres' : 'embedded');
+    expect(ready.headers.get('x-request-id')).toBe('contract-test.1');
+  });
+
+  it('registers clients of every shape, each response as documented (RFC 7591 §3.2.1)', async () => {
+    const { publicKey } = await generateKeyPair('ES256', { extractable: true });
+    const jwk = { ...(await exportJWK(publicKey)), kid: 'sig-1', use: 'sig', alg: 'ES256' };
+    const shapes: JsonObject[] = [
+      {
+        redirect_uris: ['https://rp.example/callback', 'https://rp.example/callback'],
+        client_name: 'Example RP',
+        'client_name#fr': 'RP d’exemple',
+        'logo_uri#de': 'https://rp.example/logo-de.png',
+        contacts: ['ops@rp.example'],
+        scope: 'openid email',
+        unknown_member: 'ignored (RFC 7591 §2)',
+      },
+      { application_type: 'native', redirect_uris: ['com.example.app:/oauth2redirect', 'http://127.0.0.1/cb'], token_endpoint_auth_method: 'none' },
+      { grant_types: ['client_credentials'], token_endpoint_auth_method: 'client_secret_post', software_id: 'batch', software_version: '1.2' },
+      {
+        redirect_uris: ['https://rp.example/cb'],
+        post_logout_redirect_uris: ['https://rp.example/bye'],
+        grant_types: ['authorization_code', 'implicit', 'refresh_token'],
+        response_types: ['id_token code', 'code'],
+        client_uri: 'https://rp.example/',
+        'client_uri#en-GB': 'https://rp.example/en-gb',
+        policy_uri: 'https://rp.example/privacy',
+        'policy_uri#fr': 'https://rp.example/fr/privacy',
+        tos_uri: 'https://rp.example/tos',
+        'tos_uri#fr': 'https://rp.example/fr/tos',
+        logo_uri: 'https://rp.example/logo.png',
+        jwks: { keys: [jwk] },
+        subject_type: 'pairwise',
+        token_endpoint_auth_method: 'private_key_jwt',
+        token_endpoint_auth_signing_alg: 'ES256',
+        id_token_signed_response_alg: 'ES256',
+        id_token_encrypted_response_alg: 'A128KW',
+        userinfo_signed_response_alg: 'HS256',
+        userinfo_encrypted_response_alg: 'dir',
+        userinfo_encrypted_response_enc: 'A256GCM',
+        request_object_signing_alg: 'ES256',
+        request_object_encryption_alg: 'A256KW',
+        request_object_encryption_enc: 'A128GCM',
+        default_max_age: 3600,
+        require_auth_time: true,
+        default_acr_values: ['urn:mace:incommon:iap:silver'],
+        initiate_login_uri: 'https://rp.example/login',
+        request_uris: ['https://rp.example/request.jwt'],
+      },
+      { redirect_uris: ['https://rp.example/cb'], jwks_uri: 'https://rp.example/jwks.json', token_endpoint_auth_method: 'private_key_jwt' },
+    ];
+    for (const metadata of shapes) {
+      const res = await register(metadata);
+      const body = res.body;
+      expect(res.headers.get('location')).toBe(body.registration_client_uri);
+      for (const key of Object.keys(body)) registeredKeys.add(key.split('#')[0] ?? key);
+    }
+    // Every field the server accepts has been through a documented response.
+    const accepted = Object.entries(CLIENT_METADATA_FIELDS as Record<string, FieldSpec>).filter(([, s]) => s.unsupported === undefined).map(([n]) => n);
+    expect(accepted.filter((name) => !registeredKeys.has(name))).toEqual([]);
+    expect(SERVER_ISSUED_FIELDS.filter((name) => !registeredKeys.has(name))).toEqual([]);
+  });
+
+  it('refuses bad registrations with documented errors (RFC 7591 §3.2.2)', async () => {
+    const cases: [RequestOptions, number, string][] = [
+      [{ json: { redirect_uris: [NON_LOOPBACK_HTTP] } }, 400, 'invalid_redirect_uri'],
+      [{ json: { grant_types: ['authorization_code'] } }, 400, 'invalid_redirect_uri'],
+      [{ json: { redirect_uris: ['https://rp.example/cb'], grant_types: ['password'] } }, 400, 'invalid_client_metadata'],
+      [{ json: { redirect_uris: ['https://rp.example/cb'], 'client_name#!!': 'x' } }, 400, 'invalid_client_metadata'],
+      [{ json: ['not', 'an', 'object'] }, 400, 'invalid_client_metadata'],
+      [{ json: { redirect_uris: ['https://rp.example/cb'], sector_identifier_uri: 'https://rp.example/sector.json' } }, 400, 'invalid_client_metadata'],
+      [{ json: { redirect_uris: ['https://rp.example/cb'], software_statement: 'eyJhbGciOiJSUzI1NiJ9.e30.c2ln' } }, 400, 'unapproved_software_statement'],
+      [{ body: '{"redirect_uris": [', headers: { 'content-type': 'application/json' } }, 400, 'invalid_request'],
+      [{ body: '', headers: { 'content-type': 'application/json' } }, 400, 'invalid_request'],
+      [{ body: JSON.stringify({ client_name: 'x'.repeat(70 * 1024) }), headers: { 'content-type': 'application/json' } }, 413, 'request_too_large'],
+      [{ body: 'redirect_uris=https://rp.example/cb', headers: { 'content-type': 'text/plain' } }, 415, 'unsupported_media_type'],
+      [{ body: 'redirect_uris=https://rp.example/cb', headers: { 'content-type': 'application/x-www-form-urlencoded' } }, 415, 'unsupported_media_type'],
+    ];
+    for (const [options, status, error] of cases) {
+      const res = await call(server, 'POST', '/register', options);
+      expect([res.status, (res.body as JsonObject).error], JSON.stringify(options).slice(0, 120)).toEqual([status, error]);
+    }
+  });
+
+  it('reads, updates and deletes a client through the client configuration endpoint (RFC 7592 §2)', async () => {
+    const created = (await register({ redirect_uris: ['https://rp.example/cb'], client_name: 'Before' })).body;
+    const id = created.client_id as string;
+    const token = created.registration_access_token as string;
+    const path = `/register/${id}`;
+
+    const read = await call(server, 'GET', path, { token });
+    expect(read.status).toBe(200);
+    expect((read.body as JsonObject).client_secret).toBe(created.client_secret);
+
+    const replacement = { client_id: id, client_secret: created.client_secret, redirect_uris: ['https://rp.example/cb2'], 'client_name#fr': 'Après' };
+    expect(schemaProblems(requestSchemaPointer('put', '/register/{client_id}'), replacement)).toEqual([]);
+    const updated = await call(server, 'PUT', path, { token, json: replacement });
+    expect(updated.status).toBe(200);
+    expect((updated.body as JsonObject).redirect_uris).toEqual(['https://rp.example/cb2']);
+    expect((updated.body as JsonObject).client_name).toBeUndefined();
+
+    const forbidden = { client_id: id, redirect_uris: ['https://rp.example/cb2'], registration_access_token: token };
+    expect(schemaProblems(requestSchemaPointer('put', '/register/{client_id}'), forbidden)).not.toEqual([]);
+    const json = { 'content-type': 'application/json' };
+    const badUpdates: [RequestOptions, number, string][] = [
+      [{ token, json: forbidden }, 400, 'invalid_request'],
+      [{ token, json: { redirect_uris: ['https://rp.example/cb2'] } }, 400, 'invalid_request'],
+      [{ token, json: { client_id: id, client_secret: 'not-the-secret', redirect_uris: ['https://rp.example/cb2'] } }, 400, 'invalid_request'],
+      [{ token, json: { client_id: id, redirect_uris: [NON_LOOPBACK_HTTP] } }, 400, 'invalid_redirect_uri'],
+      [{ token, json: { client_id: id, redirect_uris: ['https://rp.example/cb'], application_type: 'desktop' } }, 400, 'invalid_client_metadata'],
+      [{ token, json: { client_id: id, redirect_uris: ['https://rp.example/cb'], software_statement: 'a.b.c' } }, 400, 'unapproved_software_statement'],
+      [{ token, body: '{', headers: json }, 400, 'invalid_request'],
+      [{ token: 'wrong-token', json: replacement }, 401, 'invalid_token'],
+      [{ json: replacement }, 401, 'invalid_token'],
+      [{ token, body: JSON.stringify({ client_id: id, client_name: 'x'.repeat(70 * 1024) }), headers: json }, 413, 'request_too_large'],
+      [{ token, body: 'client_id', headers: { 'content-type': 'text/plain' } }, 415, 'unsupported_media_type'],
+    ];
+    for (const [options, status, error] of badUpdates) {
+      const res = await call(server, 'PUT', path, options);
+      expect([res.status, (res.body as JsonObject).error], JSON.stringify(options).slice(0, 120)).toEqual([status, error]);
+    }
+
+    for (const [method, token2] of [['GET', 'wrong-token'], ['GET', undefined], ['DELETE', 'wrong-token']] as const) {
+      const res = await call(server, method, path, token2 === undefined ? {} : { token: token2 });
+      expect([res.status, (res.body as JsonObject).error]).toEqual([401, 'invalid_token']);
+      expect(res.headers.get('www-authenticate')).toMatch(/^Bearer\b/);
+    }
+    // An unknown client gets the very answer a wrong token gets (RFC 7592 §2.1).
+    const unknown = await call(server, 'GET', '/register/AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA', { token });
+    expect([unknown.status, (unknown.body as JsonObject).error]).toEqual([401, 'invalid_token']);
+
+    const badDeletes: [RequestOptions, number, string][] = [
+      [{ token, body: '{', headers: json }, 400, 'invalid_request'],
+      [{ token, body: JSON.stringify({ pad: 'x'.repeat(70 * 1024) }), headers: json }, 413, 'request_too_large'],
+      [{ token, body: 'please', headers: { 'content-type': 'text/plain' } }, 415, 'unsupported_media_type'],
+    ];
+    for (const [options, status, error] of badDeletes) {
+      const res = await call(server, 'DELETE', path, options);
+      expect([res.status, (res.body as JsonObject).error]).toEqual([status, error]);
+    }
+
+    const deleted = await call(server, 'DELETE', path, { token });
+    expect(deleted.status).toBe(204);
+    expect(deleted.text).toBe('');
+    const gone = await call(server, 'GET', path, { token });
+    expect(gone.status).toBe(401);
+  });
+
+  it('answers 500 server_error and 503 temporarily_unavailable as documented when the database fails', async () => {
+    const created = (await register({ redirect_uris: ['https://rp.example/cb'] })).body;
+    const path = `/register/${created.client_id as string}`;
+    const token = created.registration_access_token as string;
+    const failing = vi.spyOn(server.db, 'query').mockRejectedValue(new Error('database is down (injected by the test)'));
+    try {
+      const attempts: [string, string, RequestOptions][] = [
+        ['POST', '/register', { json: { redirect_uris: ['https://rp.example/cb'] } }],
+        ['GET', path, { token }],
+        ['PUT', path, { token, json: { client_id: created.client_id, redirect_uris: ['https://rp.example/cb'] } }],
+        ['DELETE', path, { token }],
+      ];
+      for (const [method, target, options] of attempts) {
+        const res = await call(server, method, target, options);
+        expect([res.status, (res.body as JsonObject).error]).toEqual([500, 'server_error']);
+      }
+      const ready = await call(server, 'GET', '/readyz');
+      expect([ready.status, (ready.body as JsonObject).error]).toEqual([503, 'temporarily_unavailable']);
+    } finally {
+      failing.mockRestore();
+    }
+    expect((await call(server, 'GET', '/readyz')).status).toBe(200);
+  });
+
+  it('answers 404 not_found, as the NotFound response describes, for what no operation matches', async () => {
+    for (const [method, path] of [
+      ['GET', '/nowhere'],
+      ['GET', '/register'],
+      ['POST', '/healthz'],
+      ['PATCH', '/register/AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA'],
+      ['GET', '/register/a/b'],
+    ] as const) {
+      expect(findOperation(method, path), `${method} ${path} is documented`).toBeUndefined();
+      const res = await call(server, method, path, method === 'GET' ? {} : { json: {} });
+      expect([res.status, (res.body as JsonObject).error]).toEqual([404, 'not_found']);
+    }
+  });
+
+  describe('with an initial access token (RFC 7591 §3)', () => {
+    const initialAccessToken = 'contract-test-initial-access-token-0123456789';
+    let protectedServer: TestServer;
+    beforeAll(async () => {
+      protectedServer = await startTestServer({ REGISTRATION_INITIAL_ACCESS_TOKEN: initialAccessToken });
+    });
+    afterAll(async () => protectedServer?.close());
+
+    it('refuses registration without it with 401 invalid_token and accepts it with it', async () => {
+      const metadata = { redirect_uris: ['https://rp.example/cb'] };
+      for (const options of [{ json: metadata }, { json: metadata, token: 'not-the-initial-access-token' }]) {
+        const res = await call(protectedServer, 'POST', '/register', options);
+        expect([res.status, (res.body as JsonObject).error]).toEqual([401, 'invalid_token']);
+      }
+      expect((await call(protectedServer, 'POST', '/register', { json: metadata, token: initialAccessToken })).status).toBe(201);
+    });
+  });
+
+  // Runs last (vitest keeps declaration order within a file): every documented response, and every
+  // error code a documented response lists, must have been produced by a real request above.
+  it('has exercised every documented operation, status and error code', () => {
+    const missing: string[] = [];
+    for (const [key, codes] of documentedResponses()) {
+      const got = seen.get(key);
+      if (!got) {
+        missing.push(key);
+        continue;
+      }
+      for (const code of codes) if (!got.has(code)) missing.push(`${key} ${code}`);
+    }
+    expect(missing).toEqual([]);
+    expect(seen.get('unmatched 404')?.has('not_found')).toBe(true);
+  });
+});
