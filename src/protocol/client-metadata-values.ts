@@ -29,15 +29,11 @@ export const JWT_AUTH_METHODS: readonly TokenEndpointAuthMethod[] = ['client_sec
 export const GRANT_TYPES = ['authorization_code', 'implicit', 'refresh_token', 'client_credentials'] as const;
 export type GrantType = (typeof GRANT_TYPES)[number];
 
-/** Response types as space-separated sets; order inside a value does not matter (RFC 6749 §3.1.1). */
-export const RESPONSE_TYPES = [
-  'code',
-  'id_token',
-  'id_token token',
-  'code id_token',
-  'code token',
-  'code id_token token',
-] as const;
+/**
+ * Response types as space-separated sets; order inside a value does not matter (RFC 6749 §3.1.1).
+ * None returns an access token from the authorization endpoint: RFC 9700 §2.1.2 retires that.
+ */
+export const RESPONSE_TYPES = ['code', 'id_token', 'code id_token'] as const;
 
 export const APPLICATION_TYPES = ['web', 'native'] as const;
 export type ApplicationType = (typeof APPLICATION_TYPES)[number];

@@ -1,8 +1,6 @@
 import { importJWK, type JWK } from 'jose';
-import { ASYMMETRIC_KEY_MANAGEMENT_ALGS, ASYMMETRIC_SIGNING_ALGS } from '../protocol/algorithms.js';
-
-/** JWK members that only a private or symmetric key has (RFC 7518 §6). */
-const PRIVATE_MEMBERS = ['d', 'p', 'q', 'dp', 'dq', 'qi', 'oth', 'k'] as const;
+import { ASYMMETRIC_KEY_MANAGEMENT_ALGS, ASYMMETRIC_SIGNING_ALGS, isAsymmetricSigningAlg } from '../protocol/algorithms.js';
+import { CURVE_OF_ECDSA_ALG, PRIVATE_JWK_MEMBERS, keyTypeOfAlg } from '../protocol/jwk.js';
 
 const KEY_ALGS: readonly string[] = [...ASYMMETRIC_SIGNING_ALGS, ...ASYMMETRIC_KEY_MANAGEMENT_ALGS];
 
@@ -17,7 +15,7 @@ function defaultAlg(jwk: JWK): string | undefined {
       return enc ? 'RSA-OAEP-256' : 'RS256';
     case 'EC':
       if (enc) return 'ECDH-ES';
-      return ({ 'P-256': 'ES256', 'P-384': 'ES384', 'P-521': 'ES512' } as Record<string, string>)[jwk.crv ?? ''];
+      return Object.keys(CURVE_OF_ECDSA_ALG).find((alg) => CURVE_OF_ECDSA_ALG[alg] === jwk.crv);
     case 'OKP':
       return jwk.crv === 'X25519' ? 'ECDH-ES' : 'EdDSA';
     default:
@@ -43,12 +41,20 @@ async function keyProblem(jwk: Record<string, unknown>): Promise<string | undefi
   if (typeof jwk.kty !== 'string') return 'has no "kty"';
   if (jwk.kty === 'oct') return 'is a symmetric ("oct") key; only public keys may be registered';
   if (!['RSA', 'EC', 'OKP'].includes(jwk.kty)) return `has the unsupported key type "${jwk.kty}"`;
-  const secret = PRIVATE_MEMBERS.find((member) => member in jwk);
+  const secret = PRIVATE_JWK_MEMBERS.find((member) => member in jwk);
   if (secret) return `contains the private key member "${secret}"; register public keys only`;
   if (jwk.kid !== undefined && (typeof jwk.kid !== 'string' || jwk.kid === '')) return 'has a "kid" that is not a non-empty string';
   if (jwk.use !== undefined && jwk.use !== 'sig' && jwk.use !== 'enc') return '"use" must be "sig" or "enc"';
   if (jwk.alg !== undefined && (typeof jwk.alg !== 'string' || !KEY_ALGS.includes(jwk.alg))) {
     return `has "alg" ${JSON.stringify(jwk.alg)}, which this server does not support`;
+  }
+  if (typeof jwk.alg === 'string' && jwk.use !== undefined && (jwk.use === 'sig') !== isAsymmetricSigningAlg(jwk.alg)) {
+    return `has "use" ${jwk.use} but "alg" ${jwk.alg}, which is for ${jwk.use === 'sig' ? 'encryption' : 'signing'}`;
+  }
+  // x5u would be one more URL for us to fetch; x5c, when present, must at least be certificates
+  if (jwk.x5u !== undefined) return 'has "x5u"; register the key itself instead';
+  if (jwk.x5c !== undefined && (!Array.isArray(jwk.x5c) || jwk.x5c.length === 0 || jwk.x5c.some((c) => typeof c !== 'string' || !/^[A-Za-z0-9+/]+={0,2}$/.test(c)))) {
+    return 'has an "x5c" that is not a list of base64 certificates';
   }
   if (jwk.kty === 'RSA' && rsaModulusBits(jwk.n) < MIN_RSA_BITS) return `is an RSA key shorter than ${MIN_RSA_BITS} bits`;
   const alg = (jwk.alg as string | undefined) ?? defaultAlg(jwk as JWK);
@@ -77,18 +83,19 @@ export async function jwksProblem(jwks: { keys: readonly Record<string, unknown>
   return undefined;
 }
 
+const usableFor = (use: 'sig' | 'enc', alg: string) => (k: Record<string, unknown>) =>
+  (k.use === undefined || k.use === use) && (k.alg === undefined || k.alg === alg);
+
 /** True when some key in the set could verify signatures made with `alg`. */
 export function jwksCanVerify(jwks: { keys: readonly Record<string, unknown>[] }, alg: string): boolean {
-  const kty = alg.startsWith('ES') ? 'EC' : alg === 'EdDSA' ? 'OKP' : 'RSA';
-  const crv = CURVE_OF_ALG[alg];
+  const crv = CURVE_OF_ECDSA_ALG[alg];
   return jwks.keys.some(
-    (k) =>
-      k.kty === kty &&
-      (crv === undefined || k.crv === crv) &&
-      k.crv !== 'X25519' &&
-      (k.use === undefined || k.use === 'sig') &&
-      (k.alg === undefined || k.alg === alg),
+    (k) => k.kty === keyTypeOfAlg(alg) && (crv === undefined || k.crv === crv) && k.crv !== 'X25519' && usableFor('sig', alg)(k),
   );
 }
 
-const CURVE_OF_ALG: Readonly<Record<string, string>> = { ES256: 'P-256', ES384: 'P-384', ES512: 'P-521' };
+/** True when some key in the set could receive content encrypted with key management `alg`. */
+export function jwksCanEncrypt(jwks: { keys: readonly Record<string, unknown>[] }, alg: string): boolean {
+  const kty = alg.startsWith('ECDH-ES') ? ['EC', 'OKP'] : ['RSA'];
+  return jwks.keys.some((k) => kty.includes(k.kty as string) && !(k.kty === 'OKP' && k.crv !== 'X25519') && usableFor('enc', alg)(k));
+}

@@ -121,19 +121,19 @@ export async function updateClient(
       : issueSecret(deps, clientId);
   const newToken = deps.rotateAccessTokenOnUpdate ? newRegistrationAccessToken() : undefined;
 
-  const updated = await deps.clients.update(clientId, {
+  const updated = await deps.clients.update(clientId, client.registrationTokenHash, {
     metadata,
     ...secret,
     ...(newToken !== undefined ? { registrationTokenHash: hashToken(newToken) } : {}),
   });
-  if (!updated) throw invalidToken(); // deleted while we validated
+  if (!updated) throw invalidToken(); // deleted, or its token rotated, while we validated
   return clientInformation(deps, updated, newToken);
 }
 
 /** RFC 7592 §2.3: the client and its registration access token stop working at once. */
 export async function deleteClient(deps: RegistrationDeps, clientId: string, token: string): Promise<void> {
-  await authorize(deps, clientId, token);
-  if (!(await deps.clients.delete(clientId))) throw invalidToken();
+  const client = await authorize(deps, clientId, token);
+  if (!(await deps.clients.delete(clientId, client.registrationTokenHash))) throw invalidToken();
 }
 
 /** Body of POST and PUT: a JSON object, not an array or a scalar. */

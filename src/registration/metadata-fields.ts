@@ -31,7 +31,8 @@ export interface FieldSpec {
   readonly unsupported?: string;
 }
 
-const text = { type: 'string', minLength: 1, maxLength: 2048 } as const;
+/** Text must say something: not empty, not only white space. */
+const text = { type: 'string', minLength: 1, maxLength: 2048, pattern: '\\S' } as const;
 const uri = { type: 'string', minLength: 1, maxLength: 2048 } as const;
 const list = (items: Record<string, unknown>, maxItems = 100) => ({ type: 'array', items, maxItems }) as const;
 const oneOf = (values: readonly string[]) => ({ type: 'string', enum: [...values] }) as const;
@@ -39,8 +40,9 @@ const oneOf = (values: readonly string[]) => ({ type: 'string', enum: [...values
 export const CLIENT_METADATA_FIELDS = {
   redirect_uris: { schema: list(uri), uri: 'redirect' },
   post_logout_redirect_uris: { schema: list(uri), uri: 'redirect' },
-  response_types: { schema: list(text, 10) },
-  grant_types: { schema: list(oneOf(GRANT_TYPES), 10) },
+  // Defaulted only for clients that use the authorization endpoint (see validate-metadata.ts).
+  response_types: { schema: list(text, 10), default: ['code'] },
+  grant_types: { schema: list(oneOf(GRANT_TYPES), 10), default: ['authorization_code'] },
   application_type: { schema: oneOf(APPLICATION_TYPES), default: 'web' },
   contacts: { schema: list({ type: 'string', format: 'email', maxLength: 320 }) },
   client_name: { schema: text, localizable: true },
@@ -79,8 +81,8 @@ export const CLIENT_METADATA_FIELDS = {
   initiate_login_uri: { schema: uri, uri: 'https' },
   request_uris: { schema: list(uri, 20), uri: 'https' },
   scope: { schema: { type: 'string', minLength: 1, maxLength: 2048 } },
-  software_id: { schema: { type: 'string', minLength: 1, maxLength: 255 } },
-  software_version: { schema: { type: 'string', minLength: 1, maxLength: 255 } },
+  software_id: { schema: { type: 'string', minLength: 1, maxLength: 255, pattern: '\\S' } },
+  software_version: { schema: { type: 'string', minLength: 1, maxLength: 255, pattern: '\\S' } },
   software_statement: {
     schema: { type: 'string', minLength: 1 },
     unsupported: 'software statements are not accepted by this server',

@@ -32,6 +32,9 @@ export function redirectUriProblem(raw: string, context: RedirectUriContext): st
   const url = parseAbsoluteUri(raw);
   if (typeof url === 'string') return url;
   if (raw.includes('#')) return 'must not contain a fragment';
+  // Redirect URIs are compared as strings (RFC 9700 §4.1.3): what is checked must be what is
+  // stored, so only the normalised spelling is taken (no dot segments, lower-case scheme, ...).
+  if (url.href !== raw) return `must be written in normalised form (${url.href})`;
   const loopback = LOOPBACK_HOSTS.has(url.hostname);
   const web = url.protocol === 'https:' || url.protocol === 'http:';
 
@@ -46,8 +49,8 @@ export function redirectUriProblem(raw: string, context: RedirectUriContext): st
     return 'must use https for a web client (custom schemes are for native clients)';
   }
 
-  // native
-  if (!web) return url.protocol.length > 2 ? undefined : 'has no usable scheme';
+  // native: a private-use scheme must be a reverse domain name the app's owner controls (RFC 8252 §7.1)
+  if (!web) return url.protocol.slice(0, -1).includes('.') ? undefined : 'must use a reverse-domain private-use scheme such as com.example.app: (RFC 8252 §7.1)';
   if (url.protocol === 'http:') return loopback ? undefined : 'may use http only on a loopback host (localhost, 127.0.0.1, [::1]) for a native client';
   return loopback ? 'must not use https on a loopback host for a native client (use http on loopback)' : undefined;
 }

@@ -1,6 +1,7 @@
 import { Ajv, type ValidateFunction } from 'ajv';
 import addFormatsModule from 'ajv-formats';
 import {
+  ASYMMETRIC_SIGNING_ALGS,
   DEFAULT_CONTENT_ENCRYPTION_ALG,
   isAsymmetricKeyManagementAlg,
   isAsymmetricSigningAlg,
@@ -16,7 +17,7 @@ import {
   type TokenEndpointAuthMethod,
 } from '../protocol/client-metadata-values.js';
 import { invalidClientMetadata, invalidRedirectUri, OAuthError } from '../http/oauth-error.js';
-import { jwksCanVerify, jwksProblem } from './client-jwks.js';
+import { jwksCanEncrypt, jwksCanVerify, jwksProblem } from './client-jwks.js';
 import {
   CLIENT_METADATA_FIELDS,
   METADATA_FIELD_NAMES,
@@ -63,13 +64,25 @@ function schemaError(field: string, validate: ValidateFunction): OAuthError {
   return field === 'redirect_uris' ? invalidRedirectUri(problem) : invalidClientMetadata(problem);
 }
 
-/** A language tag as BCP 47 defines it, checked by the runtime's own parser. */
-function isLanguageTag(tag: string): boolean {
+/** The canonical form of a BCP 47 language tag (tags are case-insensitive), or undefined. */
+function canonicalLanguageTag(tag: string): string | undefined {
   try {
-    return Intl.getCanonicalLocales(tag).length === 1;
+    return Intl.getCanonicalLocales(tag)[0];
   } catch {
-    return false;
+    return undefined;
   }
+}
+
+/** NUL and unpaired surrogates: valid in JSON strings, but PostgreSQL text and jsonb cannot hold them. */
+const UNSTORABLE = /\u0000|[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/;
+
+function hasUnstorableText(value: unknown): boolean {
+  if (typeof value === 'string') return UNSTORABLE.test(value);
+  if (Array.isArray(value)) return value.some(hasUnstorableText);
+  if (typeof value === 'object' && value !== null) {
+    return Object.entries(value).some(([key, item]) => UNSTORABLE.test(key) || hasUnstorableText(item));
+  }
+  return false;
 }
 
 /**
@@ -82,19 +95,24 @@ function pickKnownFields(input: Readonly<Record<string, unknown>>): Record<strin
     if (value === null) continue;
     const [base = '', tag, ...rest] = key.split('#');
     if (!isMetadataField(base)) continue;
+    let name: string = base;
     if (tag !== undefined) {
       if (!('localizable' in CLIENT_METADATA_FIELDS[base])) continue;
-      if (rest.length > 0 || !isLanguageTag(tag)) throw invalidClientMetadata(`${key}: "${tag}" is not a BCP 47 language tag`);
+      const canonical = rest.length === 0 ? canonicalLanguageTag(tag) : undefined;
+      if (canonical === undefined) throw invalidClientMetadata(`${key}: "${tag}" is not a BCP 47 language tag`);
+      name = `${base}#${canonical}`;
+      if (name in picked) throw invalidClientMetadata(`${key} repeats ${name} (language tags are case-insensitive)`);
     }
     const validate = validators.get(base)!;
     if (!validate(value)) throw schemaError(key, validate);
+    if (hasUnstorableText(value)) throw invalidClientMetadata(`${key} contains a NUL character or an unpaired UTF-16 surrogate`);
     const unsupported = fieldSpec(base).unsupported;
     if (unsupported !== undefined) {
       throw base === 'software_statement'
         ? new OAuthError('unapproved_software_statement', unsupported)
         : invalidClientMetadata(unsupported);
     }
-    picked[key] = Array.isArray(value) ? [...new Set(value)] : value;
+    picked[name] = Array.isArray(value) ? [...new Set(value)] : value;
   }
   return picked;
 }
@@ -108,14 +126,16 @@ function canonicalResponseType(value: string): string | undefined {
 }
 
 function applyGrantAndResponseTypes(metadata: Record<string, unknown>): void {
-  const grantTypes = (metadata.grant_types as GrantType[] | undefined) ?? ['authorization_code'];
+  const grantTypes = metadata.grant_types as GrantType[];
   if (grantTypes.length === 0) throw invalidClientMetadata('grant_types must name at least one grant type');
-  metadata.grant_types = grantTypes;
+  if (grantTypes.includes('refresh_token') && !grantTypes.includes('authorization_code')) {
+    throw invalidClientMetadata('grant_types refresh_token requires authorization_code, the only grant here that issues refresh tokens');
+  }
 
   // OIDC Registration §2 defaults response_types to ["code"]; a client that registers only grants
   // without the authorization endpoint (client_credentials) gets none instead of a contradiction.
   const usesAuthorizationEndpoint = grantTypes.includes('authorization_code') || grantTypes.includes('implicit');
-  const requested = (metadata.response_types as string[] | undefined) ?? (usesAuthorizationEndpoint ? ['code'] : []);
+  const requested = (metadata.response_types as string[] | undefined) ?? (usesAuthorizationEndpoint ? (fieldSpec('response_types').default as string[]) : []);
   const responseTypes = requested.map((value) => {
     const canonical = canonicalResponseType(value);
     if (!canonical) throw invalidClientMetadata(`response_types: "${value}" is not supported; use one of: ${RESPONSE_TYPES.join(', ')}`);
@@ -126,7 +146,7 @@ function applyGrantAndResponseTypes(metadata: Record<string, unknown>): void {
     if (parts.includes('code') && !grantTypes.includes('authorization_code')) {
       throw invalidClientMetadata(`response_types "${responseType}" requires grant_types to include authorization_code`);
     }
-    if ((parts.includes('id_token') || parts.includes('token')) && !grantTypes.includes('implicit')) {
+    if (parts.includes('id_token') && !grantTypes.includes('implicit')) {
       throw invalidClientMetadata(`response_types "${responseType}" requires grant_types to include implicit`);
     }
   }
@@ -191,6 +211,9 @@ async function checkAuthentication(metadata: ClientMetadata): Promise<void> {
     if (method === 'private_key_jwt' && signingAlg !== undefined && !jwksCanVerify(metadata.jwks, signingAlg)) {
       throw invalidClientMetadata(`jwks holds no signing key usable with token_endpoint_auth_signing_alg ${signingAlg}`);
     }
+    if (method === 'private_key_jwt' && !ASYMMETRIC_SIGNING_ALGS.some((alg) => jwksCanVerify(metadata.jwks!, alg))) {
+      throw invalidClientMetadata('jwks holds no signing key, so private_key_jwt could never succeed');
+    }
   }
 }
 
@@ -209,8 +232,13 @@ function checkEncryption(metadata: ClientMetadata): void {
     if (alg === undefined) continue;
     metadata[encField] ??= DEFAULT_CONTENT_ENCRYPTION_ALG;
     // Encrypting to the client needs its public keys; request objects are encrypted to the server.
-    if (algField !== 'request_object_encryption_alg' && isAsymmetricKeyManagementAlg(alg) && metadata.jwks === undefined && metadata.jwks_uri === undefined) {
-      throw invalidClientMetadata(`${algField} ${alg} requires jwks or jwks_uri holding the client's encryption key`);
+    if (algField !== 'request_object_encryption_alg' && isAsymmetricKeyManagementAlg(alg)) {
+      if (metadata.jwks === undefined && metadata.jwks_uri === undefined) {
+        throw invalidClientMetadata(`${algField} ${alg} requires jwks or jwks_uri holding the client's encryption key`);
+      }
+      if (metadata.jwks !== undefined && !jwksCanEncrypt(metadata.jwks, alg)) {
+        throw invalidClientMetadata(`${algField} ${alg}: jwks holds no encryption key of the type ${alg} needs`);
+      }
     }
   }
 }
@@ -245,7 +273,7 @@ export async function validateClientMetadata(input: Readonly<Record<string, unkn
   const picked = pickKnownFields(input);
   for (const name of METADATA_FIELD_NAMES) {
     const fallback = fieldSpec(name).default;
-    if (fallback !== undefined && picked[name] === undefined) picked[name] = fallback;
+    if (fallback !== undefined && picked[name] === undefined && name !== 'response_types') picked[name] = fallback;
     // An empty list says nothing; leave it out rather than store and echo it. Not so for the
     // grant and response types, where an empty list is a statement checked below.
     if (!KEEP_EMPTY.has(name) && Array.isArray(picked[name]) && (picked[name] as unknown[]).length === 0) delete picked[name];

@@ -484,8 +484,11 @@ describe('openapi.yaml against the code', () => {
     expect(base.$ref).toBe('#/components/schemas/ClientMetadata');
     const issuedNames = Object.keys(asObject(issued.properties, 'ClientInformation.properties')).filter((n) => !(n in CLIENT_METADATA_FIELDS));
     expect(issuedNames.sort()).toEqual([...SERVER_ISSUED_FIELDS].sort());
-    // Fields with a default are always in the response, and so is grant_types.
-    const withDefault = Object.entries(CLIENT_METADATA_FIELDS as Record<string, FieldSpec>).filter(([, s]) => s.default !== undefined).map(([n]) => n);
+    // Fields with a default are always in the response; response_types only for clients of the
+    // authorization endpoint, so it is the one defaulted field that is not required.
+    const withDefault = Object.entries(CLIENT_METADATA_FIELDS as Record<string, FieldSpec>)
+      .filter(([n, s]) => s.default !== undefined && n !== 'response_types')
+      .map(([n]) => n);
     expect(issued.required).toEqual(expect.arrayContaining([...withDefault, 'grant_types', 'client_id', 'client_id_issued_at', 'registration_client_uri']));
 
     const [updateBase, update] = schema('ClientUpdateRequest').allOf as [JsonObject, JsonObject];
@@ -731,6 +734,7 @@ describe(`openapi.yaml against a running server (${storageKind})`, () => {
     const path = `/register/${created.client_id as string}`;
     const token = created.registration_access_token as string;
     const failing = vi.spyOn(server.db, 'query').mockRejectedValue(new Error('database is down (injected by the test)'));
+    const failingPing = vi.spyOn(server.db, 'ping').mockRejectedValue(new Error('database is down (injected by the test)'));
     try {
       const attempts: [string, string, RequestOptions][] = [
         ['POST', '/register', { json: { redirect_uris: ['https://rp.example/cb'] } }],
@@ -746,6 +750,7 @@ describe(`openapi.yaml against a running server (${storageKind})`, () => {
       expect([ready.status, (ready.body as JsonObject).error]).toEqual([503, 'temporarily_unavailable']);
     } finally {
       failing.mockRestore();
+      failingPing.mockRestore();
     }
     expect((await call(server, 'GET', '/readyz')).status).toBe(200);
   });

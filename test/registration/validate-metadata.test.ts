@@ -48,6 +48,10 @@ interface Rule {
 const rules: Rule[] = [
   // request shape
   { rule: 'known field types are enforced', accepts: () => ({ ...web, client_name: 'A' }), refuses: () => ({ ...web, client_name: 42 }), error: 'invalid_client_metadata', mentions: 'client_name' },
+  { rule: 'text must not be only white space', accepts: () => ({ ...web, client_name: ' A ' }), refuses: () => ({ ...web, client_name: '   ' }), error: 'invalid_client_metadata', mentions: 'client_name' },
+  { rule: 'no NUL characters (PostgreSQL cannot store them)', accepts: () => ({ ...web, client_name: 'a b' }), refuses: () => ({ ...web, client_name: 'a\u0000b' }), error: 'invalid_client_metadata', mentions: 'NUL' },
+  { rule: 'no unpaired surrogates', accepts: () => ({ ...web, software_id: '\ud83d\ude00' }), refuses: () => ({ ...web, software_id: '\ud800' }), error: 'invalid_client_metadata', mentions: 'surrogate' },
+  { rule: 'no NUL inside jwks either', accepts: () => ({ ...web, jwks: { keys: [es256] } }), refuses: () => ({ ...web, jwks: { keys: [{ ...es256, kid: 'a\u0000' }] } }), error: 'invalid_client_metadata', mentions: 'NUL' },
   { rule: 'strings must not be empty', accepts: () => ({ ...web, software_id: 'x' }), refuses: () => ({ ...web, software_id: '' }), error: 'invalid_client_metadata', mentions: 'software_id' },
   { rule: 'enumerated values only', accepts: () => ({ ...web, application_type: 'web' }), refuses: () => ({ ...web, application_type: 'desktop' }), error: 'invalid_client_metadata', mentions: 'application_type must be one of: web, native' },
   { rule: 'grant types from the supported list', accepts: () => ({ ...web, grant_types: ['authorization_code', 'refresh_token'] }), refuses: () => ({ ...web, grant_types: ['authorization_code', 'password'] }), error: 'invalid_client_metadata', mentions: 'grant_types' },
@@ -56,6 +60,8 @@ const rules: Rule[] = [
   { rule: 'response type code needs authorization_code', accepts: () => ({ ...web, response_types: ['code'], grant_types: ['authorization_code'] }), refuses: () => ({ ...web, response_types: ['code'], grant_types: ['implicit'] }), error: 'invalid_client_metadata', mentions: 'requires grant_types to include authorization_code' },
   { rule: 'response type id_token needs implicit', accepts: () => ({ ...web, response_types: ['id_token'], grant_types: ['implicit'] }), refuses: () => ({ ...web, response_types: ['id_token'] }), error: 'invalid_client_metadata', mentions: 'requires grant_types to include implicit' },
   { rule: 'hybrid response type needs both grants', accepts: () => ({ ...web, response_types: ['code id_token'], grant_types: ['authorization_code', 'implicit'] }), refuses: () => ({ ...web, response_types: ['code id_token'], grant_types: ['authorization_code'] }), error: 'invalid_client_metadata', mentions: 'implicit' },
+  { rule: 'no response type returns an access token (RFC 9700 §2.1.2)', accepts: () => ({ ...web, response_types: ['code id_token'], grant_types: ['authorization_code', 'implicit'] }), refuses: () => ({ ...web, response_types: ['code token'], grant_types: ['authorization_code', 'implicit'] }), error: 'invalid_client_metadata', mentions: 'code token' },
+  { rule: 'refresh_token needs authorization_code', accepts: () => ({ ...web, grant_types: ['authorization_code', 'refresh_token'] }), refuses: () => ({ grant_types: ['client_credentials', 'refresh_token'] }), error: 'invalid_client_metadata', mentions: 'refresh_token requires authorization_code' },
   { rule: 'unknown response types are refused', accepts: () => ({ ...web, response_types: ['code'] }), refuses: () => ({ ...web, response_types: ['code', 'magic'] }), error: 'invalid_client_metadata', mentions: 'response_types' },
   { rule: 'authorization endpoint grants need a response type', accepts: () => ({ ...web, response_types: ['code'] }), refuses: () => ({ ...web, response_types: [] }), error: 'invalid_client_metadata', mentions: 'response_types' },
   // redirect URIs
@@ -73,6 +79,11 @@ const rules: Rule[] = [
     (uri): Rule => ({ rule: `forbidden scheme ${uri.split(':')[0]}`, accepts: () => ({ application_type: 'native', redirect_uris: ['com.example.app:/cb'] }), refuses: () => ({ application_type: 'native', redirect_uris: [uri] }), error: 'invalid_redirect_uri', mentions: 'forbidden scheme' }),
   ),
   { rule: 'redirect URIs are ASCII (RFC 3986)', accepts: () => ({ redirect_uris: ['https://xn--exmple-cua.example/cb'] }), refuses: () => ({ redirect_uris: ['https://exämple.example/cb'] }), error: 'invalid_redirect_uri', mentions: 'ASCII' },
+  { rule: 'redirect URIs are stored as checked: normalised form only', accepts: () => ({ redirect_uris: ['https://rp.example/cb'] }), refuses: () => ({ redirect_uris: ['https://rp.example/a/../cb'] }), error: 'invalid_redirect_uri', mentions: 'normalised form (https://rp.example/cb)' },
+  { rule: 'redirect URI schemes are lower case', accepts: () => ({ redirect_uris: ['https://rp.example/cb'] }), refuses: () => ({ redirect_uris: ['HTTPS://RP.EXAMPLE/cb'] }), error: 'invalid_redirect_uri', mentions: 'normalised' },
+  { rule: 'redirect URIs have their slashes', accepts: () => ({ redirect_uris: ['http://localhost/cb'] }), refuses: () => ({ redirect_uris: ['http:localhost/cb'] }), error: 'invalid_redirect_uri', mentions: 'normalised' },
+  { rule: 'native: private-use schemes are reverse domain names', accepts: () => ({ application_type: 'native', redirect_uris: ['com.example.app:/cb'] }), refuses: () => ({ application_type: 'native', redirect_uris: ['myapp:/cb'] }), error: 'invalid_redirect_uri', mentions: 'reverse-domain' },
+  { rule: 'native: no network schemes in disguise', accepts: () => ({ application_type: 'native', redirect_uris: ['com.example.app:/cb'] }), refuses: () => ({ application_type: 'native', redirect_uris: ['ftp://evil.example/cb'] }), error: 'invalid_redirect_uri', mentions: 'reverse-domain' },
   { rule: 'redirect URIs carry no credentials', accepts: () => web, refuses: () => ({ redirect_uris: ['https://user:pw@rp.example/cb'] }), error: 'invalid_redirect_uri', mentions: 'credentials' },
   { rule: 'post_logout_redirect_uris follow the redirect rules', accepts: () => ({ ...web, post_logout_redirect_uris: ['https://rp.example/bye'] }), refuses: () => ({ ...web, post_logout_redirect_uris: ['javascript:alert(1)'] }), error: 'invalid_client_metadata', mentions: 'post_logout_redirect_uris[0]' },
   // other URIs
@@ -94,6 +105,12 @@ const rules: Rule[] = [
   { rule: 'jwks keys must import', accepts: () => ({ ...web, jwks: { keys: [ed25519] } }), refuses: () => ({ ...web, jwks: { keys: [{ kty: 'EC', crv: 'P-256', x: 'AAAA', y: 'AAAA' }] } }), error: 'invalid_client_metadata', mentions: 'jwks: key 0' },
   { rule: 'jwks key alg must be supported', accepts: () => ({ ...web, jwks: { keys: [{ ...es256, alg: 'ES256' }] } }), refuses: () => ({ ...web, jwks: { keys: [{ ...es256, alg: 'ES256K' }] } }), error: 'invalid_client_metadata', mentions: "'alg'" },
   { rule: 'jwks RSA keys are at least 2048 bits', accepts: () => ({ ...web, jwks: { keys: [rsa2048] } }), refuses: () => ({ ...web, jwks: { keys: [rsa1024] } }), error: 'invalid_client_metadata', mentions: '2048' },
+  { rule: 'private_key_jwt needs a signing key', accepts: () => ({ ...web, token_endpoint_auth_method: 'private_key_jwt', jwks: { keys: [{ ...rsa2048, use: 'sig' }] } }), refuses: () => ({ ...web, token_endpoint_auth_method: 'private_key_jwt', jwks: { keys: [{ ...rsa2048, use: 'enc' }] } }), error: 'invalid_client_metadata', mentions: 'no signing key' },
+  { rule: 'a key\'s use and alg agree', accepts: () => ({ ...web, jwks: { keys: [{ ...rsa2048, use: 'enc', alg: 'RSA-OAEP-256' }] } }), refuses: () => ({ ...web, jwks: { keys: [{ ...rsa2048, use: 'enc', alg: 'RS256' }] } }), error: 'invalid_client_metadata', mentions: 'for signing' },
+  { rule: 'encryption needs a key of the right type', accepts: () => ({ ...web, id_token_encrypted_response_alg: 'RSA-OAEP', jwks: { keys: [rsa2048] } }), refuses: () => ({ ...web, id_token_encrypted_response_alg: 'RSA-OAEP', jwks: { keys: [ed25519] } }), error: 'invalid_client_metadata', mentions: 'no encryption key' },
+  { rule: 'x5u is refused (no second URL to fetch)', accepts: () => ({ ...web, jwks: { keys: [es256] } }), refuses: () => ({ ...web, jwks: { keys: [{ ...es256, x5u: 'https://rp.example/cert' }] } }), error: 'invalid_client_metadata', mentions: 'x5u' },
+  { rule: 'x5c holds certificates', accepts: () => ({ ...web, jwks: { keys: [es256] } }), refuses: () => ({ ...web, jwks: { keys: [{ ...es256, x5c: ['not base64!'] }] } }), error: 'invalid_client_metadata', mentions: 'x5c' },
+  { rule: 'language tags are case-insensitive: no duplicates', accepts: () => ({ ...web, 'client_name#en': 'A', 'client_name#fr': 'B' }), refuses: () => ({ ...web, 'client_name#en': 'A', 'client_name#EN': 'B' }), error: 'invalid_client_metadata', mentions: 'case-insensitive' },
   { rule: 'jwks kids are unique', accepts: () => ({ ...web, jwks: { keys: [es256, rsa2048] } }), refuses: () => ({ ...web, jwks: { keys: [es256, { ...rsa2048, kid: 'ec-1' }] } }), error: 'invalid_client_metadata', mentions: 'repeats the kid' },
   { rule: 'jwks must not be empty', accepts: () => ({ ...web, jwks: { keys: [es256] } }), refuses: () => ({ ...web, jwks: { keys: [] } }), error: 'invalid_client_metadata', mentions: 'jwks' },
   { rule: 'token_endpoint_auth_signing_alg never none', accepts: () => ({ ...web, token_endpoint_auth_method: 'client_secret_jwt', token_endpoint_auth_signing_alg: 'HS256' }), refuses: () => ({ ...web, token_endpoint_auth_method: 'client_secret_jwt', token_endpoint_auth_signing_alg: 'none' }), error: 'invalid_client_metadata', mentions: 'token_endpoint_auth_signing_alg' },
@@ -171,6 +188,9 @@ describe('normalisation', () => {
   it('spells response types canonically', async () => {
     const metadata = await validateClientMetadata({ ...web, grant_types: ['authorization_code', 'implicit'], response_types: ['id_token code'] }, policy);
     expect(metadata.response_types).toEqual(['code id_token']);
+    const hybrid = await validateClientMetadata({ ...web, grant_types: ['authorization_code', 'implicit'], response_types: ['code', 'code id_token', 'id_token'] }, policy);
+    expect(hybrid.response_types).toEqual(['code', 'code id_token', 'id_token']);
+    expect(metadata.response_types).toEqual(['code id_token']);
   });
 
   it('gives a client_credentials-only client no response types instead of a contradiction', async () => {
@@ -184,9 +204,10 @@ describe('normalisation', () => {
     expect(metadata.id_token_encrypted_response_enc).toBe('A128CBC-HS256');
   });
 
-  it('keeps language-tagged variants beside their field', async () => {
-    const metadata = await validateClientMetadata({ ...web, 'client_name#fr': 'Client', client_name: 'Client', 'tos_uri#de': 'https://rp.example/agb' }, policy);
+  it('keeps language-tagged variants beside their field, with canonical tags', async () => {
+    const metadata = await validateClientMetadata({ ...web, 'client_name#FR': 'Client', client_name: 'Client', 'tos_uri#de': 'https://rp.example/agb', 'client_name#ja-jpan-jp': 'x' }, policy);
     expect(metadata['client_name#fr']).toBe('Client');
+    expect(metadata['client_name#ja-Jpan-JP']).toBe('x');
     expect(metadata['tos_uri#de']).toBe('https://rp.example/agb');
   });
 });
