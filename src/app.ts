@@ -8,7 +8,7 @@ import { buildProviderMetadata } from './discovery/provider-metadata.js';
 import { discoveryPaths, discoveryRoutes } from './discovery/routes.js';
 import { healthRoutes } from './health/routes.js';
 import { registerCors } from './http/cors.js';
-import { frameworkErrorHandler, registerErrorHandling } from './http/error-handler.js';
+import { clientErrorHandler, frameworkErrorHandler, registerErrorHandling } from './http/error-handler.js';
 import { registrationRoutes } from './registration/routes.js';
 import { ClientRepository } from './storage/client-repository.js';
 import type { Database } from './storage/database.js';
@@ -44,8 +44,14 @@ export async function buildApp(config: Config, deps: AppDeps): Promise<FastifyIn
     trustProxy: config.trustProxy,
     // A caller-supplied request id is kept when it is harmless, so logs join up across services.
     // Client ids are 32 characters; longer ones must still reach our handler and get a 401.
-    routerOptions: { maxParamLength: 256 },
+    routerOptions: { maxParamLength: 1024 },
     frameworkErrors: frameworkErrorHandler,
+    clientErrorHandler,
+    // A client that stalls mid-request must not hold a connection (or a shutdown) open for ever.
+    requestTimeout: 30_000,
+    connectionTimeout: 60_000,
+    // One log line per request, written when it completes (below), instead of Fastify's two.
+    disableRequestLogging: true,
     genReqId: (request) => {
       const given = request.headers['x-request-id'];
       return typeof given === 'string' && REQUEST_ID.test(given) ? given : randomUUID();
@@ -54,6 +60,12 @@ export async function buildApp(config: Config, deps: AppDeps): Promise<FastifyIn
 
   app.addHook('onRequest', async (request, reply) => {
     reply.header('x-request-id', request.id);
+  });
+  app.addHook('onResponse', async (request, reply) => {
+    request.log.info(
+      { method: request.method, path: request.url.split('?')[0], status: reply.statusCode, ms: Math.round(reply.elapsedTime) },
+      'request completed',
+    );
   });
 
   // JSON is the only body this API accepts so far; Fastify's text/plain default would let a

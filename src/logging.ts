@@ -1,4 +1,5 @@
 import { pino, type DestinationStream, type Logger } from 'pino';
+import { PRIVATE_JWK_MEMBERS } from './protocol/jwk.js';
 
 /** Fields that carry credentials, wherever they sit in a logged object. */
 const SECRET_FIELDS = [
@@ -12,8 +13,6 @@ const SECRET_FIELDS = [
   'password',
 ];
 
-/** JWK members of private and symmetric keys (RFC 7518 §6.2.2, §6.3.2, §6.4.1). */
-const PRIVATE_JWK_MEMBERS = ['d', 'p', 'q', 'dp', 'dq', 'qi', 'oth', 'k'];
 
 export const REDACTED_PATHS = [
   ...SECRET_FIELDS.flatMap((f) => [f, `*.${f}`, `*.*.${f}`, `*.*.*.${f}`]),

@@ -3,6 +3,8 @@ import { ConfigError, loadConfig, type Config } from './config/config.js';
 import { createLogger } from './logging.js';
 import { openDatabase } from './storage/open-database.js';
 
+const SHUTDOWN_GRACE_MS = 10_000;
+
 /** Loads config, builds the app, listens, and shuts down gracefully. Nothing else. */
 async function main(): Promise<void> {
   let config: Config;
@@ -16,7 +18,10 @@ async function main(): Promise<void> {
     throw error;
   }
   const logger = createLogger(config.logLevel);
-  const db = await openDatabase(config, logger);
+  const db = await openDatabase(config, logger).catch((error: unknown) => {
+    const cause = (error as NodeJS.ErrnoException).code ?? (error instanceof Error ? error.message : String(error));
+    throw new Error(config.database.kind === 'postgres' ? `DATABASE_URL: cannot open the database (${cause})` : `DATA_DIR: cannot open the embedded database (${cause})`);
+  });
   const app = await buildApp(config, { db, logger });
   app.addHook('onClose', async () => db.close());
 
@@ -25,6 +30,11 @@ async function main(): Promise<void> {
     if (stopping) return;
     stopping = true;
     logger.info({ signal }, 'shutting down: finishing in-flight requests');
+    // In-flight requests get this long; then their connections are cut so the process can exit.
+    setTimeout(() => {
+      logger.warn('requests still open after the shutdown grace period; closing their connections');
+      app.server.closeAllConnections();
+    }, SHUTDOWN_GRACE_MS).unref();
     // close() stops accepting, waits for in-flight requests, then runs onClose (the database).
     app.close().then(
       () => process.exit(0),

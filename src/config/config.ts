@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { isIP } from 'node:net';
 import { join, resolve } from 'node:path';
 
 /**
@@ -96,6 +97,8 @@ function issuer(env: Env, port: number): string {
   if (url.hash !== '' || raw.includes('#')) throw new ConfigError('ISSUER', 'must not have a fragment component');
   if (url.username !== '' || url.password !== '') throw new ConfigError('ISSUER', 'must not carry credentials');
   if (raw.endsWith('/')) throw new ConfigError('ISSUER', 'must not end with "/" (endpoints are issuer + "/register" ...)');
+  // Announced as given and compared exactly by clients, so it must already be in normal form.
+  if (url.href !== raw && url.href !== `${raw}/`) throw new ConfigError('ISSUER', `must be written in normalised form (${url.href.replace(/\/$/, '')})`);
   return raw;
 }
 
@@ -121,6 +124,9 @@ function embeddedSecretsKey(dataDir: string): Buffer {
 export function loadConfig(env: Env = process.env): Config {
   const port = integer(env, 'PORT', 8080, 0, 65535);
   const host = read(env, 'HOST') ?? '127.0.0.1';
+  if (isIP(host) === 0 && !/^(?=.{1,253}$)([a-zA-Z0-9]([a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?)(\.[a-zA-Z0-9]([a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?)*$/.test(host)) {
+    throw new ConfigError('HOST', `must be an IP address or a host name, got "${host}"`);
+  }
   const databaseUrl = read(env, 'DATABASE_URL');
   const dataDir = resolve(read(env, 'DATA_DIR') ?? './data');
 
@@ -142,8 +148,8 @@ export function loadConfig(env: Env = process.env): Config {
   if (!LOG_LEVELS.includes(logLevel)) throw new ConfigError('LOG_LEVEL', `must be one of ${LOG_LEVELS.join(', ')}`);
 
   const initialAccessToken = read(env, 'REGISTRATION_INITIAL_ACCESS_TOKEN');
-  if (initialAccessToken !== undefined && initialAccessToken.length < 32) {
-    throw new ConfigError('REGISTRATION_INITIAL_ACCESS_TOKEN', 'must be at least 32 characters (openssl rand -base64 32)');
+  if (initialAccessToken !== undefined && (initialAccessToken.length < 32 || !/^[A-Za-z0-9\-._~+/]+=*$/.test(initialAccessToken))) {
+    throw new ConfigError('REGISTRATION_INITIAL_ACCESS_TOKEN', 'must be at least 32 characters of a bearer token (RFC 6750 token68; openssl rand -base64 32)');
   }
 
   const scopes = (read(env, 'SCOPES_SUPPORTED') ?? 'openid profile email address phone offline_access').split(/\s+/);

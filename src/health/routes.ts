@@ -12,7 +12,7 @@ export function healthRoutes(app: FastifyInstance, db: Database): void {
     let timer: NodeJS.Timeout | undefined;
     try {
       await Promise.race([
-        db.query('SELECT 1'),
+        db.ping(),
         new Promise((_, reject) => {
           timer = setTimeout(() => reject(new Error('database did not answer in time')), READINESS_TIMEOUT_MS);
         }),

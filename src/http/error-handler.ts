@@ -41,6 +41,22 @@ export function frameworkErrorHandler(error: FastifyError, request: FastifyReque
   void reply.code(answer.status).header('cache-control', 'no-store').send(answer.toJSON());
 }
 
+/**
+ * Requests Node's HTTP parser refuses (a control byte in a header, a broken request line) never
+ * reach Fastify's routing; they still get an OAuth JSON answer rather than the framework's own.
+ */
+export function clientErrorHandler(error: NodeJS.ErrnoException, socket: import('node:net').Socket): void {
+  if (!socket.writable) return void socket.destroy();
+  const timedOut = error.code === 'ERR_HTTP_REQUEST_TIMEOUT';
+  const status = timedOut ? 408 : error.code === 'HPE_HEADER_OVERFLOW' ? 431 : 400;
+  const body = JSON.stringify({ error: 'invalid_request', error_description: timedOut ? 'the request took too long to arrive' : 'the request is not valid HTTP' });
+  socket.end(
+    `HTTP/1.1 ${status} ${timedOut ? 'Request Timeout' : status === 431 ? 'Request Header Fields Too Large' : 'Bad Request'}\r\n` +
+      'content-type: application/json; charset=utf-8\r\ncache-control: no-store\r\nx-content-type-options: nosniff\r\nconnection: close\r\n' +
+      `content-length: ${Buffer.byteLength(body)}\r\n\r\n${body}`,
+  );
+}
+
 /** One place where every thrown error becomes an OAuth JSON body; stacks and 5xx causes never leave. */
 export function registerErrorHandling(app: FastifyInstance): void {
   app.setErrorHandler((error: FastifyError, request, reply) => {

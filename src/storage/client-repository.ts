@@ -65,8 +65,12 @@ export class ClientRepository {
     return row && fromRow(row);
   }
 
-  /** Returns the updated client, or undefined when it no longer exists (deleted meanwhile). */
-  async update(clientId: string, update: ClientUpdate): Promise<StoredClient | undefined> {
+  /**
+   * Applies `update` only while the client still has the registration token the caller proved
+   * (`tokenHash`): a concurrent update that rotated it, or a delete, makes this one a no-op and
+   * the result undefined, so no caller is handed a token that no longer works.
+   */
+  async update(clientId: string, tokenHash: Uint8Array, update: ClientUpdate): Promise<StoredClient | undefined> {
     const [row] = await this.db.query<ClientRow>(
       `UPDATE clients
           SET metadata = $2::jsonb,
@@ -74,16 +78,19 @@ export class ClientRepository {
               secret_expires_at = $4,
               registration_token_hash = COALESCE($5, registration_token_hash),
               updated_at = now()
-        WHERE client_id = $1
+        WHERE client_id = $1 AND registration_token_hash = $6
     RETURNING ${COLUMNS}`,
-      [clientId, JSON.stringify(update.metadata), update.secretCiphertext, update.secretExpiresAt, update.registrationTokenHash ?? null],
+      [clientId, JSON.stringify(update.metadata), update.secretCiphertext, update.secretExpiresAt, update.registrationTokenHash ?? null, tokenHash],
     );
     return row && fromRow(row);
   }
 
-  /** True when a client was deleted. */
-  async delete(clientId: string): Promise<boolean> {
-    const rows = await this.db.query<{ client_id: string }>('DELETE FROM clients WHERE client_id = $1 RETURNING client_id', [clientId]);
+  /** True when the client was deleted; like update, only while it still has `tokenHash`. */
+  async delete(clientId: string, tokenHash: Uint8Array): Promise<boolean> {
+    const rows = await this.db.query<{ client_id: string }>(
+      'DELETE FROM clients WHERE client_id = $1 AND registration_token_hash = $2 RETURNING client_id',
+      [clientId, tokenHash],
+    );
     return rows.length === 1;
   }
 }

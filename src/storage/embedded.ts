@@ -54,6 +54,7 @@ export async function openEmbedded(dataDir: string | undefined): Promise<Databas
     kind: 'embedded',
     query: async (sql, params) => (await db.query(sql, params as unknown[] | undefined)).rows as never,
     exec: async (sql) => void (await db.exec(sql)),
+    ping: async () => void (await db.query('SELECT 1')),
     transaction: (work) =>
       db.transaction((tx) =>
         work({

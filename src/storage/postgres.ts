@@ -22,6 +22,7 @@ export function connectPostgres(url: string, poolSize: number, log: Logger): Dat
     kind: 'postgres',
     query: (sql, params) => run(pool, sql, params),
     exec: async (sql) => void (await pool.query(sql)),
+    ping: async () => void (await pool.query('SELECT 1')),
     async transaction(work) {
       const client = await pool.connect();
       try {

@@ -56,11 +56,29 @@ describe(`discovery (${storageKind})`, () => {
   it('validates what it announces: every announced auth method and signing alg registers', async () => {
     const { body } = await request(server, 'GET', '/.well-known/openid-configuration');
     for (const alg of body.token_endpoint_auth_signing_alg_values_supported as string[]) {
-      if (!alg.startsWith('HS')) continue;
+      const method = alg.startsWith('HS') ? { token_endpoint_auth_method: 'client_secret_jwt' } : { token_endpoint_auth_method: 'private_key_jwt', jwks_uri: 'https://rp.example/jwks' };
       const res = await request(server, 'POST', '/register', {
-        json: { grant_types: ['client_credentials'], token_endpoint_auth_method: 'client_secret_jwt', token_endpoint_auth_signing_alg: alg },
+        json: { grant_types: ['client_credentials'], ...method, token_endpoint_auth_signing_alg: alg },
       });
       expect(res.status, alg).toBe(201);
+    }
+    const rp = { redirect_uris: ['https://rp.example/cb'] };
+    for (const alg of body.id_token_signing_alg_values_supported as string[]) {
+      const res = await request(server, 'POST', '/register', { json: { ...rp, id_token_signed_response_alg: alg, userinfo_signed_response_alg: alg, request_object_signing_alg: alg } });
+      expect(res.status, alg).toBe(201);
+    }
+    for (const alg of body.id_token_encryption_alg_values_supported as string[]) {
+      const res = await request(server, 'POST', '/register', { json: { ...rp, jwks_uri: 'https://rp.example/jwks', id_token_encrypted_response_alg: alg, userinfo_encrypted_response_alg: alg } });
+      expect(res.status, alg).toBe(201);
+    }
+    for (const enc of body.id_token_encryption_enc_values_supported as string[]) {
+      const res = await request(server, 'POST', '/register', { json: { ...rp, id_token_encrypted_response_alg: 'dir', id_token_encrypted_response_enc: enc } });
+      expect(res.status, enc).toBe(201);
+    }
+    for (const [responseType, grants] of [['code', ['authorization_code']], ['id_token', ['implicit']], ['code id_token', ['authorization_code', 'implicit']]] as const) {
+      expect(body.response_types_supported).toContain(responseType);
+      const res = await request(server, 'POST', '/register', { json: { ...rp, response_types: [responseType], grant_types: grants } });
+      expect(res.status, responseType).toBe(201);
     }
     for (const method of body.token_endpoint_auth_methods_supported as string[]) {
       const extra = method === 'private_key_jwt' ? { jwks_uri: 'https://rp.example/jwks' } : {};

@@ -51,17 +51,36 @@ describe(`the server process (${storageKind})`, () => {
     expect(logs).not.toContain(client.registration_access_token);
   });
 
-  it('logs one start-up line with issuer, address, storage and registration mode', async () => {
+  it('logs one start-up line with issuer, address, storage and registration mode, and one line per request', async () => {
     const server = await startServerProcess(env);
     await server.stop();
-    const line = server.output().split('\n').find((l) => l.includes('oidc-registrar listening'));
-    expect(line).toBeDefined();
+    const lines = server.output().split('\n');
+    const startLines = lines.filter((l) => l.includes('oidc-registrar listening'));
+    expect(startLines).toHaveLength(1);
+    const line = startLines[0];
+    // startServerProcess polled /readyz until it answered: one completed line per poll, no "incoming" lines
+    expect(lines.filter((l) => l.includes('"path":"/readyz"')).length).toBeGreaterThanOrEqual(1);
+    expect(lines.filter((l) => l.includes('incoming request'))).toEqual([]);
     const record = JSON.parse(line!);
     expect(record.issuer).toBe(server.url);
     expect(record.address).toBe(server.url);
     expect(record.storage).toMatch(storageKind === 'postgres' ? /^postgresql$/ : /^embedded/);
     expect(record.registration).toBe('open');
   });
+
+  it('finishes on SIGTERM even when a client stalls mid-request', async () => {
+    const server = await startServerProcess(env);
+    const { connect } = await import('node:net');
+    const socket = connect(Number(new URL(server.url).port), '127.0.0.1');
+    await new Promise((resolve) => socket.once('connect', resolve));
+    socket.write('POST /register HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 1000\r\n\r\n{"redirect');
+    await new Promise((r) => setTimeout(r, 200));
+    const started = Date.now();
+    const code = await server.stop();
+    socket.destroy();
+    expect(code).toBe(0);
+    expect(Date.now() - started).toBeLessThan(15_000);
+  }, 30_000);
 
   it.runIf(storageKind === 'embedded')('keeps a generated secrets key beside the data, readable by the owner only', () => {
     expect(statSync(join(dataDir, 'secrets.key')).mode & 0o777).toBe(0o600);
