@@ -11,7 +11,9 @@ export const ASYMMETRIC_SIGNING_ALGS = [
   'RS256', 'RS384', 'RS512',
   'PS256', 'PS384', 'PS512',
   'ES256', 'ES384', 'ES512',
-  'EdDSA',
+  // EdDSA names the family; Ed25519 is its fully-specified form (RFC 9864), which
+  // oauth4webapi and openid-client send for Ed25519 keys.
+  'EdDSA', 'Ed25519',
 ] as const;
 
 /** Every JWS algorithm accepted anywhere. `none` is deliberately absent (RFC 8725 §3.1). */

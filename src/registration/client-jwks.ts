@@ -1,6 +1,6 @@
 import { importJWK, type JWK } from 'jose';
 import { ASYMMETRIC_KEY_MANAGEMENT_ALGS, ASYMMETRIC_SIGNING_ALGS, isAsymmetricSigningAlg } from '../protocol/algorithms.js';
-import { CURVE_OF_ECDSA_ALG, PRIVATE_JWK_MEMBERS, keyTypeOfAlg } from '../protocol/jwk.js';
+import { CURVE_OF_ALG, CURVE_OF_ECDSA_ALG, PRIVATE_JWK_MEMBERS, keyTypeOfAlg } from '../protocol/jwk.js';
 
 const KEY_ALGS: readonly string[] = [...ASYMMETRIC_SIGNING_ALGS, ...ASYMMETRIC_KEY_MANAGEMENT_ALGS];
 
@@ -88,7 +88,7 @@ const usableFor = (use: 'sig' | 'enc', alg: string) => (k: Record<string, unknow
 
 /** True when some key in the set could verify signatures made with `alg`. */
 export function jwksCanVerify(jwks: { keys: readonly Record<string, unknown>[] }, alg: string): boolean {
-  const crv = CURVE_OF_ECDSA_ALG[alg];
+  const crv = CURVE_OF_ALG[alg];
   return jwks.keys.some(
     (k) => k.kty === keyTypeOfAlg(alg) && (crv === undefined || k.crv === crv) && k.crv !== 'X25519' && usableFor('sig', alg)(k),
   );

@@ -1,6 +1,7 @@
 import type { SecretBox } from '../crypto/secret-box.js';
 import { newClientId, newClientSecret, newRegistrationAccessToken } from '../crypto/random.js';
 import { constantTimeEqual, hashToken, tokenMatchesHash } from '../crypto/token-hash.js';
+import { endpointUrls } from '../http/endpoints.js';
 import { invalidClientMetadata, invalidRequest, invalidToken } from '../http/oauth-error.js';
 import type { ClientRepository, StoredClient } from '../storage/client-repository.js';
 import { SERVER_ISSUED_FIELDS } from './metadata-fields.js';
@@ -15,6 +16,8 @@ export interface RegistrationDeps {
   clientSecretTtlSeconds: number;
   /** Seconds since the epoch. */
   now: () => number;
+  /** Told after a client is updated or deleted, so derived caches (parsed keys) drop it. */
+  clientChanged: (clientId: string) => void;
 }
 
 /** RFC 7591 §3.2.1 / RFC 7592 §3 response body. */
@@ -29,7 +32,8 @@ export type ClientInformation = Record<string, unknown> & {
 
 const CLIENT_ID_SHAPE = /^[A-Za-z0-9_-]{16,128}$/;
 
-export const registrationClientUri = (issuer: string, clientId: string): string => `${issuer}/register/${clientId}`;
+/** RFC 7592 §3: where the client manages its registration. */
+export const registrationClientUri = (issuer: string, clientId: string): string => `${endpointUrls(issuer).registration_endpoint}/${clientId}`;
 
 function clientInformation(deps: RegistrationDeps, client: StoredClient, registrationAccessToken?: string): ClientInformation {
   const info: ClientInformation = {
@@ -58,6 +62,7 @@ export async function registerClient(deps: RegistrationDeps, request: Readonly<R
   const clientId = newClientId();
   const registrationAccessToken = newRegistrationAccessToken();
   const client: StoredClient = {
+    version: 1,
     clientId,
     metadata,
     ...(needsClientSecret(metadata) ? issueSecret(deps, clientId) : { secretCiphertext: null, secretExpiresAt: 0 }),
@@ -127,6 +132,7 @@ export async function updateClient(
     ...(newToken !== undefined ? { registrationTokenHash: hashToken(newToken) } : {}),
   });
   if (!updated) throw invalidToken(); // deleted, or its token rotated, while we validated
+  deps.clientChanged(clientId);
   return clientInformation(deps, updated, newToken);
 }
 
@@ -134,6 +140,7 @@ export async function updateClient(
 export async function deleteClient(deps: RegistrationDeps, clientId: string, token: string): Promise<void> {
   const client = await authorize(deps, clientId, token);
   if (!(await deps.clients.delete(clientId, client.registrationTokenHash))) throw invalidToken();
+  deps.clientChanged(clientId);
 }
 
 /** Body of POST and PUT: a JSON object, not an array or a scalar. */

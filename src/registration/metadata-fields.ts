@@ -18,12 +18,13 @@ import {
  * `uri` says which URI rule applies beyond the JSON type:
  *   redirect: the redirect URI rules (application type, loopback, forbidden schemes);
  *   web:      absolute http or https;
- *   https:    absolute https (outbound fetches and login initiation).
+ *   https:    absolute https (login initiation, request objects);
+ *   outbound: a URL this server fetches itself: https, and the SSRF rules of outbound/.
  * `localizable` fields may also appear as `name#language-tag` (RFC 7591 §2.2).
  */
 export interface FieldSpec {
   readonly schema: Readonly<Record<string, unknown>>;
-  readonly uri?: 'redirect' | 'web' | 'https';
+  readonly uri?: 'redirect' | 'web' | 'https' | 'outbound';
   readonly localizable?: true;
   /** OIDC Registration §2 defaults, applied when the field is absent. */
   readonly default?: unknown;
@@ -50,7 +51,7 @@ export const CLIENT_METADATA_FIELDS = {
   client_uri: { schema: uri, uri: 'web', localizable: true },
   policy_uri: { schema: uri, uri: 'web', localizable: true },
   tos_uri: { schema: uri, uri: 'web', localizable: true },
-  jwks_uri: { schema: uri, uri: 'https' },
+  jwks_uri: { schema: uri, uri: 'outbound' },
   jwks: {
     schema: {
       type: 'object',
@@ -60,7 +61,7 @@ export const CLIENT_METADATA_FIELDS = {
   },
   sector_identifier_uri: {
     schema: uri,
-    uri: 'https',
+    uri: 'outbound',
     unsupported: 'sector_identifier_uri is not supported by this server yet; register redirect_uris on one host instead',
   },
   subject_type: { schema: oneOf(SUBJECT_TYPES), default: 'public' },

@@ -1,5 +1,6 @@
 import type { FastifyInstance, FastifyReply } from 'fastify';
 import { requireBearerToken } from '../http/bearer.js';
+import { ENDPOINT_PATHS } from '../http/endpoints.js';
 import { invalidToken } from '../http/oauth-error.js';
 import { constantTimeEqual } from '../crypto/token-hash.js';
 import {
@@ -22,7 +23,7 @@ interface ClientParams {
 
 /** The registration endpoint and the client configuration endpoint, under the issuer's path. */
 export function registrationRoutes(app: FastifyInstance, deps: RegistrationDeps, initialAccessToken: string | undefined): void {
-  app.post('/register', async (request, reply) => {
+  app.post(ENDPOINT_PATHS.registration, async (request, reply) => {
     if (initialAccessToken !== undefined) {
       const presented = requireBearerToken(request.headers.authorization);
       if (!constantTimeEqual(presented, initialAccessToken)) throw invalidToken();
@@ -32,19 +33,19 @@ export function registrationRoutes(app: FastifyInstance, deps: RegistrationDeps,
     return noStore(reply).code(201).header('location', client.registration_client_uri).send(client);
   });
 
-  app.get<{ Params: ClientParams }>('/register/:clientId', async (request, reply) => {
+  app.get<{ Params: ClientParams }>(`${ENDPOINT_PATHS.registration}/:clientId`, async (request, reply) => {
     const client = await readClient(deps, request.params.clientId, requireBearerToken(request.headers.authorization));
     return noStore(reply).send(client);
   });
 
-  app.put<{ Params: ClientParams }>('/register/:clientId', async (request, reply) => {
+  app.put<{ Params: ClientParams }>(`${ENDPOINT_PATHS.registration}/:clientId`, async (request, reply) => {
     const token = requireBearerToken(request.headers.authorization);
     const client = await updateClient(deps, request.params.clientId, token, asMetadataObject(request.body));
     request.log.info({ client_id: client.client_id }, 'client updated');
     return noStore(reply).send(client);
   });
 
-  app.delete<{ Params: ClientParams }>('/register/:clientId', async (request, reply) => {
+  app.delete<{ Params: ClientParams }>(`${ENDPOINT_PATHS.registration}/:clientId`, async (request, reply) => {
     await deleteClient(deps, request.params.clientId, requireBearerToken(request.headers.authorization));
     request.log.info({ client_id: request.params.clientId }, 'client deleted');
     return noStore(reply).code(204).send();

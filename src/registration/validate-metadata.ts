@@ -25,6 +25,7 @@ import {
   isMetadataField,
   type MetadataField,
 } from './metadata-fields.js';
+import { outboundUrlProblem } from '../outbound/fetch-json.js';
 import { redirectUriProblem, uriProblem } from './redirect-uris.js';
 
 /** Validated client metadata. Fields the rules need are typed; the rest pass through as JSON. */
@@ -43,6 +44,8 @@ export interface ClientMetadata {
 
 export interface MetadataPolicy {
   scopesSupported: readonly string[];
+  /** Hosts the outbound fetcher may reach over http or on internal addresses. */
+  outboundAllowedHosts: ReadonlySet<string>;
 }
 
 // ajv-formats is CommonJS; its default export arrives wrapped under NodeNext resolution.
@@ -157,7 +160,7 @@ function applyGrantAndResponseTypes(metadata: Record<string, unknown>): void {
   else delete metadata.response_types;
 }
 
-function checkUris(metadata: ClientMetadata): void {
+function checkUris(metadata: ClientMetadata, policy: MetadataPolicy): void {
   const usesImplicit = metadata.grant_types.includes('implicit');
   const redirectContext = { applicationType: metadata.application_type, usesImplicit };
   const needsRedirect = usesImplicit || metadata.grant_types.includes('authorization_code');
@@ -173,6 +176,10 @@ function checkUris(metadata: ClientMetadata): void {
         // post-logout URIs are redirects too, but implicit tokens never travel to them
         const problem = redirectUriProblem(uri as string, key === 'redirect_uris' ? redirectContext : { ...redirectContext, usesImplicit: false });
         if (problem) throw (key === 'redirect_uris' ? invalidRedirectUri : invalidClientMetadata)(`${where} ${problem}`);
+      } else if (spec.uri === 'outbound') {
+        // the server will fetch this URL itself: the SSRF rules apply before anything is stored
+        const problem = outboundUrlProblem(uri as string, { allowedHosts: policy.outboundAllowedHosts });
+        if (problem) throw invalidClientMetadata(`${where} ${problem}`);
       } else {
         const problem = uriProblem(uri as string, spec.uri);
         if (problem) throw invalidClientMetadata(`${where} ${problem}`);
@@ -280,7 +287,7 @@ export async function validateClientMetadata(input: Readonly<Record<string, unkn
   }
   applyGrantAndResponseTypes(picked);
   const metadata = picked as ClientMetadata;
-  checkUris(metadata);
+  checkUris(metadata, policy);
   await checkAuthentication(metadata);
   checkEncryption(metadata);
   checkScope(metadata, policy);

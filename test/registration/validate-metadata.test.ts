@@ -4,7 +4,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { OAuthError } from '../../src/http/oauth-error.js';
 import { needsClientSecret, validateClientMetadata } from '../../src/registration/validate-metadata.js';
 
-const policy = { scopesSupported: ['openid', 'profile', 'email', 'api:read'] };
+const policy = { scopesSupported: ['openid', 'profile', 'email', 'api:read'], outboundAllowedHosts: new Set(['keys.internal:8443']) };
 const web = { redirect_uris: ['https://rp.example/cb'] };
 
 let es256: Record<string, unknown>;
@@ -92,6 +92,12 @@ const rules: Rule[] = [
   { rule: 'policy_uri and tos_uri are absolute', accepts: () => ({ ...web, policy_uri: 'https://rp.example/p', tos_uri: 'https://rp.example/t' }), refuses: () => ({ ...web, tos_uri: 'terms.html' }), error: 'invalid_client_metadata', mentions: 'tos_uri' },
   { rule: 'initiate_login_uri is https', accepts: () => ({ ...web, initiate_login_uri: 'https://rp.example/login' }), refuses: () => ({ ...web, initiate_login_uri: 'http://rp.example/login' }), error: 'invalid_client_metadata', mentions: 'initiate_login_uri must use https' },
   { rule: 'jwks_uri is https', accepts: () => ({ ...web, jwks_uri: 'https://rp.example/jwks' }), refuses: () => ({ ...web, jwks_uri: 'http://rp.example/jwks' }), error: 'invalid_client_metadata', mentions: 'jwks_uri must use https' },
+  { rule: 'jwks_uri on loopback is refused (SSRF)', accepts: () => ({ ...web, jwks_uri: 'https://rp.example/jwks' }), refuses: () => ({ ...web, jwks_uri: 'https://127.0.0.1/jwks' }), error: 'invalid_client_metadata', mentions: 'jwks_uri points at a private' },
+  { rule: 'jwks_uri on a private address is refused (SSRF)', accepts: () => ({ ...web, jwks_uri: 'https://[2001:4860::1]/jwks' }), refuses: () => ({ ...web, jwks_uri: 'https://10.0.0.1/jwks' }), error: 'invalid_client_metadata', mentions: 'internal' },
+  { rule: 'jwks_uri at the metadata address is refused (SSRF)', accepts: () => ({ ...web, jwks_uri: 'https://8.8.8.8/jwks' }), refuses: () => ({ ...web, jwks_uri: 'https://169.254.169.254/latest' }), error: 'invalid_client_metadata', mentions: 'internal' },
+  { rule: 'jwks_uri on IPv6 loopback or ULA is refused (SSRF)', accepts: () => ({ ...web, jwks_uri: 'https://rp.example/jwks' }), refuses: () => ({ ...web, jwks_uri: 'https://[fd00:ec2::254]/jwks' }), error: 'invalid_client_metadata', mentions: 'internal' },
+  { rule: 'jwks_uri on localhost is refused (SSRF)', accepts: () => ({ ...web, jwks_uri: 'https://rp.example/jwks' }), refuses: () => ({ ...web, jwks_uri: 'https://localhost/jwks' }), error: 'invalid_client_metadata', mentions: 'localhost' },
+  { rule: 'an allow-listed jwks_uri host may use http', accepts: () => ({ ...web, jwks_uri: 'http://keys.internal:8443/jwks' }), refuses: () => ({ ...web, jwks_uri: 'http://keys.internal:9999/jwks' }), error: 'invalid_client_metadata', mentions: 'https' },
   { rule: 'request_uris are https', accepts: () => ({ ...web, request_uris: ['https://rp.example/r'] }), refuses: () => ({ ...web, request_uris: ['http://rp.example/r'] }), error: 'invalid_client_metadata', mentions: 'request_uris[0]' },
   // contacts, languages
   { rule: 'contacts are e-mail addresses', accepts: () => ({ ...web, contacts: ['ops@rp.example'] }), refuses: () => ({ ...web, contacts: ['not an address'] }), error: 'invalid_client_metadata', mentions: 'contacts' },

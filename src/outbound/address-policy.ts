@@ -1,0 +1,49 @@
+import { BlockList, isIP } from 'node:net';
+
+/**
+ * Addresses an outbound fetch must never reach unless an operator allow-lists the host: loopback,
+ * private, link-local (cloud metadata at 169.254.169.254 included), CGNAT, unique-local,
+ * multicast, documentation and other special-purpose ranges (RFC 6890, RFC 6598, RFC 4193).
+ */
+const BLOCKED = new BlockList();
+for (const [network, prefix] of [
+  ['0.0.0.0', 8], ['10.0.0.0', 8], ['100.64.0.0', 10], ['127.0.0.0', 8], ['169.254.0.0', 16],
+  ['172.16.0.0', 12], ['192.0.0.0', 24], ['192.0.2.0', 24], ['192.88.99.0', 24], ['192.168.0.0', 16],
+  ['198.18.0.0', 15], ['198.51.100.0', 24], ['203.0.113.0', 24], ['224.0.0.0', 4], ['240.0.0.0', 4],
+] as const) {
+  BLOCKED.addSubnet(network, prefix, 'ipv4');
+}
+for (const [network, prefix] of [
+  ['::', 128], ['::1', 128], ['64:ff9b::', 96], ['64:ff9b:1::', 48], ['100::', 64], ['2001::', 23],
+  ['2001:db8::', 32], ['2002::', 16], ['fc00::', 7], ['fe80::', 10], ['fec0::', 10], ['ff00::', 8],
+] as const) {
+  BLOCKED.addSubnet(network, prefix, 'ipv6');
+}
+
+/** True when the address is in a range an outbound fetch must not reach. */
+export function isBlockedAddress(address: string): boolean {
+  const family = isIP(address);
+  if (family === 4) return BLOCKED.check(address, 'ipv4');
+  if (family !== 6) return true;
+  // IPv4-mapped and -compatible IPv6 addresses reach the IPv4 host they embed.
+  const mapped = /^(?:::ffff:|::)(\d+\.\d+\.\d+\.\d+)$/i.exec(address);
+  if (mapped) return BLOCKED.check(mapped[1]!, 'ipv4');
+  const hexMapped = /^::ffff:([0-9a-f]{1,4}):([0-9a-f]{1,4})$/i.exec(address);
+  if (hexMapped) {
+    const high = parseInt(hexMapped[1]!, 16);
+    const low = parseInt(hexMapped[2]!, 16);
+    return BLOCKED.check(`${high >> 8}.${high & 255}.${low >> 8}.${low & 255}`, 'ipv4');
+  }
+  return BLOCKED.check(address, 'ipv6');
+}
+
+/** `host[:port]` entries; an entry without a port admits the host on any port. */
+export function isAllowListed(url: URL, allowedHosts: ReadonlySet<string>): boolean {
+  return allowedHosts.has(url.host.toLowerCase()) || allowedHosts.has(url.hostname.toLowerCase());
+}
+
+/** The hostname as an IP address when it is one (brackets of IPv6 literals removed). */
+export function ipLiteral(hostname: string): string | undefined {
+  const bare = hostname.startsWith('[') && hostname.endsWith(']') ? hostname.slice(1, -1) : hostname;
+  return isIP(bare) !== 0 ? bare : undefined;
+}
