@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import helmet from '@fastify/helmet';
-import Fastify, { type FastifyInstance } from 'fastify';
+import Fastify, { LogController, type FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
 import type { Config } from './config/config.js';
 import { createSecretBox } from './crypto/secret-box.js';
@@ -10,12 +10,42 @@ import { healthRoutes } from './health/routes.js';
 import { registerCors } from './http/cors.js';
 import { clientErrorHandler, frameworkErrorHandler, registerErrorHandling } from './http/error-handler.js';
 import { registrationRoutes } from './registration/routes.js';
+import type { RegistrationDeps } from './registration/client-registration.js';
 import { ClientRepository } from './storage/client-repository.js';
 import type { Database } from './storage/database.js';
+import { ReplayRepository } from './storage/replay-repository.js';
+import { RevocationRepository } from './storage/revocation-repository.js';
+import { ServerKeyRepository } from './storage/server-key-repository.js';
+import { ClientKeys } from './client-auth/client-keys.js';
+import { RemoteJwksCache } from './client-auth/remote-jwks.js';
+import type { ClientAuthDeps } from './client-auth/authenticate-client.js';
+import type { AccessTokenDeps } from './tokens/access-tokens.js';
+import { ServerKeys } from './tokens/server-keys.js';
+import { jwksRoute, tokenRoutes } from './tokens/routes.js';
+import { ENDPOINT_PATHS, endpointUrls } from './http/endpoints.js';
 
 export interface AppDeps {
   db: Database;
   logger: Logger;
+}
+
+/** Other instances may rotate keys; each re-reads them this often (and on an unknown kid). */
+const KEY_REFRESH_SECONDS = 30;
+/** Expired assertion ids and revocations are deleted in the background, never on a request. */
+const PURGE_SECONDS = 60;
+
+/** Runs `task` every `seconds` while the app is up; a failure is logged, not fatal. */
+function runPeriodically(app: FastifyInstance, seconds: number, task: () => Promise<unknown>): void {
+  let running = false;
+  const timer = setInterval(() => {
+    if (running) return;
+    running = true;
+    task()
+      .catch((error: unknown) => app.log.warn({ err: error }, 'periodic task failed'))
+      .finally(() => (running = false));
+  }, seconds * 1000);
+  timer.unref();
+  app.addHook('onClose', async () => clearInterval(timer));
 }
 
 /** RFC 7591 does not cap metadata size; 64 KiB holds any sane client, jwks included. */
@@ -51,7 +81,7 @@ export async function buildApp(config: Config, deps: AppDeps): Promise<FastifyIn
     requestTimeout: 30_000,
     connectionTimeout: 60_000,
     // One log line per request, written when it completes (below), instead of Fastify's two.
-    disableRequestLogging: true,
+    logController: new LogController({ disableRequestLogging: true }),
     genReqId: (request) => {
       const given = request.headers['x-request-id'];
       return typeof given === 'string' && REQUEST_ID.test(given) ? given : randomUUID();
@@ -78,21 +108,80 @@ export async function buildApp(config: Config, deps: AppDeps): Promise<FastifyIn
 
   const prefix = new URL(config.issuer).pathname.replace(/\/$/, '');
   const discovery = discoveryPaths(config.issuer);
-  await registerCors(app, { get: [discovery.openid, discovery.oauth], post: [`${prefix}/register`] });
+  // public keys are public: in-browser verifiers may fetch them too
+  await registerCors(app, {
+    get: [discovery.openid, discovery.oauth, `${prefix}${ENDPOINT_PATHS.jwks}`],
+    post: [`${prefix}${ENDPOINT_PATHS.registration}`],
+  });
 
   healthRoutes(app, deps.db);
-  discoveryRoutes(app, config.issuer, buildProviderMetadata(config));
 
-  const registrationDeps = {
-    clients: new ClientRepository(deps.db),
-    secrets: createSecretBox(config.secretsKeys),
+  const now = () => Math.floor(Date.now() / 1000);
+  const clients = new ClientRepository(deps.db);
+  const secrets = createSecretBox(config.secretsKeys);
+  const clientKeys = new ClientKeys(new RemoteJwksCache(config.outbound, now));
+
+  const serverKeys = new ServerKeys(new ServerKeyRepository(deps.db), secrets, {
+    alg: config.signingKeys.alg,
+    activationDelaySeconds: config.signingKeys.activationDelaySeconds,
+    rotationIntervalSeconds: config.signingKeys.rotationIntervalSeconds,
+    retentionSeconds: config.tokens.lifetimeSeconds + config.clientAuth.clockSkewSeconds,
+  }, now);
+  await serverKeys.start();
+
+  const endpoints = endpointUrls(config.issuer);
+  discoveryRoutes(app, config.issuer, buildProviderMetadata(config, endpoints));
+
+  const registrationDeps: RegistrationDeps = {
+    clients,
+    secrets,
     issuer: config.issuer,
-    policy: { scopesSupported: config.scopesSupported },
+    policy: { scopesSupported: config.scopesSupported, outboundAllowedHosts: config.outbound.allowedHosts },
     rotateAccessTokenOnUpdate: config.registration.rotateAccessTokenOnUpdate,
     clientSecretTtlSeconds: config.registration.clientSecretTtlSeconds,
-    now: () => Math.floor(Date.now() / 1000),
+    now,
+    clientChanged: (clientId) => clientKeys.forget(clientId),
   };
-  await app.register(async (scope) => registrationRoutes(scope, registrationDeps, config.registration.initialAccessToken), { prefix });
+  const replay = new ReplayRepository(deps.db);
+  const revocations = new RevocationRepository(deps.db);
+  const clientAuthDeps: ClientAuthDeps = {
+    clients,
+    secrets,
+    keys: clientKeys,
+    replay,
+    now,
+    policy: {
+      issuer: config.issuer,
+      endpointUrls: [endpoints.token_endpoint, endpoints.introspection_endpoint, endpoints.revocation_endpoint],
+      acceptEndpointAudience: config.clientAuth.acceptEndpointAudience,
+      clockSkewSeconds: config.clientAuth.clockSkewSeconds,
+      maxLifetimeSeconds: config.clientAuth.maxAssertionLifetimeSeconds,
+    },
+  };
+  const tokenDeps: AccessTokenDeps = {
+    keys: serverKeys,
+    clients,
+    revocations,
+    issuer: config.issuer,
+    audience: config.tokens.audience,
+    lifetimeSeconds: config.tokens.lifetimeSeconds,
+    now,
+  };
+
+  await app.register(
+    async (scope) => {
+      registrationRoutes(scope, registrationDeps, config.registration.initialAccessToken);
+      jwksRoute(scope, serverKeys);
+      await scope.register(async (tokenScope) => tokenRoutes(tokenScope, clientAuthDeps, tokenDeps));
+    },
+    { prefix },
+  );
+
+  runPeriodically(app, KEY_REFRESH_SECONDS, () => serverKeys.refresh());
+  runPeriodically(app, PURGE_SECONDS, async () => {
+    const purged = { assertions: await replay.purgeExpired(now()), revocations: await revocations.purgeExpired(now()) };
+    if (purged.assertions + purged.revocations > 0) app.log.debug(purged, 'purged expired assertion ids and revocations');
+  });
 
   return app;
 }

@@ -23,6 +23,17 @@ export const ENV_VARIABLES = {
   SERVICE_DOCUMENTATION: 'URL of human-readable documentation, announced in discovery as service_documentation (optional).',
   TRUST_PROXY: 'true when behind a reverse proxy that sets X-Forwarded-* headers (default false).',
   DATABASE_POOL_SIZE: 'Maximum PostgreSQL connections per instance (default 10).',
+  ACCESS_TOKEN_LIFETIME: 'Lifetime of access tokens in seconds (default 300).',
+  ACCESS_TOKEN_AUDIENCE: 'The aud claim of access tokens (default: the issuer).',
+  SIGNING_KEY_ALG: 'Algorithm of the server signing key: ES256, RS256 or EdDSA (default ES256).',
+  SIGNING_KEY_ROTATION_INTERVAL: 'Seconds after which a new signing key is introduced automatically; 0 turns this off (default 0).',
+  SIGNING_KEY_ACTIVATION_DELAY: 'Seconds a new signing key is published before it signs, so that verifiers see it first (default 600).',
+  CLOCK_SKEW: 'Seconds of clock difference tolerated in client assertions (default 30).',
+  CLIENT_ASSERTION_MAX_LIFETIME: 'Longest accepted client assertion lifetime, exp minus now, in seconds (default 300).',
+  CLIENT_ASSERTION_ACCEPT_ENDPOINT_AUDIENCE: 'true: also accept the token endpoint URL as client assertion aud (legacy clients; default false).',
+  OUTBOUND_ALLOWED_HOSTS: 'Comma-separated host[:port] list that outbound fetches (jwks_uri) may reach over http or on internal addresses.',
+  OUTBOUND_TIMEOUT_MS: 'Timeout of outbound fetches in milliseconds (default 3000).',
+  OUTBOUND_MAX_BYTES: 'Largest outbound response accepted, in bytes (default 524288).',
 } as const;
 
 export type EnvVariable = keyof typeof ENV_VARIABLES;
@@ -43,7 +54,29 @@ export interface Config {
   scopesSupported: readonly string[];
   serviceDocumentation: string | undefined;
   trustProxy: boolean;
+  tokens: {
+    lifetimeSeconds: number;
+    audience: string;
+  };
+  signingKeys: {
+    alg: ServerSigningAlg;
+    rotationIntervalSeconds: number;
+    activationDelaySeconds: number;
+  };
+  clientAuth: {
+    clockSkewSeconds: number;
+    maxAssertionLifetimeSeconds: number;
+    acceptEndpointAudience: boolean;
+  };
+  outbound: {
+    allowedHosts: ReadonlySet<string>;
+    timeoutMs: number;
+    maxBytes: number;
+  };
 }
+
+export const SERVER_SIGNING_ALGS = ['ES256', 'RS256', 'EdDSA'] as const;
+export type ServerSigningAlg = (typeof SERVER_SIGNING_ALGS)[number];
 
 /** Start-up refuses to go on with a bad value; the message names the variable. */
 export class ConfigError extends Error {
@@ -160,10 +193,24 @@ export function loadConfig(env: Env = process.env): Config {
   const serviceDocumentation = read(env, 'SERVICE_DOCUMENTATION');
   if (serviceDocumentation !== undefined) absoluteHttpUrl('SERVICE_DOCUMENTATION', serviceDocumentation);
 
+  const signingAlg = read(env, 'SIGNING_KEY_ALG') ?? 'ES256';
+  if (!(SERVER_SIGNING_ALGS as readonly string[]).includes(signingAlg)) {
+    throw new ConfigError('SIGNING_KEY_ALG', `must be one of ${SERVER_SIGNING_ALGS.join(', ')}`);
+  }
+  const issuerId = issuer(env, port);
+  const audience = read(env, 'ACCESS_TOKEN_AUDIENCE') ?? issuerId;
+  const allowedHosts = (read(env, 'OUTBOUND_ALLOWED_HOSTS') ?? '')
+    .split(',')
+    .map((h) => h.trim().toLowerCase())
+    .filter((h) => h !== '');
+  if (allowedHosts.some((h) => !/^(\[[0-9a-f:.]+\]|[a-z0-9.-]+)(:\d{1,5})?$/.test(h))) {
+    throw new ConfigError('OUTBOUND_ALLOWED_HOSTS', 'must be a comma-separated list of host or host:port');
+  }
+
   return {
     port,
     host,
-    issuer: issuer(env, port),
+    issuer: issuerId,
     database:
       databaseUrl !== undefined
         ? { kind: 'postgres', url: databaseUrl, poolSize: integer(env, 'DATABASE_POOL_SIZE', 10, 1, 1000) }
@@ -178,5 +225,24 @@ export function loadConfig(env: Env = process.env): Config {
     scopesSupported: [...new Set(scopes)],
     serviceDocumentation,
     trustProxy: boolean(env, 'TRUST_PROXY', false),
+    tokens: {
+      lifetimeSeconds: integer(env, 'ACCESS_TOKEN_LIFETIME', 300, 1, 86_400),
+      audience,
+    },
+    signingKeys: {
+      alg: signingAlg as ServerSigningAlg,
+      rotationIntervalSeconds: integer(env, 'SIGNING_KEY_ROTATION_INTERVAL', 0, 0, 10 * 365 * 86_400),
+      activationDelaySeconds: integer(env, 'SIGNING_KEY_ACTIVATION_DELAY', 600, 0, 7 * 86_400),
+    },
+    clientAuth: {
+      clockSkewSeconds: integer(env, 'CLOCK_SKEW', 30, 0, 300),
+      maxAssertionLifetimeSeconds: integer(env, 'CLIENT_ASSERTION_MAX_LIFETIME', 300, 1, 86_400),
+      acceptEndpointAudience: boolean(env, 'CLIENT_ASSERTION_ACCEPT_ENDPOINT_AUDIENCE', false),
+    },
+    outbound: {
+      allowedHosts: new Set(allowedHosts),
+      timeoutMs: integer(env, 'OUTBOUND_TIMEOUT_MS', 3000, 100, 60_000),
+      maxBytes: integer(env, 'OUTBOUND_MAX_BYTES', 512 * 1024, 1024, 10 * 1024 * 1024),
+    },
   };
 }

@@ -1,4 +1,5 @@
 import type { Config } from '../config/config.js';
+import type { EndpointUrls } from '../http/endpoints.js';
 import { CONTENT_ENCRYPTION_ALGS, KEY_MANAGEMENT_ALGS, SIGNING_ALGS } from '../protocol/algorithms.js';
 import {
   CLAIMS_SUPPORTED,
@@ -8,22 +9,31 @@ import {
   TOKEN_ENDPOINT_AUTH_METHODS,
 } from '../protocol/client-metadata-values.js';
 
+const AUTHENTICATING_METHODS = TOKEN_ENDPOINT_AUTH_METHODS.filter((method) => method !== 'none');
+
 /**
  * OpenID Connect Discovery 1.0 §3 / RFC 8414 §2 metadata, built once from the constants that
  * registration validates against. Only endpoints that exist are announced: there is no
  * authorization endpoint here, so none is named.
  */
-export function buildProviderMetadata(config: Pick<Config, 'issuer' | 'scopesSupported' | 'serviceDocumentation'>): Readonly<Record<string, unknown>> {
-  const { issuer } = config;
+export function buildProviderMetadata(
+  config: Pick<Config, 'issuer' | 'scopesSupported' | 'serviceDocumentation'>,
+  endpoints: EndpointUrls,
+): Readonly<Record<string, unknown>> {
   return Object.freeze({
-    issuer,
-    registration_endpoint: `${issuer}/register`,
+    issuer: config.issuer,
+    ...endpoints,
     scopes_supported: config.scopesSupported,
     response_types_supported: RESPONSE_TYPES,
     grant_types_supported: GRANT_TYPES,
     subject_types_supported: SUBJECT_TYPES,
     token_endpoint_auth_methods_supported: TOKEN_ENDPOINT_AUTH_METHODS,
     token_endpoint_auth_signing_alg_values_supported: SIGNING_ALGS,
+    // a public client has no token to introspect or revoke here: authenticated methods only
+    introspection_endpoint_auth_methods_supported: AUTHENTICATING_METHODS,
+    introspection_endpoint_auth_signing_alg_values_supported: SIGNING_ALGS,
+    revocation_endpoint_auth_methods_supported: AUTHENTICATING_METHODS,
+    revocation_endpoint_auth_signing_alg_values_supported: SIGNING_ALGS,
     id_token_signing_alg_values_supported: SIGNING_ALGS,
     id_token_encryption_alg_values_supported: KEY_MANAGEMENT_ALGS,
     id_token_encryption_enc_values_supported: CONTENT_ENCRYPTION_ALGS,

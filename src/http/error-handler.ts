@@ -63,7 +63,7 @@ export function registerErrorHandling(app: FastifyInstance): void {
     const oauth = toOAuthError(error);
     if (oauth) {
       if (oauth.status >= 500) request.log.error({ err: error }, 'request failed');
-      else request.log.info({ error: oauth.code, reason: oauth.message }, 'request refused');
+      else request.log.info({ error: oauth.code, reason: oauth.logReason ?? oauth.message }, 'request refused');
       return reply.code(oauth.status).headers(oauth.headers).header('cache-control', 'no-store').send(oauth.toJSON());
     }
     request.log.error({ err: error }, 'unexpected error');

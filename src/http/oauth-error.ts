@@ -10,6 +10,9 @@ export const OAUTH_ERRORS = {
   unapproved_software_statement: { status: 400, spec: 'RFC 7591 §3.2.2' },
   invalid_token: { status: 401, spec: 'RFC 6750 §3.1' },
   invalid_client: { status: 401, spec: 'RFC 6749 §5.2' },
+  unauthorized_client: { status: 400, spec: 'RFC 6749 §5.2' },
+  unsupported_grant_type: { status: 400, spec: 'RFC 6749 §5.2' },
+  invalid_scope: { status: 400, spec: 'RFC 6749 §5.2' },
   not_found: { status: 404, spec: 'this server' },
   method_not_allowed: { status: 405, spec: 'this server' },
   request_too_large: { status: 413, spec: 'this server' },
@@ -35,13 +38,16 @@ export class OAuthError extends Error {
   readonly status: number;
   /** Extra response headers, such as `WWW-Authenticate`. */
   readonly headers: Readonly<Record<string, string>>;
+  /** The precise cause, for the server log only, when the caller gets a deliberately vague answer. */
+  readonly logReason: string | undefined;
 
-  constructor(code: OAuthErrorCode, description: string, headers: Record<string, string> = {}) {
+  constructor(code: OAuthErrorCode, description: string, headers: Record<string, string> = {}, logReason?: string) {
     super(safeDescription(description));
     this.name = 'OAuthError';
     this.code = code;
     this.status = OAUTH_ERRORS[code].status;
     this.headers = headers;
+    this.logReason = logReason;
   }
 
   toJSON(): { error: OAuthErrorCode; error_description: string } {

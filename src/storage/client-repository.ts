@@ -10,6 +10,8 @@ export interface StoredClient {
   secretExpiresAt: number;
   registrationTokenHash: Uint8Array;
   clientIdIssuedAt: number;
+  /** Bumped by every update; caches of derived data (parsed keys) are keyed by it. */
+  version: number;
 }
 
 interface ClientRow {
@@ -19,9 +21,10 @@ interface ClientRow {
   secret_expires_at: string | number;
   registration_token_hash: Uint8Array;
   client_id_issued_at: string | number;
+  version: number;
 }
 
-const COLUMNS = 'client_id, metadata, secret_ciphertext, secret_expires_at, registration_token_hash, client_id_issued_at';
+const COLUMNS = 'client_id, metadata, secret_ciphertext, secret_expires_at, registration_token_hash, client_id_issued_at, version';
 
 function fromRow(row: ClientRow): StoredClient {
   return {
@@ -32,6 +35,7 @@ function fromRow(row: ClientRow): StoredClient {
     secretExpiresAt: Number(row.secret_expires_at),
     registrationTokenHash: row.registration_token_hash,
     clientIdIssuedAt: Number(row.client_id_issued_at),
+    version: row.version,
   };
 }
 
@@ -46,9 +50,10 @@ export interface ClientUpdate {
 export class ClientRepository {
   constructor(private readonly db: Queryable) {}
 
-  async insert(client: StoredClient): Promise<void> {
+  async insert(client: Omit<StoredClient, 'version'>): Promise<void> {
     await this.db.query(
-      `INSERT INTO clients (${COLUMNS}) VALUES ($1, $2::jsonb, $3, $4, $5, $6)`,
+      `INSERT INTO clients (client_id, metadata, secret_ciphertext, secret_expires_at, registration_token_hash, client_id_issued_at)
+       VALUES ($1, $2::jsonb, $3, $4, $5, $6)`,
       [
         client.clientId,
         JSON.stringify(client.metadata),
@@ -77,6 +82,7 @@ export class ClientRepository {
               secret_ciphertext = $3,
               secret_expires_at = $4,
               registration_token_hash = COALESCE($5, registration_token_hash),
+              version = version + 1,
               updated_at = now()
         WHERE client_id = $1 AND registration_token_hash = $6
     RETURNING ${COLUMNS}`,

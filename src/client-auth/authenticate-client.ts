@@ -1,0 +1,170 @@
+import type { SecretBox } from '../crypto/secret-box.js';
+import { constantTimeEqual } from '../crypto/token-hash.js';
+import { OAuthError, invalidRequest } from '../http/oauth-error.js';
+import { OutboundError } from '../outbound/fetch-json.js';
+import type { TokenEndpointAuthMethod } from '../protocol/client-metadata-values.js';
+import type { ClientRepository, StoredClient } from '../storage/client-repository.js';
+import type { ReplayRepository } from '../storage/replay-repository.js';
+import {
+  AssertionRejected,
+  JWT_BEARER_ASSERTION_TYPE,
+  verifyClientAssertion,
+  type AssertionPolicy,
+} from './client-assertion.js';
+import type { ClientKeys } from './client-keys.js';
+
+export interface ClientAuthDeps {
+  clients: ClientRepository;
+  secrets: SecretBox;
+  keys: ClientKeys;
+  replay: ReplayRepository;
+  policy: AssertionPolicy;
+  /** Seconds since the epoch. */
+  now: () => number;
+}
+
+/** What a request carries: the Authorization header and the form parameters. */
+export interface PresentedCredentials {
+  authorization: string | undefined;
+  params: Readonly<Record<string, string>>;
+}
+
+export interface AuthenticatedClient {
+  client: StoredClient;
+  method: TokenEndpointAuthMethod;
+}
+
+/**
+ * One answer for every failure, so a caller learns nothing about which check failed; the reason
+ * goes to the server log (RFC 6749 §5.2).
+ */
+export function clientAuthenticationFailed(issuer: string, reason: string): OAuthError {
+  return new OAuthError('invalid_client', 'client authentication failed', { 'www-authenticate': `Basic realm="${issuer}"` }, reason);
+}
+
+interface Presented {
+  method: 'client_secret_basic' | 'client_secret_post' | 'jwt';
+  clientId: string | undefined;
+  secret?: string;
+  assertion?: string;
+}
+
+function basicCredentials(authorization: string): { clientId: string; secret: string } | undefined {
+  const match = /^Basic +([A-Za-z0-9+/]+={0,2}) *$/i.exec(authorization);
+  if (!match) return undefined;
+  const decoded = Buffer.from(match[1]!, 'base64').toString('utf8');
+  const colon = decoded.indexOf(':');
+  if (colon < 0) return undefined;
+  try {
+    // RFC 6749 §2.3.1: both parts are form-urlencoded before they are joined
+    const decode = (part: string) => decodeURIComponent(part.replace(/\+/g, ' '));
+    return { clientId: decode(decoded.slice(0, colon)), secret: decode(decoded.slice(colon + 1)) };
+  } catch {
+    return undefined;
+  }
+}
+
+/** Which methods the request uses; RFC 6749 §2.3: exactly one. */
+function presentedMethod(credentials: PresentedCredentials, issuer: string): Presented {
+  const { authorization, params } = credentials;
+  const found: Presented[] = [];
+  if (authorization !== undefined) {
+    if (!/^Basic /i.test(authorization)) throw clientAuthenticationFailed(issuer, 'Authorization header is not Basic');
+    const basic = basicCredentials(authorization);
+    if (!basic) throw clientAuthenticationFailed(issuer, 'Authorization header is not valid Basic credentials');
+    found.push({ method: 'client_secret_basic', clientId: basic.clientId, secret: basic.secret });
+  }
+  if (params.client_secret !== undefined) {
+    found.push({ method: 'client_secret_post', clientId: params.client_id, secret: params.client_secret });
+  }
+  if (params.client_assertion !== undefined || params.client_assertion_type !== undefined) {
+    if (params.client_assertion_type !== JWT_BEARER_ASSERTION_TYPE) {
+      throw clientAuthenticationFailed(issuer, `client_assertion_type is not ${JWT_BEARER_ASSERTION_TYPE}`);
+    }
+    if (params.client_assertion === undefined) throw clientAuthenticationFailed(issuer, 'client_assertion is missing');
+    found.push({ method: 'jwt', clientId: params.client_id, assertion: params.client_assertion });
+  }
+  if (found.length > 1) throw invalidRequest(`the request uses ${found.length} client authentication methods; use exactly one`);
+  const [only] = found;
+  if (!only) throw clientAuthenticationFailed(issuer, 'no client authentication in the request');
+  // a client_id parameter beside Basic credentials must name the same client
+  if (only.method === 'client_secret_basic' && params.client_id !== undefined && params.client_id !== only.clientId) {
+    throw invalidRequest('the client_id parameter differs from the client authenticated by the Authorization header');
+  }
+  return only;
+}
+
+/** The assertion's iss, read before verification only to find whose key verifies it. */
+function unverifiedIssuer(assertion: string): string | undefined {
+  const payload = assertion.split('.')[1];
+  if (payload === undefined || assertion.length > 16_384) return undefined;
+  try {
+    const iss = (JSON.parse(Buffer.from(payload, 'base64url').toString('utf8')) as { iss?: unknown }).iss;
+    return typeof iss === 'string' ? iss : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+function clientSecret(deps: ClientAuthDeps, client: StoredClient): string {
+  if (client.secretCiphertext === null) throw clientAuthenticationFailed(deps.policy.issuer, 'client has no secret');
+  if (client.secretExpiresAt !== 0 && client.secretExpiresAt <= deps.now()) {
+    throw clientAuthenticationFailed(deps.policy.issuer, 'client secret has expired');
+  }
+  return deps.secrets.open(client.secretCiphertext, client.clientId);
+}
+
+/**
+ * Authenticates the client of a token, introspection or revocation request (RFC 6749 §2.3,
+ * RFC 7523 §3, RFC 10070): exactly one method, the one the client registered, verified in full.
+ */
+export async function authenticateClient(deps: ClientAuthDeps, credentials: PresentedCredentials): Promise<AuthenticatedClient> {
+  const issuer = deps.policy.issuer;
+  const fail = (reason: string) => clientAuthenticationFailed(issuer, reason);
+  const presented = presentedMethod(credentials, issuer);
+
+  const clientId = presented.clientId ?? (presented.assertion !== undefined ? unverifiedIssuer(presented.assertion) : undefined);
+  if (clientId === undefined || clientId === '') throw fail('the request names no client');
+  const client = /^[A-Za-z0-9_-]{16,128}$/.test(clientId) ? await deps.clients.findById(clientId) : undefined;
+  if (!client) throw fail(`unknown client ${clientId.slice(0, 128)}`);
+  const registered = client.metadata.token_endpoint_auth_method as TokenEndpointAuthMethod;
+
+  if (presented.method !== 'jwt') {
+    if (presented.method !== registered) throw fail(`client registered ${registered} but used ${presented.method}`);
+    if (!constantTimeEqual(presented.secret ?? '', clientSecret(deps, client))) throw fail('client secret does not match');
+    return { client, method: registered };
+  }
+
+  if (registered !== 'client_secret_jwt' && registered !== 'private_key_jwt') throw fail(`client registered ${registered} but sent a JWT assertion`);
+  const key = registered === 'client_secret_jwt' ? new TextEncoder().encode(clientSecret(deps, client)) : await clientKeySet(deps, client);
+  const now = deps.now();
+  try {
+    const verified = await verifyClientAssertion(
+      {
+        assertion: presented.assertion!,
+        clientId: client.clientId,
+        method: registered,
+        pinnedAlg: client.metadata.token_endpoint_auth_signing_alg as string | undefined,
+        key,
+        now,
+      },
+      deps.policy,
+    );
+    if (!(await deps.replay.firstUse(client.clientId, verified.jti, verified.exp, now))) throw new AssertionRejected('jti has been used before');
+  } catch (error) {
+    if (error instanceof AssertionRejected) throw fail(`${registered}: ${error.message}`);
+    throw error;
+  }
+  return { client, method: registered };
+}
+
+async function clientKeySet(deps: ClientAuthDeps, client: StoredClient) {
+  try {
+    const keys = await deps.keys.forClient(client);
+    if (!keys) throw clientAuthenticationFailed(deps.policy.issuer, 'client has no registered keys');
+    return keys;
+  } catch (error) {
+    if (error instanceof OutboundError) throw clientAuthenticationFailed(deps.policy.issuer, `jwks_uri: ${error.message}`);
+    throw error;
+  }
+}

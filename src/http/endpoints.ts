@@ -1,0 +1,21 @@
+/** Every endpoint's path under the issuer: routes, discovery and response URIs all read these. */
+export const ENDPOINT_PATHS = {
+  registration: '/register',
+  token: '/token',
+  introspection: '/introspect',
+  revocation: '/revoke',
+  jwks: '/jwks',
+} as const;
+
+/** The absolute URL of every endpoint, as discovery announces them. */
+export function endpointUrls(issuer: string) {
+  return {
+    registration_endpoint: `${issuer}${ENDPOINT_PATHS.registration}`,
+    token_endpoint: `${issuer}${ENDPOINT_PATHS.token}`,
+    introspection_endpoint: `${issuer}${ENDPOINT_PATHS.introspection}`,
+    revocation_endpoint: `${issuer}${ENDPOINT_PATHS.revocation}`,
+    jwks_uri: `${issuer}${ENDPOINT_PATHS.jwks}`,
+  } as const;
+}
+
+export type EndpointUrls = ReturnType<typeof endpointUrls>;

@@ -1,0 +1,37 @@
+import { OAuthError, invalidRequest } from '../http/oauth-error.js';
+import type { StoredClient } from '../storage/client-repository.js';
+import { issueAccessToken, type AccessTokenDeps, type IssuedAccessToken } from './access-tokens.js';
+
+/** Grants this token endpoint serves; the others registered clients may hold are not served here. */
+export const TOKEN_ENDPOINT_GRANT_TYPES = ['client_credentials'] as const;
+
+/**
+ * RFC 6749 §4.4: the client_credentials grant for an authenticated client. The scope asked for
+ * must be within the scope the client registered (§3.3); none asked means all registered.
+ */
+export async function clientCredentialsGrant(
+  deps: AccessTokenDeps,
+  client: StoredClient,
+  params: Readonly<Record<string, string>>,
+): Promise<IssuedAccessToken> {
+  const grantType = params.grant_type;
+  if (grantType === undefined) throw invalidRequest('grant_type is required');
+  if (!(TOKEN_ENDPOINT_GRANT_TYPES as readonly string[]).includes(grantType)) {
+    throw new OAuthError('unsupported_grant_type', `grant_type ${grantType} is not supported at this endpoint; use client_credentials`);
+  }
+  if (!(client.metadata.grant_types as string[]).includes('client_credentials')) {
+    throw new OAuthError('unauthorized_client', 'the client is not registered for the client_credentials grant');
+  }
+  const registered = typeof client.metadata.scope === 'string' ? client.metadata.scope.split(' ') : [];
+  let scope: string | undefined;
+  if (params.scope !== undefined) {
+    const requested = [...new Set(params.scope.split(' ').filter((s) => s !== ''))];
+    const refused = requested.filter((s) => !registered.includes(s));
+    if (requested.length === 0) throw new OAuthError('invalid_scope', 'scope is empty');
+    if (refused.length > 0) throw new OAuthError('invalid_scope', `scope ${refused.join(' ')} is not registered for this client`);
+    scope = requested.join(' ');
+  } else if (registered.length > 0) {
+    scope = registered.join(' ');
+  }
+  return issueAccessToken(deps, client.clientId, scope);
+}

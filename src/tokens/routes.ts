@@ -1,0 +1,54 @@
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { authenticateClient, type ClientAuthDeps } from '../client-auth/authenticate-client.js';
+import { ENDPOINT_PATHS } from '../http/endpoints.js';
+import { formParams, registerFormBody } from '../http/form-body.js';
+import { invalidRequest } from '../http/oauth-error.js';
+import { introspectAccessToken, revokeAccessToken, type AccessTokenDeps } from './access-tokens.js';
+import { clientCredentialsGrant } from './client-credentials.js';
+import type { ServerKeys } from './server-keys.js';
+
+/** Keys change rarely and are published ahead of use; a short cache keeps rotation prompt. */
+const JWKS_CACHE_CONTROL = 'public, max-age=300';
+
+function noStore(reply: FastifyReply): FastifyReply {
+  return reply.header('cache-control', 'no-store').header('pragma', 'no-cache');
+}
+
+function requiredToken(params: Readonly<Record<string, string>>): string {
+  if (params.token === undefined || params.token === '') throw invalidRequest('token is required');
+  return params.token;
+}
+
+/** The token, introspection and revocation endpoints: form bodies, client-authenticated. */
+export function tokenRoutes(app: FastifyInstance, auth: ClientAuthDeps, tokens: AccessTokenDeps): void {
+  // Only form bodies here (RFC 6749 §3.2, RFC 7662 §2.1, RFC 7009 §2.1): JSON is refused with 415.
+  app.removeContentTypeParser('application/json');
+  registerFormBody(app);
+
+  const authenticate = (request: FastifyRequest) =>
+    authenticateClient(auth, { authorization: request.headers.authorization, params: formParams(request.body) });
+
+  app.post(ENDPOINT_PATHS.token, async (request, reply) => {
+    const { client, method } = await authenticate(request);
+    const issued = await clientCredentialsGrant(tokens, client, formParams(request.body));
+    request.log.info({ client_id: client.clientId, method, scope: issued.scope }, 'access token issued');
+    return noStore(reply).send(issued);
+  });
+
+  app.post(ENDPOINT_PATHS.introspection, async (request, reply) => {
+    const { client } = await authenticate(request);
+    return noStore(reply).send(await introspectAccessToken(tokens, requiredToken(formParams(request.body)), client.clientId));
+  });
+
+  app.post(ENDPOINT_PATHS.revocation, async (request, reply) => {
+    const { client } = await authenticate(request);
+    await revokeAccessToken(tokens, requiredToken(formParams(request.body)), client.clientId);
+    return noStore(reply).code(200).send();
+  });
+}
+
+export function jwksRoute(app: FastifyInstance, keys: ServerKeys): void {
+  app.get(ENDPOINT_PATHS.jwks, (_request, reply) =>
+    reply.header('cache-control', JWKS_CACHE_CONTROL).type('application/jwk-set+json').send(keys.publicJwks()),
+  );
+}
