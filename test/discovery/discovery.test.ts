@@ -38,7 +38,8 @@ describe(`discovery (${storageKind})`, () => {
     for (const [name, value] of Object.entries(body)) {
       if (!name.endsWith('_endpoint') && name !== 'jwks_uri') continue;
       const path = new URL(value as string).pathname;
-      const probe = await request(server, name === 'registration_endpoint' ? 'OPTIONS' : 'GET', path, {
+      const method = name === 'registration_endpoint' ? 'OPTIONS' : name === 'jwks_uri' ? 'GET' : 'POST';
+      const probe = await request(server, method, path, {
         headers: { origin: 'https://x.example', 'access-control-request-method': 'POST' },
       });
       expect(probe.status, `${name} ${path}`).not.toBe(404);

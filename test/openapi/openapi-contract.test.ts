@@ -5,14 +5,19 @@
  * body the document does not describe fails the test, and so does a documented response that no
  * request here produced.
  */
+import { randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { Ajv2020, type ValidateFunction } from 'ajv/dist/2020.js';
 import addFormatsModule from 'ajv-formats';
-import { exportJWK, generateKeyPair } from 'jose';
+import { createLocalJWKSet, exportJWK, generateKeyPair, jwtVerify, SignJWT, type JSONWebKeySet } from 'jose';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { parse } from 'yaml';
+import { JWT_BEARER_ASSERTION_TYPE, MAX_ASSERTION_LENGTH } from '../../src/client-auth/client-assertion.js';
+import { SERVER_SIGNING_ALGS } from '../../src/config/config.js';
 import { buildProviderMetadata } from '../../src/discovery/provider-metadata.js';
+import { ENDPOINT_PATHS, endpointUrls } from '../../src/http/endpoints.js';
 import { OAUTH_ERRORS } from '../../src/http/oauth-error.js';
+import { PRIVATE_JWK_MEMBERS } from '../../src/protocol/jwk.js';
 import { CONTENT_ENCRYPTION_ALGS, KEY_MANAGEMENT_ALGS, SIGNING_ALGS } from '../../src/protocol/algorithms.js';
 import {
   APPLICATION_TYPES,
@@ -23,6 +28,7 @@ import {
   TOKEN_ENDPOINT_AUTH_METHODS,
 } from '../../src/protocol/client-metadata-values.js';
 import { CLIENT_METADATA_FIELDS, SERVER_ISSUED_FIELDS, type FieldSpec } from '../../src/registration/metadata-fields.js';
+import { TOKEN_ENDPOINT_GRANT_TYPES } from '../../src/tokens/client-credentials.js';
 import { request, startTestServer, storageKind, type TestServer } from '../support/test-server.js';
 
 type JsonObject = Record<string, unknown>;
@@ -150,7 +156,7 @@ function buildAjv(): Ajv2020 {
   addFormats(ajv);
   const strictDoc = structuredClone(doc);
   const strictSchemas = asObject(asObject(strictDoc.components, 'components').schemas, 'schemas');
-  for (const name of ['ClientInformation', 'ProviderMetadata', 'Health']) {
+  for (const name of ['ClientInformation', 'ProviderMetadata', 'Health', 'TokenResponse', 'IntrospectionResponse', 'JsonWebKeySet', 'ServerPublicKey']) {
     asObject(strictSchemas[name], name).unevaluatedProperties = false;
   }
   // The document's own top-level members (openapi, info, paths, components...) are no schema
@@ -269,9 +275,11 @@ async function call(server: TestServer, method: string, path: string, options: R
   return exchange;
 }
 
-/** The pointer of an operation's JSON request body schema. */
-function requestSchemaPointer(method: string, template: string): string {
-  return `${pointerOf('paths', template, method, 'requestBody', 'content', 'application/json')}/schema`;
+const FORM = 'application/x-www-form-urlencoded';
+
+/** The pointer of an operation's request body schema (JSON unless another media type is named). */
+function requestSchemaPointer(method: string, template: string, mediaType = 'application/json'): string {
+  return `${pointerOf('paths', template, method, 'requestBody', 'content', mediaType)}/schema`;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -364,10 +372,17 @@ describe('openapi.yaml against the code', () => {
         'GET /register/{client_id}',
         'PUT /register/{client_id}',
         'DELETE /register/{client_id}',
+        'POST /token',
+        'POST /introspect',
+        'POST /revoke',
+        'GET /jwks',
         'GET /healthz',
         'GET /readyz',
       ].sort(),
     );
+    // The paths are the ones the routes and discovery read.
+    const paths = Object.keys(asObject(doc.paths, 'paths'));
+    for (const path of Object.values(ENDPOINT_PATHS)) expect(paths, path).toContain(path);
   });
 
   it('compiles every schema of the document in strict mode', () => {
@@ -420,10 +435,33 @@ describe('openapi.yaml against the code', () => {
     expect(schema('OAuthError').additionalProperties).toBe(false);
   });
 
+  it('describes the token endpoint parameters and the server keys with the code constants', () => {
+    const [tokenBase, token] = schema('TokenRequest').allOf as [JsonObject, JsonObject];
+    expect(tokenBase.$ref).toBe('#/components/schemas/ClientAuthenticationParameters');
+    const tokenProperties = asObject(token.properties, 'TokenRequest.properties');
+    expect(asObject(tokenProperties.grant_type, 'grant_type').enum).toEqual([...TOKEN_ENDPOINT_GRANT_TYPES]);
+    for (const name of ['IntrospectionRequest', 'RevocationRequest']) {
+      expect((schema(name).allOf as JsonObject[]).map((part) => part.$ref)).toEqual([
+        '#/components/schemas/ClientAuthenticationParameters',
+        '#/components/schemas/TokenParameters',
+      ]);
+    }
+    const auth = asObject(schema('ClientAuthenticationParameters').properties, 'ClientAuthenticationParameters.properties');
+    expect(asObject(auth.client_assertion_type, 'client_assertion_type').const).toBe(JWT_BEARER_ASSERTION_TYPE);
+    expect(asObject(auth.client_assertion, 'client_assertion').maxLength).toBe(MAX_ASSERTION_LENGTH);
+
+    // One branch per algorithm the operator may choose, and no private member ever.
+    const key = schema('ServerPublicKey');
+    const algs = (key.oneOf as JsonObject[]).map((branch) => asObject(asObject(branch.properties, 'branch').alg, 'alg').const);
+    expect(algs).toEqual([...SERVER_SIGNING_ALGS]);
+    const forbidden = (asObject(key.not, 'ServerPublicKey.not').anyOf as JsonObject[]).flatMap((branch) => branch.required as string[]);
+    expect(forbidden).toEqual([...PRIVATE_JWK_MEMBERS]);
+  });
+
   it('has no enumeration typed by hand: each is a code constant, a set of error codes, or a health value', () => {
     const constants = [
       TOKEN_ENDPOINT_AUTH_METHODS, GRANT_TYPES, SIGNING_ALGS, KEY_MANAGEMENT_ALGS, CONTENT_ENCRYPTION_ALGS,
-      APPLICATION_TYPES, SUBJECT_TYPES, RESPONSE_TYPES, CLAIMS_SUPPORTED, Object.keys(OAUTH_ERRORS),
+      APPLICATION_TYPES, SUBJECT_TYPES, RESPONSE_TYPES, CLAIMS_SUPPORTED, Object.keys(OAUTH_ERRORS), TOKEN_ENDPOINT_GRANT_TYPES,
     ].map((values) => JSON.stringify([...values]));
     const stray = enumsIn(doc).filter(({ pointer, values }) => {
       if (constants.includes(JSON.stringify(values))) return false;
@@ -470,13 +508,27 @@ describe('openapi.yaml against the code', () => {
       if (security.includes('registrationAccessToken') || security.includes('initialAccessToken')) {
         if (!('401' in asObject(op.node.responses, op.pointer))) problems.push(`${operationKey(op)}: bearer-protected without 401`);
       }
+      // Client authentication failures answer with the Basic challenge of RFC 6749 §5.2.
+      if (security.includes('clientSecretBasic')) {
+        if (!('401' in asObject(op.node.responses, op.pointer))) problems.push(`${operationKey(op)}: client-authenticated without 401`);
+        else if (follow(`${follow(`${op.pointer}/responses/401`).pointer}/headers/WWW-Authenticate`).pointer !== '/components/headers/WWWAuthenticateBasic') {
+          problems.push(`${operationKey(op)}: 401 without the Basic challenge`);
+        }
+      }
     }
     expect(problems).toEqual([]);
     const schemes = asObject(asObject(doc.components, 'components').securitySchemes, 'securitySchemes');
     for (const name of ['initialAccessToken', 'registrationAccessToken']) {
       expect(asObject(schemes[name], name)).toMatchObject({ type: 'http', scheme: 'bearer' });
     }
+    expect(asObject(schemes.clientSecretBasic, 'clientSecretBasic')).toMatchObject({ type: 'http', scheme: 'basic' });
     expect(asObject(at(pointerOf('paths', '/register', 'post')), 'post').security).toEqual([{}, { initialAccessToken: [] }]);
+    // Basic, or credentials in the form body, which no security scheme can express.
+    for (const path of ['/token', '/introspect', '/revoke']) {
+      const op = asObject(at(pointerOf('paths', path, 'post')), path);
+      expect(op.security, path).toEqual([{ clientSecretBasic: [] }, {}]);
+      expect(Object.keys(asObject(asObject(op.requestBody, path).content, path)), path).toEqual([FORM]);
+    }
   });
 
   it('describes the server-issued fields of RFC 7591 §3.2.1 and RFC 7592 §2.2, §3 as SERVER_ISSUED_FIELDS', () => {
@@ -500,8 +552,8 @@ describe('openapi.yaml against the code', () => {
 
   it('describes exactly the members buildProviderMetadata produces, with its enumerations', () => {
     const config = { issuer: 'https://id.example', scopesSupported: ['openid', 'email'], serviceDocumentation: undefined };
-    const minimal = buildProviderMetadata(config);
-    const full = buildProviderMetadata({ ...config, serviceDocumentation: 'https://docs.example/registrar' });
+    const minimal = buildProviderMetadata(config, endpointUrls(config.issuer));
+    const full = buildProviderMetadata({ ...config, serviceDocumentation: 'https://docs.example/registrar' }, endpointUrls(config.issuer));
     const provider = schema('ProviderMetadata');
     expect(Object.keys(asObject(provider.properties, 'ProviderMetadata.properties')).sort()).toEqual(Object.keys(full).sort());
     expect([...(provider.required as string[])].sort()).toEqual(Object.keys(minimal).sort());
@@ -511,6 +563,14 @@ describe('openapi.yaml against the code', () => {
       const items = isObject(asObject(property, name).items) ? derefSchema(asObject(property, name).items, name) : undefined;
       if (items?.enum !== undefined) expect(full[name], name).toEqual(items.enum);
     }
+    // Introspection and revocation take every authenticating method, never `none`.
+    const authenticating = TOKEN_ENDPOINT_AUTH_METHODS.filter((method) => method !== 'none');
+    for (const name of ['introspection_endpoint_auth_methods_supported', 'revocation_endpoint_auth_methods_supported']) {
+      expect(full[name], name).toEqual(authenticating);
+      const withNone = JSON.parse(JSON.stringify({ ...full, [name]: [...TOKEN_ENDPOINT_AUTH_METHODS] })) as unknown;
+      expect(schemaProblems(pointerOf('components', 'schemas', 'ProviderMetadata'), withNone), name).not.toEqual([]);
+    }
+    expect(Object.fromEntries(Object.keys(endpointUrls(config.issuer)).map((name) => [name, full[name]]))).toEqual(endpointUrls(config.issuer));
   });
 
   it('has examples that match their schemas', () => {
@@ -729,10 +789,218 @@ describe(`openapi.yaml against a running server (${storageKind})`, () => {
     expect(gone.status).toBe(401);
   });
 
+  // ---- token, introspection, revocation and JWKS endpoints ----
+
+  interface Machine {
+    id: string;
+    secret: string;
+  }
+
+  /** Registers a client of the client_credentials grant; client_secret_basic unless told otherwise. */
+  async function registerMachine(metadata: JsonObject = {}): Promise<Machine> {
+    const body = (await register({ grant_types: ['client_credentials'], scope: 'openid', token_endpoint_auth_method: 'client_secret_basic', ...metadata })).body;
+    return { id: body.client_id as string, secret: body.client_secret as string };
+  }
+
+  /** RFC 6749 §2.3.1: both parts form-urlencoded, then joined and base64-encoded. */
+  const basic = (id: string, secret: string): string =>
+    `Basic ${Buffer.from(`${encodeURIComponent(id)}:${encodeURIComponent(secret)}`).toString('base64')}`;
+
+  /** A form request; `params` checked against the operation's documented form schema first. */
+  function form(params: Record<string, string>, headers: Record<string, string> = {}): RequestOptions {
+    return { body: new URLSearchParams(params).toString(), headers: { 'content-type': FORM, ...headers } };
+  }
+
+  /** Sends a form the document describes as valid for the operation. */
+  async function callForm(path: string, params: Record<string, string>, headers: Record<string, string> = {}): Promise<Exchange> {
+    expect(schemaProblems(requestSchemaPointer('post', path, FORM), params), `${path} ${JSON.stringify(params)}`).toEqual([]);
+    return call(server, 'POST', path, form(params, headers));
+  }
+
+  /** A client_secret_jwt assertion (RFC 7523 §3): HS256 keyed by the secret, aud the issuer, unique jti. */
+  function secretJwt(client: Machine, claims: { aud?: string; exp?: number } = {}): Promise<string> {
+    const now = Math.floor(Date.now() / 1000);
+    return new SignJWT({})
+      .setProtectedHeader({ alg: 'HS256', typ: 'JWT' })
+      .setIssuer(client.id)
+      .setSubject(client.id)
+      .setAudience(claims.aud ?? server.config.issuer)
+      .setIssuedAt(now)
+      .setExpirationTime(claims.exp ?? now + 60)
+      .setJti(randomUUID())
+      .sign(new TextEncoder().encode(client.secret));
+  }
+
+  const assertionParams = (assertion: string): Record<string, string> => ({ client_assertion_type: JWT_BEARER_ASSERTION_TYPE, client_assertion: assertion });
+
+  async function accessToken(client: Machine, scope?: string): Promise<string> {
+    const res = await callForm('/token', { grant_type: 'client_credentials', ...(scope !== undefined ? { scope } : {}) }, { authorization: basic(client.id, client.secret) });
+    expect(res.status, res.text).toBe(200);
+    return (res.body as JsonObject).access_token as string;
+  }
+
+  it('issues access tokens to clients of every authentication method (RFC 6749 §4.4, RFC 7523 §2.2)', async () => {
+    const machine = await registerMachine();
+    const jwks = await call(server, 'GET', '/jwks');
+    expect(jwks.status).toBe(200);
+    const keySet = createLocalJWKSet(jwks.body as JSONWebKeySet);
+
+    // client_secret_basic, with and without scope
+    for (const params of [{ grant_type: 'client_credentials', scope: 'openid' }, { grant_type: 'client_credentials' }]) {
+      const res = await callForm('/token', params, { authorization: basic(machine.id, machine.secret) });
+      expect(res.status, res.text).toBe(200);
+      expect(res.headers.get('cache-control')).toBe('no-store');
+      expect(res.headers.get('pragma')).toBe('no-cache');
+      const body = res.body as JsonObject;
+      expect([body.token_type, body.scope, body.expires_in]).toEqual(['Bearer', 'openid', server.config.tokens.lifetimeSeconds]);
+      // An RFC 9068 JWT, verifiable with the published keys.
+      const { payload, protectedHeader } = await jwtVerify(body.access_token as string, keySet, { issuer: server.config.issuer, typ: 'at+jwt' });
+      expect([payload.client_id, payload.sub, payload.scope, protectedHeader.typ]).toEqual([machine.id, machine.id, 'openid', 'at+jwt']);
+    }
+
+    // client_secret_post, for a client that registered no scope: the token has none
+    const postBody = (await register({ grant_types: ['client_credentials'], token_endpoint_auth_method: 'client_secret_post' })).body;
+    const post = { id: postBody.client_id as string, secret: postBody.client_secret as string };
+    const posted = await callForm('/token', { grant_type: 'client_credentials', client_id: post.id, client_secret: post.secret });
+    expect(posted.status, posted.text).toBe(200);
+    expect((posted.body as JsonObject).scope).toBeUndefined();
+
+    // client_secret_jwt, with and without the client_id parameter
+    const jwt = await registerMachine({ token_endpoint_auth_method: 'client_secret_jwt' });
+    for (const extra of [{}, { client_id: jwt.id }]) {
+      const res = await callForm('/token', { grant_type: 'client_credentials', scope: 'openid', ...extra, ...assertionParams(await secretJwt(jwt)) });
+      expect(res.status, res.text).toBe(200);
+      expect((res.body as JsonObject).scope).toBe('openid');
+    }
+  });
+
+  it('refuses bad token requests with documented errors (RFC 6749 §5.2)', async () => {
+    const machine = await registerMachine();
+    const auth = { authorization: basic(machine.id, machine.secret) };
+    const webClient = (await register({ redirect_uris: ['https://rp.example/cb'], scope: 'openid' })).body;
+    const jwtClient = await registerMachine({ token_endpoint_auth_method: 'client_secret_jwt' });
+    const grant = { grant_type: 'client_credentials' };
+    const replayed = await secretJwt(jwtClient);
+    expect((await callForm('/token', { ...grant, ...assertionParams(replayed) })).status).toBe(200);
+
+    const cases: [RequestOptions, number, string][] = [
+      [form({ scope: 'openid' }, auth), 400, 'invalid_request'],
+      [{ body: 'grant_type=client_credentials&grant_type=client_credentials', headers: { 'content-type': FORM, ...auth } }, 400, 'invalid_request'],
+      [form({ ...grant, client_id: machine.id, client_secret: machine.secret }, auth), 400, 'invalid_request'],
+      [form({ ...grant, client_id: jwtClient.id }, auth), 400, 'invalid_request'],
+      [form({ grant_type: 'authorization_code', code: 'abc' }, auth), 400, 'unsupported_grant_type'],
+      [form({ grant_type: 'password', username: 'u', password: 'p' }, auth), 400, 'unsupported_grant_type'],
+      [form(grant, { authorization: basic(webClient.client_id as string, webClient.client_secret as string) }), 400, 'unauthorized_client'],
+      [form({ ...grant, scope: 'email' }, auth), 400, 'invalid_scope'],
+      [form({ ...grant, scope: ' ' }, auth), 400, 'invalid_scope'],
+      [form(grant), 401, 'invalid_client'],
+      [{}, 401, 'invalid_client'],
+      [form(grant, { authorization: basic(machine.id, 'not-the-secret') }), 401, 'invalid_client'],
+      [form(grant, { authorization: basic('AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA', machine.secret) }), 401, 'invalid_client'],
+      [form(grant, { authorization: `Bearer ${machine.secret}` }), 401, 'invalid_client'],
+      [form({ ...grant, client_id: machine.id, client_secret: machine.secret }), 401, 'invalid_client'],
+      [form({ ...grant, ...assertionParams(replayed) }), 401, 'invalid_client'],
+      [form({ ...grant, ...assertionParams(await secretJwt(jwtClient, { aud: `${server.config.issuer}/token` })) }), 401, 'invalid_client'],
+      [form({ ...grant, ...assertionParams(await secretJwt(jwtClient, { exp: Math.floor(Date.now() / 1000) + 3600 })) }), 401, 'invalid_client'],
+      [form({ ...grant, ...assertionParams(await secretJwt(machine)) }), 401, 'invalid_client'],
+      [form({ ...grant, client_assertion_type: 'urn:example:other', client_assertion: await secretJwt(jwtClient) }), 401, 'invalid_client'],
+      [form({ ...grant, pad: 'x'.repeat(70 * 1024) }, auth), 413, 'request_too_large'],
+      [{ json: grant, headers: auth }, 415, 'unsupported_media_type'],
+      [{ body: 'grant_type=client_credentials', headers: { 'content-type': 'text/plain', ...auth } }, 415, 'unsupported_media_type'],
+    ];
+    for (const [options, status, error] of cases) {
+      const res = await call(server, 'POST', '/token', options);
+      expect([res.status, (res.body as JsonObject).error], JSON.stringify(options).slice(0, 160)).toEqual([status, error]);
+      if (status === 401) expect(res.headers.get('www-authenticate')).toBe(`Basic realm="${server.config.issuer}"`);
+    }
+  });
+
+  it('introspects and revokes access tokens, a client its own only (RFC 7662, RFC 7009)', async () => {
+    const owner = await registerMachine();
+    const other = await registerMachine({ token_endpoint_auth_method: 'client_secret_post' });
+    const token = await accessToken(owner, 'openid');
+    const asOwner = { authorization: basic(owner.id, owner.secret) };
+    const asOther = { client_id: other.id, client_secret: other.secret };
+
+    const active = await callForm('/introspect', { token, token_type_hint: 'access_token' }, asOwner);
+    expect(active.status).toBe(200);
+    expect(active.headers.get('cache-control')).toBe('no-store');
+    expect(active.body).toMatchObject({ active: true, token_type: 'Bearer', client_id: owner.id, sub: owner.id, scope: 'openid', iss: server.config.issuer });
+
+    for (const [params, headers] of [
+      [{ token, ...asOther }, {}],
+      [{ token: 'not-a-token' }, asOwner],
+      [{ token: `${token.slice(0, -4)}AAAA` }, asOwner],
+    ] as const) {
+      const res = await callForm('/introspect', params, headers);
+      expect([res.status, res.body]).toEqual([200, { active: false }]);
+    }
+
+    // Revoking another client's token or a stranger changes nothing; the owner's revocation works.
+    for (const [params, headers] of [
+      [{ token, ...asOther }, {}],
+      [{ token: 'not-a-token', token_type_hint: 'refresh_token' }, asOwner],
+    ] as const) {
+      const res = await callForm('/revoke', params, headers);
+      expect([res.status, res.text]).toEqual([200, '']);
+    }
+    expect((await callForm('/introspect', { token }, asOwner)).body).toMatchObject({ active: true });
+    const revoked = await callForm('/revoke', { token }, asOwner);
+    expect([revoked.status, revoked.text, revoked.headers.get('cache-control')]).toEqual([200, '', 'no-store']);
+    expect((await callForm('/introspect', { token }, asOwner)).body).toEqual({ active: false });
+    expect((await callForm('/revoke', { token }, asOwner)).status).toBe(200);
+
+    for (const path of ['/introspect', '/revoke']) {
+      const cases: [RequestOptions, number, string][] = [
+        [form({}, asOwner), 400, 'invalid_request'],
+        [form({ token: '' }, asOwner), 400, 'invalid_request'],
+        [{ body: `token=${token}&token=${token}`, headers: { 'content-type': FORM, ...asOwner } }, 400, 'invalid_request'],
+        [form({ token, ...asOther }, asOwner), 400, 'invalid_request'],
+        [form({ token }), 401, 'invalid_client'],
+        [form({ token }, { authorization: basic(owner.id, 'not-the-secret') }), 401, 'invalid_client'],
+        [form({ token, client_id: owner.id, client_secret: owner.secret }), 401, 'invalid_client'],
+        [form({ token, pad: 'x'.repeat(70 * 1024) }, asOwner), 413, 'request_too_large'],
+        [{ json: { token }, headers: asOwner }, 415, 'unsupported_media_type'],
+      ];
+      for (const [options, status, error] of cases) {
+        const res = await call(server, 'POST', path, options);
+        expect([res.status, (res.body as JsonObject).error], `${path} ${JSON.stringify(options).slice(0, 160)}`).toEqual([status, error]);
+        if (status === 401) expect(res.headers.get('www-authenticate')).toBe(`Basic realm="${server.config.issuer}"`);
+      }
+    }
+  });
+
+  it('publishes the public signing keys of every algorithm the operator may choose (RFC 7517 §5)', async () => {
+    const res = await call(server, 'GET', '/jwks');
+    expect(res.status).toBe(200);
+    expect(res.headers.get('content-type')).toMatch(/^application\/jwk-set\+json\b/);
+    expect(res.headers.get('cache-control')).toBe('public, max-age=300');
+    const metadata = await call(server, 'GET', '/.well-known/openid-configuration');
+    expect((metadata.body as JsonObject).jwks_uri).toBe(`${server.config.issuer}/jwks`);
+    // The checker refuses a key set that leaks a private member.
+    const [key] = (res.body as { keys: JsonObject[] }).keys;
+    const leaked = { ...res, body: { keys: [{ ...key, d: 'AAAA' }] } };
+    expect(responseProblems(leaked)).not.toEqual([]);
+
+    for (const alg of SERVER_SIGNING_ALGS.filter((a) => a !== server.config.signingKeys.alg)) {
+      const other = await startTestServer({ SIGNING_KEY_ALG: alg });
+      try {
+        const keys = await call(other, 'GET', '/jwks');
+        expect(keys.status).toBe(200);
+        expect((keys.body as { keys: JsonObject[] }).keys.map((k) => k.alg)).toEqual([alg]);
+      } finally {
+        await other.close();
+      }
+    }
+  });
+
   it('answers 500 server_error and 503 temporarily_unavailable as documented when the database fails', async () => {
     const created = (await register({ redirect_uris: ['https://rp.example/cb'] })).body;
     const path = `/register/${created.client_id as string}`;
     const token = created.registration_access_token as string;
+    const machine = await registerMachine();
+    const asMachine = { authorization: basic(machine.id, machine.secret) };
+    const accessTokenBefore = await accessToken(machine);
     const failing = vi.spyOn(server.db, 'query').mockRejectedValue(new Error('database is down (injected by the test)'));
     const failingPing = vi.spyOn(server.db, 'ping').mockRejectedValue(new Error('database is down (injected by the test)'));
     try {
@@ -741,6 +1009,9 @@ describe(`openapi.yaml against a running server (${storageKind})`, () => {
         ['GET', path, { token }],
         ['PUT', path, { token, json: { client_id: created.client_id, redirect_uris: ['https://rp.example/cb'] } }],
         ['DELETE', path, { token }],
+        ['POST', '/token', form({ grant_type: 'client_credentials' }, asMachine)],
+        ['POST', '/introspect', form({ token: accessTokenBefore }, asMachine)],
+        ['POST', '/revoke', form({ token: accessTokenBefore }, asMachine)],
       ];
       for (const [method, target, options] of attempts) {
         const res = await call(server, method, target, options);

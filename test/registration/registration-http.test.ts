@@ -291,6 +291,8 @@ describe(`registration over HTTP (${storageKind})`, () => {
     it('allows cross-origin discovery reads and registrations, not configuration reads', async () => {
       const discovery = await request(server, 'GET', '/.well-known/openid-configuration', { headers: { origin: 'https://app.example' } });
       expect(discovery.headers.get('access-control-allow-origin')).toBe('*');
+      const jwks = await request(server, 'GET', '/jwks', { headers: { origin: 'https://app.example' } });
+      expect(jwks.headers.get('access-control-allow-origin')).toBe('*');
       const preflight = await request(server, 'OPTIONS', '/register', {
         headers: { origin: 'https://app.example', 'access-control-request-method': 'POST', 'access-control-request-headers': 'content-type' },
       });

@@ -47,6 +47,16 @@ export async function freshDatabase(): Promise<{ db: Database; url: string | und
   };
 }
 
+/**
+ * A second handle on a test server's database: its own pool on PostgreSQL (as another process
+ * would have), the same PGlite instance when embedded (PGlite is one backend in one process).
+ */
+async function sameDatabase(server: TestServer): Promise<{ db: Database; url: string | undefined; drop: () => Promise<void> }> {
+  const noop = async () => undefined;
+  if (!server.databaseUrl) return { db: { ...server.db, close: noop }, url: undefined, drop: noop };
+  return { db: connectPostgres(server.databaseUrl, 10, silent), url: server.databaseUrl, drop: noop };
+}
+
 /** A connection string whose sessions use `schema` (libpq `options`, which pg passes on). */
 export function schemaUrl(schema: string): string {
   const url = new URL(TEST_DATABASE_URL!);
@@ -59,6 +69,8 @@ export interface TestServer {
   url: string;
   app: FastifyInstance;
   db: Database;
+  /** PostgreSQL only: the connection string of this server's schema. */
+  databaseUrl: string | undefined;
   config: Config;
   close(): Promise<void>;
 }
@@ -67,8 +79,13 @@ export interface TestServer {
  * Builds the real app on a real port (127.0.0.1, ephemeral) against a fresh database.
  * `env` holds the server's environment variables, as an operator would set them.
  */
-export async function startTestServer(env: Record<string, string> = {}, logger: Logger = silent): Promise<TestServer> {
-  const database = await freshDatabase();
+export async function startTestServer(
+  env: Record<string, string> = {},
+  logger: Logger = silent,
+  /** Another instance over this server's database, as a second replica would be. */
+  shareDatabaseOf?: TestServer,
+): Promise<TestServer> {
+  const database = shareDatabaseOf ? await sameDatabase(shareDatabaseOf) : await freshDatabase();
   const probe = await import('node:net').then(
     ({ createServer }) =>
       new Promise<number>((resolve) => {
@@ -85,6 +102,7 @@ export async function startTestServer(env: Record<string, string> = {}, logger: 
     url: `http://127.0.0.1:${probe}`,
     app,
     db: database.db,
+    databaseUrl: database.url,
     config,
     async close() {
       await app.close();

@@ -1,0 +1,214 @@
+import { createServer, type Server } from 'node:http';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { fetchJson, guardedLookup, OutboundError, type OutboundPolicy } from '../../src/outbound/fetch-json.js';
+import { RemoteJwksCache } from '../../src/client-auth/remote-jwks.js';
+import { request, startTestServer, storageKind, type TestServer } from '../support/test-server.js';
+import { assertion, assertionParams, keyPair, postForm, type KeyPair } from '../support/client-auth.js';
+
+/** A client's key server on loopback: serves whatever `body` holds, counts requests. */
+class KeyServer {
+  body: unknown = { keys: [] };
+  headers: Record<string, string> = { 'content-type': 'application/json' };
+  status = 200;
+  delayMs = 0;
+  hits = 0;
+  private server: Server = createServer((_req, res) => {
+    this.hits++;
+    setTimeout(() => {
+      res.writeHead(this.status, this.headers);
+      res.end(typeof this.body === 'string' ? this.body : JSON.stringify(this.body));
+    }, this.delayMs);
+  });
+  port = 0;
+  async start(): Promise<this> {
+    await new Promise<void>((resolve) => this.server.listen(0, '127.0.0.1', resolve));
+    this.port = (this.server.address() as { port: number }).port;
+    return this;
+  }
+  get host() {
+    return `127.0.0.1:${this.port}`;
+  }
+  url(path = '/jwks') {
+    return `http://${this.host}${path}`;
+  }
+  async stop() {
+    this.server.closeAllConnections();
+    await new Promise((resolve) => this.server.close(resolve));
+  }
+}
+
+describe(`jwks_uri client keys (${storageKind})`, () => {
+  let keys: KeyServer;
+  let server: TestServer;
+  let first: KeyPair;
+  let client: Record<string, any>;
+
+  beforeAll(async () => {
+    keys = await new KeyServer().start();
+    server = await startTestServer({ OUTBOUND_ALLOWED_HOSTS: keys.host });
+    first = await keyPair('ES256', 'first');
+    keys.body = { keys: [first.publicJwk] };
+    keys.headers = { 'content-type': 'application/json', 'cache-control': 'max-age=3600' };
+    const res = await request(server, 'POST', '/register', {
+      json: { grant_types: ['client_credentials'], token_endpoint_auth_method: 'private_key_jwt', jwks_uri: keys.url() },
+    });
+    expect(res.status).toBe(201);
+    client = res.body;
+  });
+  afterAll(async () => {
+    await server.close();
+    await keys.stop();
+  });
+
+  const signWith = (key: KeyPair) =>
+    assertion({ clientId: client.client_id, audience: server.config.issuer, key: key.privateKey, alg: key.alg, kid: key.kid });
+
+  it('fetches the keys once and shares the fetch between concurrent requests', async () => {
+    keys.hits = 0;
+    const results = await Promise.all(Array.from({ length: 10 }, async () => postForm(server, '/token', assertionParams(await signWith(first)))));
+    expect(results.map((r) => r.status)).toEqual(Array(10).fill(200));
+    expect(keys.hits).toBe(1);
+    expect((await postForm(server, '/token', assertionParams(await signWith(first)))).status).toBe(200);
+    expect(keys.hits).toBe(1); // cached: max-age=3600
+  });
+
+  it('picks up a rotated key (new kid) by fetching again, once per cool-down', async () => {
+    const second = await keyPair('ES256', 'second');
+    keys.body = { keys: [first.publicJwk, second.publicJwk] };
+    const before = keys.hits;
+    expect((await postForm(server, '/token', assertionParams(await signWith(second)))).status).toBe(200);
+    expect(keys.hits).toBe(before + 1);
+    // a kid that is still unknown right after a refetch does not trigger another one
+    const third = await keyPair('ES256', 'third');
+    expect((await postForm(server, '/token', assertionParams(await signWith(third)))).status).toBe(401);
+    expect(keys.hits).toBe(before + 1);
+  });
+
+  it('refuses a jwks_uri the fetcher may not reach, at registration', async () => {
+    const other = await startTestServer();
+    try {
+      for (const jwksUri of [keys.url(), 'https://127.0.0.1/jwks', 'https://10.0.0.1/jwks', 'https://169.254.169.254/jwks', 'https://[::1]/jwks']) {
+        const res = await request(other, 'POST', '/register', { json: { grant_types: ['client_credentials'], token_endpoint_auth_method: 'private_key_jwt', jwks_uri: jwksUri } });
+        expect(res.status, jwksUri).toBe(400);
+        expect(res.body.error).toBe('invalid_client_metadata');
+      }
+    } finally {
+      await other.close();
+    }
+  });
+});
+
+describe('the outbound fetcher', () => {
+  let target: KeyServer;
+  const allowListed = (overrides: Partial<OutboundPolicy> = {}): OutboundPolicy => ({ allowedHosts: new Set([target.host]), timeoutMs: 1000, maxBytes: 1024, ...overrides });
+  const strict: OutboundPolicy = { allowedHosts: new Set(), timeoutMs: 1000, maxBytes: 1024 };
+
+  beforeAll(async () => {
+    target = await new KeyServer().start();
+  });
+  afterAll(async () => target.stop());
+
+  const refusal = async (promise: Promise<unknown>) => {
+    const error = await promise.then(() => undefined, (e: unknown) => e);
+    expect(error).toBeInstanceOf(OutboundError);
+    return (error as Error).message;
+  };
+
+  it.each([
+    ['loopback over https', 'https://127.0.0.1:1/jwks'],
+    ['a private address', 'https://10.0.0.1/jwks'],
+    ['the cloud metadata address', 'https://169.254.169.254/latest/meta-data'],
+    ['IPv6 loopback', 'https://[::1]/jwks'],
+    ['an IPv4-mapped IPv6 loopback', 'https://[::ffff:127.0.0.1]/jwks'],
+    ['CGNAT space', 'https://100.64.0.1/jwks'],
+    ['IPv6 unique-local', 'https://[fd00::1]/jwks'],
+    ['localhost by name', 'https://localhost/jwks'],
+  ])('refuses %s without connecting', async (_name, url) => {
+    const started = Date.now();
+    expect(await refusal(fetchJson(url, strict))).toMatch(/internal|localhost/);
+    expect(Date.now() - started).toBeLessThan(500); // refused before any connection attempt
+  });
+
+  it('refuses plain http unless the host is allow-listed, and never reaches the target', async () => {
+    target.hits = 0;
+    target.body = { keys: [] };
+    expect(await refusal(fetchJson(target.url(), strict))).toContain('https');
+    expect(target.hits).toBe(0);
+    expect((await fetchJson(target.url(), allowListed())).body).toEqual({ keys: [] });
+    expect(target.hits).toBe(1);
+  });
+
+  it('refuses, at connect time, a host name that resolves to an internal address', async () => {
+    // the socket's own lookup: what it refuses is never connected to (no DNS rebinding window)
+    const lookup = (allow: boolean, options: object) =>
+      new Promise<unknown>((resolve, reject) => guardedLookup(allow)('localhost', options as never, (error, address) => (error ? reject(error) : resolve(address))));
+    for (const options of [{}, { all: true }]) {
+      const error = await lookup(false, options).then(() => undefined, (e: unknown) => e);
+      expect(error).toBeInstanceOf(OutboundError);
+      expect((error as Error).message).toContain('resolves to an internal address');
+    }
+    expect(await lookup(true, {})).toBe('127.0.0.1');
+    expect(await lookup(true, { all: true })).toEqual([{ address: '127.0.0.1', family: 4 }]);
+  });
+
+  it('gives up after the timeout', async () => {
+    target.delayMs = 2000;
+    try {
+      expect(await refusal(fetchJson(target.url(), allowListed({ timeoutMs: 200 })))).toContain('did not answer within 200 ms');
+    } finally {
+      target.delayMs = 0;
+    }
+  });
+
+  it('refuses a body over the size cap', async () => {
+    target.body = { keys: [], padding: 'x'.repeat(5000) };
+    expect(await refusal(fetchJson(target.url(), allowListed()))).toContain('more than 1024 bytes');
+  });
+
+  it('does not follow redirects', async () => {
+    target.status = 302;
+    target.headers = { location: 'http://169.254.169.254/' };
+    try {
+      expect(await refusal(fetchJson(target.url(), allowListed()))).toContain('redirect');
+    } finally {
+      target.status = 200;
+      target.headers = { 'content-type': 'application/json' };
+    }
+  });
+
+  it('refuses what is not JSON', async () => {
+    target.body = '<html>';
+    expect(await refusal(fetchJson(target.url(), allowListed()))).toContain('JSON');
+  });
+
+  it('caches per Cache-Control within bounds, and refuses key sets with private keys', async () => {
+    let now = 1_000_000;
+    const cache = new RemoteJwksCache(allowListed({ maxBytes: 100_000 }), () => now);
+    const key = await keyPair('ES256', 'cached');
+    target.body = { keys: [key.publicJwk] };
+    target.headers = { 'content-type': 'application/json', 'cache-control': 'max-age=120' };
+    target.hits = 0;
+    await cache.get(target.url('/a'));
+    now += 119;
+    await cache.get(target.url('/a'));
+    expect(target.hits).toBe(1);
+    now += 2;
+    await cache.get(target.url('/a'));
+    expect(target.hits).toBe(2);
+
+    target.headers = { 'content-type': 'application/json', 'cache-control': 'no-store' };
+    await cache.get(target.url('/b'));
+    now += 30;
+    await cache.get(target.url('/b'));
+    expect(target.hits).toBe(3); // no-store still cached for the 60 s floor
+    target.headers = { 'content-type': 'application/json', 'cache-control': 'max-age=99999999' };
+    await cache.get(target.url('/c'));
+    now += 86_401;
+    await cache.get(target.url('/c'));
+    expect(target.hits).toBe(5); // capped at one day
+
+    target.body = { keys: [{ ...key.publicJwk, d: 'private' }] };
+    const refused = await cache.get(target.url('/d')).then(() => undefined, (e: unknown) => e);
+    expect(refused).toBeInstanceOf(OutboundError);
+  });
+});

@@ -1,0 +1,110 @@
+import { generateKeyPair, SignJWT } from 'jose';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ServerKeys } from '../../src/tokens/server-keys.js';
+import { request, startTestServer, storageKind, type TestServer } from '../support/test-server.js';
+import { basic, postForm, registerMachineClient } from '../support/client-auth.js';
+
+/** RFC 7662 introspection and RFC 7009 revocation of the server's own access tokens. */
+describe(`introspection and revocation (${storageKind})`, () => {
+  let server: TestServer;
+  let owner: Record<string, any>;
+  let other: Record<string, any>;
+  const auth = (client: Record<string, any>) => ({ authorization: basic(client.client_id, client.client_secret) });
+  const issue = async (client = owner) => (await postForm(server, '/token', { grant_type: 'client_credentials' }, auth(client))).body.access_token as string;
+  const introspect = (token: string, client = owner) => postForm(server, '/introspect', { token }, auth(client));
+  const revoke = (token: string, client = owner) => postForm(server, '/revoke', { token }, auth(client));
+
+  beforeAll(async () => {
+    server = await startTestServer({ ACCESS_TOKEN_LIFETIME: '2' });
+    owner = await registerMachineClient(server, { token_endpoint_auth_method: 'client_secret_basic' });
+    other = await registerMachineClient(server, { token_endpoint_auth_method: 'client_secret_basic' });
+  });
+  afterAll(async () => server.close());
+
+  it('describes an active token to its own client', async () => {
+    const token = await issue();
+    const res = await introspect(token);
+    expect(res.status).toBe(200);
+    expect(res.headers.get('cache-control')).toBe('no-store');
+    expect(res.body).toMatchObject({ active: true, token_type: 'Bearer', client_id: owner.client_id, sub: owner.client_id, iss: server.config.issuer, scope: 'openid profile' });
+    expect(res.body.exp - res.body.iat).toBe(2);
+  });
+
+  it.each([
+    ['malformed', async () => 'not-a-token'],
+    ['a JWT signed by a key the server does not have', async () => {
+      const { privateKey } = await generateKeyPair('ES256');
+      const kid = JSON.parse(Buffer.from((await issue()).split('.')[0]!, 'base64url').toString()).kid;
+      return new SignJWT({ client_id: owner.client_id }).setProtectedHeader({ alg: 'ES256', kid, typ: 'at+jwt' }).setIssuer(server.config.issuer).setSubject(owner.client_id).setIssuedAt().setExpirationTime('1m').setJti('forged').sign(privateKey);
+    }],
+    ['a JWT with an unknown kid', async () => {
+      const { privateKey } = await generateKeyPair('ES256');
+      return new SignJWT({ client_id: owner.client_id }).setProtectedHeader({ alg: 'ES256', kid: 'nope', typ: 'at+jwt' }).setIssuer(server.config.issuer).setSubject(owner.client_id).setIssuedAt().setExpirationTime('1m').setJti('x').sign(privateKey);
+    }],
+    ['a token of another client', () => issue(other)],
+  ])('answers {active: false} for %s', async (_name, make) => {
+    const res = await introspect(await make());
+    expect(res.status).toBe(200);
+    expect(res.body).toEqual({ active: false });
+  });
+
+  it('answers {active: false} once the token has expired', async () => {
+    const token = await issue();
+    expect((await introspect(token)).body.active).toBe(true);
+    await new Promise((r) => setTimeout(r, 3100));
+    expect((await introspect(token)).body).toEqual({ active: false });
+  });
+
+  it('revokes durably: the revocation is stored until the token would have expired', async () => {
+    const token = await issue();
+    const res = await revoke(token);
+    expect(res.status).toBe(200);
+    expect(res.text).toBe('');
+    expect((await introspect(token)).body).toEqual({ active: false });
+    const jti = JSON.parse(Buffer.from(token.split('.')[1]!, 'base64url').toString()).jti;
+    const rows = await server.db.query<{ client_id: string }>('SELECT client_id FROM revoked_tokens WHERE jti = $1', [jti]);
+    expect(rows).toEqual([{ client_id: owner.client_id }]);
+  });
+
+  it("answers 200 for unknown tokens and leaves other clients' tokens alone", async () => {
+    expect((await revoke('unknown-token')).status).toBe(200);
+    const theirs = await issue(other);
+    expect((await revoke(theirs, owner)).status).toBe(200);
+    expect((await introspect(theirs, other)).body.active).toBe(true);
+  });
+
+  it('requires the token parameter', async () => {
+    for (const path of ['/introspect', '/revoke']) {
+      const res = await postForm(server, path, {}, auth(owner));
+      expect(res.status).toBe(400);
+      expect(res.body.error).toBe('invalid_request');
+    }
+  });
+
+  it('requires client authentication', async () => {
+    const token = await issue();
+    for (const path of ['/introspect', '/revoke']) {
+      const res = await postForm(server, path, { token });
+      expect(res.status).toBe(401);
+      expect(res.body.error).toBe('invalid_client');
+    }
+  });
+
+  it("treats a token whose client was deleted as inactive", async () => {
+    const doomed = await registerMachineClient(server, { token_endpoint_auth_method: 'client_secret_basic' });
+    const token = await issue(doomed);
+    expect((await request(server, 'DELETE', `/register/${doomed.client_id}`, { token: doomed.registration_access_token })).status).toBe(204);
+    // the deleted client cannot ask any more; a replica's domain function is asked directly
+    const { introspectAccessToken } = await import('../../src/tokens/access-tokens.js');
+    const { ClientRepository } = await import('../../src/storage/client-repository.js');
+    const { RevocationRepository } = await import('../../src/storage/revocation-repository.js');
+    const { ServerKeyRepository } = await import('../../src/storage/server-key-repository.js');
+    const { createSecretBox } = await import('../../src/crypto/secret-box.js');
+    const keys = new ServerKeys(new ServerKeyRepository(server.db), createSecretBox(server.config.secretsKeys), { alg: 'ES256', activationDelaySeconds: 600, rotationIntervalSeconds: 0, retentionSeconds: 330 }, () => Math.floor(Date.now() / 1000));
+    await keys.start();
+    const deps = { keys, clients: new ClientRepository(server.db), revocations: new RevocationRepository(server.db), issuer: server.config.issuer, audience: server.config.issuer, lifetimeSeconds: 2, now: () => Math.floor(Date.now() / 1000) };
+    expect(await introspectAccessToken(deps, token, doomed.client_id)).toEqual({ active: false });
+    const live = await issue();
+    expect((await introspectAccessToken(deps, live, owner.client_id)).active).toBe(true);
+  });
+});
