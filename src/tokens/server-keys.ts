@@ -69,9 +69,7 @@ export class ServerKeys {
     if (interval > 0 && this.now() - (stored[0]?.createdAt ?? 0) >= interval) {
       const now = this.now();
       // re-checked under a lock: of instances that find rotation due together, one rotates
-      await this.repository.insertUnlessCreatedAfter(now - interval, () =>
-        newServerKey(this.policy.alg, this.secrets, now, now + this.policy.activationDelaySeconds),
-      );
+      await this.repository.insertUnlessCreatedAfter(now - interval, () => newServerKey(this.policy.alg, this.secrets, now, this.activationTime(now)));
       stored = await this.repository.all();
     }
     const now = this.now();
@@ -86,10 +84,19 @@ export class ServerKeys {
     this.loadedAt = now;
   }
 
+  /**
+   * When a key made now starts signing: after the activation delay, and strictly after the newest
+   * key's activation, so that which key signs never depends on a tie.
+   */
+  private activationTime(now: number): number {
+    const newest = Math.max(0, ...this.keys.map((k) => k.stored.activatesAt));
+    return Math.max(now + this.policy.activationDelaySeconds, newest + 1);
+  }
+
   /** Introduces a new key, published now, signing after the activation delay. */
   async rotate(): Promise<StoredServerKey> {
     const now = this.now();
-    const key = await newServerKey(this.policy.alg, this.secrets, now, now + this.policy.activationDelaySeconds);
+    const key = await newServerKey(this.policy.alg, this.secrets, now, this.activationTime(now));
     await this.repository.insert(key);
     return key;
   }

@@ -131,6 +131,8 @@ describe(`the JWKS endpoint and a rotation through the CLI (${storageKind})`, ()
     const jwks = (await request(replica, 'GET', '/jwks')).body.keys.map((k: { kid: string }) => k.kid);
     expect(jwks.sort()).toEqual([...before, kid].sort());
     const machine = await registerMachineClient(replica, { token_endpoint_auth_method: 'client_secret_basic' });
+    // activation delay 0: the new key signs from the second after the current key's activation
+    await new Promise((r) => setTimeout(r, 1100));
     const issued = await postForm(replica, '/token', { grant_type: 'client_credentials' }, { authorization: basic(machine.client_id, machine.client_secret) });
     const header = JSON.parse(Buffer.from((issued.body.access_token as string).split('.')[0]!, 'base64url').toString());
     expect(header.kid).toBe(kid);
