@@ -140,7 +140,7 @@ export async function buildApp(config: Config, deps: AppDeps): Promise<FastifyIn
     rotateAccessTokenOnUpdate: config.registration.rotateAccessTokenOnUpdate,
     clientSecretTtlSeconds: config.registration.clientSecretTtlSeconds,
     now,
-    clientChanged: (clientId) => clientKeys.forget(clientId),
+    clientChanged: (before) => clientKeys.forget(before.clientId, before.metadata.jwks_uri as string | undefined),
   };
   const replay = new ReplayRepository(deps.db);
   const revocations = new RevocationRepository(deps.db);

@@ -18,6 +18,9 @@ export const REDACTED_PATHS = [
   ...SECRET_FIELDS.flatMap((f) => [f, `*.${f}`, `*.*.${f}`, `*.*.*.${f}`]),
   ...PRIVATE_JWK_MEMBERS.flatMap((m) => [`keys[*].${m}`, `*.keys[*].${m}`, `*.*.keys[*].${m}`, `jwk.${m}`, `*.jwk.${m}`, `key.${m}`, `*.key.${m}`]),
   'req.headers.cookie',
+  // database errors carry the statement's parameters (PGlite: query and params)
+  'err.params',
+  'err.query',
   'secretsKey',
   '*.secretsKey',
   '*.secretsKeys',

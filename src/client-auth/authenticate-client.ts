@@ -150,7 +150,9 @@ export async function authenticateClient(deps: ClientAuthDeps, credentials: Pres
       },
       deps.policy,
     );
-    if (!(await deps.replay.firstUse(client.clientId, verified.jti, verified.exp, now))) throw new AssertionRejected('jti has been used before');
+    // kept while the assertion could still be accepted: until exp plus the tolerated skew
+    const acceptableUntil = verified.exp + deps.policy.clockSkewSeconds;
+    if (!(await deps.replay.firstUse(client.clientId, verified.jti, acceptableUntil, now))) throw new AssertionRejected('jti has been used before');
   } catch (error) {
     if (error instanceof AssertionRejected) throw fail(`${registered}: ${error.message}`);
     throw error;

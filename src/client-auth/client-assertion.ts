@@ -131,7 +131,9 @@ function checkClaims(payload: Uint8Array, input: AssertionInput, policy: Asserti
 
   const audiences = Array.isArray(claims.aud) ? claims.aud : [claims.aud];
   const soleIssuer = audiences.length === 1 && audiences[0] === policy.issuer;
-  const legacy = policy.acceptEndpointAudience && audiences.some((a) => a === policy.issuer || policy.endpointUrls.includes(a as string));
+  // even the legacy mode takes one audience only: a list that merely contains ours is how
+  // audience injection works (CVE-2025-27370)
+  const legacy = policy.acceptEndpointAudience && audiences.length === 1 && policy.endpointUrls.includes(audiences[0] as string);
   if (!soleIssuer && !legacy) {
     throw new AssertionRejected(
       audiences.some((a) => policy.endpointUrls.includes(a as string))
@@ -147,7 +149,8 @@ function checkClaims(payload: Uint8Array, input: AssertionInput, policy: Asserti
   }
   if (claims.iat !== undefined && (typeof claims.iat !== 'number' || claims.iat > now + skew)) throw new AssertionRejected('iat is in the future or not a number');
   if (claims.nbf !== undefined && (typeof claims.nbf !== 'number' || claims.nbf > now + skew)) throw new AssertionRejected('nbf is in the future or not a number');
-  if (typeof claims.jti !== 'string' || claims.jti === '' || claims.jti.length > 256) throw new AssertionRejected('jti is missing, empty or too long');
+  // printable ASCII: a jti is an identifier, and it is stored (PostgreSQL refuses NUL)
+  if (typeof claims.jti !== 'string' || !/^[\x20-\x7e]{1,256}$/.test(claims.jti)) throw new AssertionRejected('jti is missing, empty, too long or not printable ASCII');
   return { jti: claims.jti, exp: Math.ceil(claims.exp) };
 }
 

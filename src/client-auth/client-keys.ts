@@ -18,6 +18,8 @@ const localSet = (keys: JwkSet): JWTVerifyGetKey => createLocalJWKSet(keys as un
  */
 export class ClientKeys {
   private readonly inline = new Map<string, { version: number; set: ClientKeySet }>();
+  /** The client version each remote set was last used for: a newer version refetches it. */
+  private readonly remoteVersions = new Map<string, number>();
   /** jose imports keys lazily and keeps them inside a set: reuse a set while its keys are current. */
   private readonly remoteSets = new WeakMap<JwkSet, ClientKeySet>();
 
@@ -34,11 +36,18 @@ export class ClientKeys {
     }
     const uri = client.metadata.jwks_uri as string | undefined;
     if (uri === undefined) return undefined;
+    // an update (here or on another instance) may mean the client rotated or revoked keys
+    const seen = this.remoteVersions.get(client.clientId);
+    if (seen !== undefined && seen !== client.version) this.remote.evict(uri);
+    this.remoteVersions.set(client.clientId, client.version);
     return this.remoteSet(uri, await this.remote.get(uri));
   }
 
-  forget(clientId: string): void {
+  /** Called when a client is updated or deleted on this instance. */
+  forget(clientId: string, jwksUri?: string): void {
     this.inline.delete(clientId);
+    this.remoteVersions.delete(clientId);
+    if (jwksUri !== undefined) this.remote.evict(jwksUri);
   }
 
   private remoteSet(uri: string, keys: JwkSet): ClientKeySet {

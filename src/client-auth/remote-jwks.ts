@@ -5,14 +5,25 @@ export interface JwkSet {
   keys: Record<string, unknown>[];
 }
 
-/** Cache lifetimes: never refetch more than once a minute, never trust a copy more than a day. */
-export const REMOTE_JWKS_BOUNDS = { minSeconds: 60, maxSeconds: 86_400, unknownKidCooldownSeconds: 30 } as const;
+/**
+ * Cache lifetimes: a copy is kept at least a minute and at most an hour (a client that drops a
+ * compromised key waits no longer than that, or updates its registration to force a refetch);
+ * after a failed fetch the URI is left alone for the cool-down, and a stale copy up to a day old
+ * is used meanwhile rather than failing every client request.
+ */
+export const REMOTE_JWKS_BOUNDS = { minSeconds: 60, maxSeconds: 3_600, coolDownSeconds: 30, maxStaleSeconds: 86_400 } as const;
 
 interface Entry {
-  keys: JwkSet;
+  keys: JwkSet | undefined;
+  fetchedAt: number;
   expiresAt: number;
-  /** When an unknown kid last forced a refetch: at most one per cool-down. */
-  lastForcedAt: number;
+  /**
+   * When this URI last cost a fetch that a caller could provoke (an unknown kid) or that failed:
+   * the next such fetch waits a cool-down from then. A scheduled refresh of a good copy does not count.
+   */
+  provokedAt: number;
+  /** The last fetch's failure, while it is the most recent outcome. */
+  failure: OutboundError | undefined;
 }
 
 function freshFor(cacheControl: string | undefined): number {
@@ -26,12 +37,13 @@ function freshFor(cacheControl: string | undefined): number {
 
 /**
  * Clients' key sets fetched from their jwks_uri: cached per URI honouring Cache-Control within
- * bounds, one in-flight fetch per URI shared by concurrent requests, and a bounded refetch when a
- * client signs with a kid the cached copy does not have (the client rotated its keys).
+ * bounds, one in-flight fetch per URI shared by concurrent requests, at most one fetch per URI per
+ * cool-down beyond that (so unauthenticated callers cannot drive outbound traffic), and a stale
+ * copy served while the client's server is failing.
  */
 export class RemoteJwksCache {
   private readonly entries = new Map<string, Entry>();
-  private readonly inFlight = new Map<string, Promise<Entry>>();
+  private readonly inFlight = new Map<string, Promise<JwkSet>>();
 
   constructor(
     private readonly policy: OutboundPolicy,
@@ -40,34 +52,72 @@ export class RemoteJwksCache {
 
   async get(uri: string): Promise<JwkSet> {
     const entry = this.entries.get(uri);
-    if (entry && entry.expiresAt > this.now()) return entry.keys;
-    return (await this.fetch(uri, entry?.lastForcedAt ?? 0)).keys;
+    if (entry?.keys && entry.expiresAt > this.now()) return entry.keys;
+    return this.fetchUnlessCoolingDown(uri, entry);
   }
 
   /** A newer copy when the cool-down allows one, else undefined (the kid stays unknown). */
   async refetchForUnknownKid(uri: string): Promise<JwkSet | undefined> {
     const entry = this.entries.get(uri);
-    const now = this.now();
-    if (entry && now - entry.lastForcedAt < REMOTE_JWKS_BOUNDS.unknownKidCooldownSeconds) return undefined;
-    return (await this.fetch(uri, now)).keys;
+    if (entry && this.coolingDown(entry)) return undefined;
+    return this.fetch(uri, true);
   }
 
-  private fetch(uri: string, lastForcedAt: number): Promise<Entry> {
+  /**
+   * Drops a URI's copy: its client changed its registration, so the next use fetches at once.
+   * Only a client holding its registration access token can cause this, so no cool-down applies.
+   */
+  evict(uri: string): void {
+    this.entries.delete(uri);
+  }
+
+  private coolingDown(entry: Entry): boolean {
+    return this.now() - entry.provokedAt < REMOTE_JWKS_BOUNDS.coolDownSeconds;
+  }
+
+  private async fetchUnlessCoolingDown(uri: string, entry: Entry | undefined): Promise<JwkSet> {
+    if (entry && this.coolingDown(entry) && !this.inFlight.has(uri)) {
+      const stale = this.stale(entry);
+      if (stale) return stale;
+      if (entry.failure) throw entry.failure;
+    }
+    return this.fetch(uri);
+  }
+
+  private stale(entry: Entry): JwkSet | undefined {
+    return entry.keys && this.now() - entry.fetchedAt < REMOTE_JWKS_BOUNDS.maxStaleSeconds ? entry.keys : undefined;
+  }
+
+  private fetch(uri: string, provoked = false): Promise<JwkSet> {
     const pending = this.inFlight.get(uri);
     if (pending) return pending;
+    const previous = this.entries.get(uri);
+    const provokedAt = provoked ? this.now() : (previous?.provokedAt ?? Number.NEGATIVE_INFINITY);
+    // recorded before the fetch, so that concurrent and later callers see the attempt
+    this.entries.set(uri, { keys: previous?.keys, fetchedAt: previous?.fetchedAt ?? 0, expiresAt: previous?.expiresAt ?? 0, provokedAt, failure: previous?.failure });
     const fetching = (async () => {
-      const { body, cacheControl } = await fetchJson(uri, this.policy, 'application/jwk-set+json, application/json');
-      const keys = await checkedKeySet(uri, body);
-      const entry: Entry = { keys, expiresAt: this.now() + freshFor(cacheControl), lastForcedAt };
-      this.entries.set(uri, entry);
-      return entry;
+      try {
+        const { body, cacheControl } = await fetchJson(uri, this.policy, 'application/jwk-set+json, application/json');
+        const keys = await checkedKeySet(uri, body);
+        const now = this.now();
+        this.entries.set(uri, { keys, fetchedAt: now, expiresAt: now + freshFor(cacheControl), provokedAt, failure: undefined });
+        return keys;
+      } catch (error) {
+        const failure = error instanceof OutboundError ? error : new OutboundError(`${uri} could not be used`);
+        const entry = this.entries.get(uri)!;
+        entry.failure = failure;
+        entry.provokedAt = this.now(); // a failing server is left alone for the cool-down
+        const stale = this.stale(entry);
+        if (stale) return stale;
+        throw failure;
+      }
     })().finally(() => this.inFlight.delete(uri));
     this.inFlight.set(uri, fetching);
     return fetching;
   }
 }
 
-/** A fetched set must be what registration would accept inline: public keys that import. */
+/** A fetched set must be what registration would accept inline: a few public keys that import. */
 async function checkedKeySet(uri: string, body: unknown): Promise<JwkSet> {
   const keys = (body as { keys?: unknown } | null)?.keys;
   if (!Array.isArray(keys) || keys.length === 0 || keys.some((k) => typeof k !== 'object' || k === null)) {

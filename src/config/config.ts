@@ -27,7 +27,7 @@ export const ENV_VARIABLES = {
   ACCESS_TOKEN_AUDIENCE: 'The aud claim of access tokens (default: the issuer).',
   SIGNING_KEY_ALG: 'Algorithm of the server signing key: ES256, RS256 or EdDSA (default ES256).',
   SIGNING_KEY_ROTATION_INTERVAL: 'Seconds after which a new signing key is introduced automatically; 0 turns this off (default 0).',
-  SIGNING_KEY_ACTIVATION_DELAY: 'Seconds a new signing key is published before it signs, so that verifiers see it first (default 600).',
+  SIGNING_KEY_ACTIVATION_DELAY: 'Seconds a new signing key is published before it signs, so that verifiers see it first (default 600, at least 330).',
   CLOCK_SKEW: 'Seconds of clock difference tolerated in client assertions (default 30).',
   CLIENT_ASSERTION_MAX_LIFETIME: 'Longest accepted client assertion lifetime, exp minus now, in seconds (default 300).',
   CLIENT_ASSERTION_ACCEPT_ENDPOINT_AUDIENCE: 'true: also accept the token endpoint URL as client assertion aud (legacy clients; default false).',
@@ -232,7 +232,9 @@ export function loadConfig(env: Env = process.env): Config {
     signingKeys: {
       alg: signingAlg as ServerSigningAlg,
       rotationIntervalSeconds: integer(env, 'SIGNING_KEY_ROTATION_INTERVAL', 0, 0, 10 * 365 * 86_400),
-      activationDelaySeconds: integer(env, 'SIGNING_KEY_ACTIVATION_DELAY', 600, 0, 7 * 86_400),
+      // at least the JWKS max-age (300 s) plus how often instances re-read keys (30 s):
+      // otherwise a verifier could meet a token signed by a key it has not been shown yet
+      activationDelaySeconds: integer(env, 'SIGNING_KEY_ACTIVATION_DELAY', 600, 330, 7 * 86_400),
     },
     clientAuth: {
       clockSkewSeconds: integer(env, 'CLOCK_SKEW', 30, 0, 300),

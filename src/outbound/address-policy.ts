@@ -14,7 +14,9 @@ for (const [network, prefix] of [
   BLOCKED.addSubnet(network, prefix, 'ipv4');
 }
 for (const [network, prefix] of [
-  ['::', 128], ['::1', 128], ['64:ff9b::', 96], ['64:ff9b:1::', 48], ['100::', 64], ['2001::', 23],
+  // ::/96 (IPv4-compatible, covering :: and ::1) and ::ffff:0:0:0/96 (IPv4-translated) embed
+  // an IPv4 address in forms the mapped-address check below does not see
+  ['::', 96], ['::ffff:0:0:0', 96], ['64:ff9b::', 96], ['64:ff9b:1::', 48], ['100::', 64], ['2001::', 23],
   ['2001:db8::', 32], ['2002::', 16], ['fc00::', 7], ['fe80::', 10], ['fec0::', 10], ['ff00::', 8],
 ] as const) {
   BLOCKED.addSubnet(network, prefix, 'ipv6');
@@ -25,8 +27,8 @@ export function isBlockedAddress(address: string): boolean {
   const family = isIP(address);
   if (family === 4) return BLOCKED.check(address, 'ipv4');
   if (family !== 6) return true;
-  // IPv4-mapped and -compatible IPv6 addresses reach the IPv4 host they embed.
-  const mapped = /^(?:::ffff:|::)(\d+\.\d+\.\d+\.\d+)$/i.exec(address);
+  // IPv4-mapped IPv6 addresses reach the IPv4 host they embed (IPv4-compatible ones are in ::/96).
+  const mapped = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(address);
   if (mapped) return BLOCKED.check(mapped[1]!, 'ipv4');
   const hexMapped = /^::ffff:([0-9a-f]{1,4}):([0-9a-f]{1,4})$/i.exec(address);
   if (hexMapped) {
@@ -37,9 +39,13 @@ export function isBlockedAddress(address: string): boolean {
   return BLOCKED.check(address, 'ipv6');
 }
 
-/** `host[:port]` entries; an entry without a port admits the host on any port. */
+const DEFAULT_PORTS: Readonly<Record<string, string>> = { 'https:': '443', 'http:': '80' };
+
+/** `host[:port]` entries; an entry without a port admits the host on any port and scheme. */
 export function isAllowListed(url: URL, allowedHosts: ReadonlySet<string>): boolean {
-  return allowedHosts.has(url.host.toLowerCase()) || allowedHosts.has(url.hostname.toLowerCase());
+  const hostname = url.hostname.toLowerCase();
+  const port = url.port || DEFAULT_PORTS[url.protocol] || '';
+  return allowedHosts.has(hostname) || allowedHosts.has(`${hostname}:${port}`);
 }
 
 /** The hostname as an IP address when it is one (brackets of IPv6 literals removed). */

@@ -4,6 +4,9 @@ import { CURVE_OF_ALG, CURVE_OF_ECDSA_ALG, PRIVATE_JWK_MEMBERS, keyTypeOfAlg } f
 
 const KEY_ALGS: readonly string[] = [...ASYMMETRIC_SIGNING_ALGS, ...ASYMMETRIC_KEY_MANAGEMENT_ALGS];
 
+/** A client needs a handful of keys (current, next, encryption); more only multiplies work. */
+export const MAX_CLIENT_KEYS = 20;
+
 /** Below 2048 bits RSA is not safe (NIST SP 800-131A); RFC 7518 §3.3 asks for at least that. */
 const MIN_RSA_BITS = 2048;
 
@@ -69,6 +72,7 @@ async function keyProblem(jwk: Record<string, unknown>): Promise<string | undefi
 
 /** Checks an inline `jwks` value; returns the reason it is refused, or undefined. */
 export async function jwksProblem(jwks: { keys: readonly Record<string, unknown>[] }): Promise<string | undefined> {
+  if (jwks.keys.length > MAX_CLIENT_KEYS) return `jwks holds ${jwks.keys.length} keys; at most ${MAX_CLIENT_KEYS} are accepted`;
   const seen = new Set<string>();
   for (const [index, jwk] of jwks.keys.entries()) {
     const problem = await keyProblem(jwk);

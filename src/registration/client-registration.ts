@@ -16,8 +16,8 @@ export interface RegistrationDeps {
   clientSecretTtlSeconds: number;
   /** Seconds since the epoch. */
   now: () => number;
-  /** Told after a client is updated or deleted, so derived caches (parsed keys) drop it. */
-  clientChanged: (clientId: string) => void;
+  /** Told, with the client as it was, after it is updated or deleted: derived caches drop it. */
+  clientChanged: (before: StoredClient) => void;
 }
 
 /** RFC 7591 §3.2.1 / RFC 7592 §3 response body. */
@@ -132,7 +132,7 @@ export async function updateClient(
     ...(newToken !== undefined ? { registrationTokenHash: hashToken(newToken) } : {}),
   });
   if (!updated) throw invalidToken(); // deleted, or its token rotated, while we validated
-  deps.clientChanged(clientId);
+  deps.clientChanged(client);
   return clientInformation(deps, updated, newToken);
 }
 
@@ -140,7 +140,7 @@ export async function updateClient(
 export async function deleteClient(deps: RegistrationDeps, clientId: string, token: string): Promise<void> {
   const client = await authorize(deps, clientId, token);
   if (!(await deps.clients.delete(clientId, client.registrationTokenHash))) throw invalidToken();
-  deps.clientChanged(clientId);
+  deps.clientChanged(client);
 }
 
 /** Body of POST and PUT: a JSON object, not an array or a scalar. */

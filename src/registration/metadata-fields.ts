@@ -3,6 +3,7 @@ import {
   KEY_MANAGEMENT_ALGS,
   SIGNING_ALGS,
 } from '../protocol/algorithms.js';
+import { MAX_CLIENT_KEYS } from './client-jwks.js';
 import {
   APPLICATION_TYPES,
   GRANT_TYPES,
@@ -56,7 +57,7 @@ export const CLIENT_METADATA_FIELDS = {
     schema: {
       type: 'object',
       required: ['keys'],
-      properties: { keys: { type: 'array', minItems: 1, maxItems: 20, items: { type: 'object' } } },
+      properties: { keys: { type: 'array', minItems: 1, maxItems: MAX_CLIENT_KEYS, items: { type: 'object' } } },
     },
   },
   sector_identifier_uri: {

@@ -56,10 +56,17 @@ export class ServerKeys {
     private readonly now: () => number,
   ) {}
 
-  /** First start: one key, active at once. Then loads whatever the database holds. */
+  /**
+   * First start: one key, active at once. Then loads whatever the database holds; when the
+   * operator changed SIGNING_KEY_ALG, a key of the new algorithm is introduced as a rotation.
+   */
   async start(): Promise<void> {
     await this.repository.insertUnlessCreatedAfter(Number.MIN_SAFE_INTEGER, () => newServerKey(this.policy.alg, this.secrets, this.now(), this.now()));
     await this.refresh();
+    if (this.keys[0]?.stored.alg !== this.policy.alg) {
+      await this.rotate();
+      await this.refresh();
+    }
   }
 
   /** Re-reads keys (another instance may have rotated), rotates when due, prunes expired ones. */

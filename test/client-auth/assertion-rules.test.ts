@@ -174,12 +174,33 @@ describe(`client authentication rules (${storageKind})`, () => {
     });
 
     it('client_id parameter differs from the assertion', async () => {
-      await expectRefused(await token(assertionParams(await pk(), { client_id: hsClient.client_id })));
+      // a second client holding the same key: only the identifiers differ
+      const twin = await registerMachineClient(server, { token_endpoint_auth_method: 'private_key_jwt', jwks: { keys: [es256.publicJwk] } });
+      await expectRefused(await token(assertionParams(await pk({ claims: { jti: 'twin-1' } }), { client_id: twin.client_id })), 'iss is not the client id');
     });
 
     it('unknown client', async () => {
       const jwt = await assertion({ clientId: 'AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA', audience: issuer, key: es256.privateKey, alg: 'ES256', kid: es256.kid });
-      await expectRefused(await token(assertionParams(jwt)));
+      await expectRefused(await token(assertionParams(jwt)), 'unknown client');
+    });
+
+    it('replay after exp, while the clock skew still admits the assertion', async () => {
+      const jwt = await pk({ claims: { exp: Math.floor(Date.now() / 1000) - 5 } });
+      expect((await token(assertionParams(jwt))).status).toBe(200); // within the 30 s skew
+      await expectRefused(await token(assertionParams(jwt)), 'jti has been used before');
+      const concurrent = await pk({ claims: { exp: Math.floor(Date.now() / 1000) - 3 } });
+      const results = await Promise.all(Array.from({ length: 20 }, () => token(assertionParams(concurrent))));
+      expect(results.filter((r) => r.status === 200)).toHaveLength(1);
+      // the used id is kept until exp + skew, so the purge cannot reopen the window
+      const [row] = await server.db.query<{ expires_at: string | number }>('SELECT expires_at FROM client_assertion_jtis WHERE jti = $1', [
+        JSON.parse(Buffer.from(jwt.split('.')[1]!, 'base64url').toString()).jti,
+      ]);
+      expect(Number(row!.expires_at)).toBe(JSON.parse(Buffer.from(jwt.split('.')[1]!, 'base64url').toString()).exp + 30);
+    });
+
+    it('a jti with a NUL or control character → 401, not 500', async () => {
+      await expectRefused(await token(assertionParams(await pk({ claims: { jti: 'a\u0000b' } }))), 'printable');
+      await expectRefused(await token(assertionParams(await pk({ claims: { jti: 'a\nb' } }))), 'printable');
     });
 
     it('deleted client', async () => {
@@ -188,16 +209,16 @@ describe(`client authentication rules (${storageKind})`, () => {
       expect((await token(assertionParams(await make()))).status).toBe(200);
       const deleted = await request(server, 'DELETE', `/register/${doomed.client_id}`, { token: doomed.registration_access_token });
       expect(deleted.status).toBe(204);
-      await expectRefused(await token(assertionParams(await make())));
+      await expectRefused(await token(assertionParams(await make())), 'unknown client');
     });
 
     it('wrong method for the client: a secret where it registered private_key_jwt', async () => {
-      await expectRefused(await token({ grant_type: 'client_credentials' }, { authorization: basic(pkClient.client_id, 'guess') }));
+      await expectRefused(await token({ grant_type: 'client_credentials' }, { authorization: basic(pkClient.client_id, 'guess') }), 'registered private_key_jwt but used client_secret_basic');
     });
 
     it('wrong method for the client: an assertion where it registered client_secret_basic', async () => {
       const jwt = await assertion({ clientId: basicClient.client_id, audience: issuer, key: new TextEncoder().encode(basicClient.client_secret), alg: 'HS256' });
-      await expectRefused(await token(assertionParams(jwt)));
+      await expectRefused(await token(assertionParams(jwt)), 'registered client_secret_basic but sent a JWT assertion');
     });
 
     it('client_assertion_type other than jwt-bearer', async () => {
@@ -311,6 +332,9 @@ describe(`client authentication options (${storageKind})`, () => {
       expect((await postForm(server, '/token', assertionParams(jwt))).status).toBe(200);
       const foreign = await assertion({ clientId: client.client_id, audience: 'https://other.example/token', key: key.privateKey, alg: 'RS256', kid: key.kid });
       expect((await postForm(server, '/token', assertionParams(foreign))).status).toBe(401);
+      // still one audience only: a list that merely contains ours is audience injection
+      const injected = await assertion({ clientId: client.client_id, audience: ['https://evil.example', `${server.config.issuer}/token`], key: key.privateKey, alg: 'RS256', kid: key.kid });
+      expect((await postForm(server, '/token', assertionParams(injected))).status).toBe(401);
     } finally {
       await server.close();
     }

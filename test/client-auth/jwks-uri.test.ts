@@ -123,6 +123,9 @@ describe('the outbound fetcher', () => {
     ['CGNAT space', 'https://100.64.0.1/jwks'],
     ['IPv6 unique-local', 'https://[fd00::1]/jwks'],
     ['localhost by name', 'https://localhost/jwks'],
+    ['an IPv4-compatible IPv6 loopback', 'https://[::127.0.0.1]/jwks'],
+    ['an IPv4-translated IPv6 loopback', 'https://[::ffff:0:7f00:1]/jwks'],
+    ['NAT64 of a private address', 'https://[64:ff9b::a00:1]/jwks'],
   ])('refuses %s without connecting', async (_name, url) => {
     const started = Date.now();
     expect(await refusal(fetchJson(url, strict))).toMatch(/internal|localhost/);
@@ -181,6 +184,46 @@ describe('the outbound fetcher', () => {
     expect(await refusal(fetchJson(target.url(), allowListed()))).toContain('JSON');
   });
 
+  it('matches allow-list entries with default ports', async () => {
+    const { isAllowListed } = await import('../../src/outbound/address-policy.js');
+    expect(isAllowListed(new URL('https://keys.internal/jwks'), new Set(['keys.internal:443']))).toBe(true);
+    expect(isAllowListed(new URL('http://keys.internal/jwks'), new Set(['keys.internal:443']))).toBe(false);
+    expect(isAllowListed(new URL('http://keys.internal:8080/jwks'), new Set(['keys.internal']))).toBe(true);
+    expect(isAllowListed(new URL('https://other.internal/jwks'), new Set(['keys.internal']))).toBe(false);
+  });
+
+  it('fetches a failing URI at most once per cool-down, serving the last good copy meanwhile', async () => {
+    let now = 2_000_000;
+    const cache = new RemoteJwksCache(allowListed({ maxBytes: 100_000 }), () => now);
+    const key = await keyPair('ES256', 'stale');
+    target.status = 200;
+    target.headers = { 'content-type': 'application/json', 'cache-control': 'max-age=60' };
+    target.body = { keys: [key.publicJwk] };
+    target.hits = 0;
+    expect((await cache.get(target.url('/s'))).keys).toHaveLength(1);
+    target.status = 503;
+    now += 61; // expired: one refetch, which fails; the stale copy answers
+    expect((await cache.get(target.url('/s'))).keys).toHaveLength(1);
+    for (let i = 0; i < 5; i++) {
+      expect((await cache.get(target.url('/s'))).keys).toHaveLength(1);
+      expect(await cache.refetchForUnknownKid(target.url('/s'))).toBeUndefined();
+    }
+    expect(target.hits).toBe(2);
+    // a URI that never answered: its failure is remembered for the cool-down too
+    await expect(cache.get(target.url('/never'))).rejects.toThrow(OutboundError);
+    await expect(cache.get(target.url('/never'))).rejects.toThrow(OutboundError);
+    expect(target.hits).toBe(3);
+    target.status = 200;
+  });
+
+  it('refuses a remote key set of more than 20 keys', async () => {
+    const cache = new RemoteJwksCache(allowListed({ maxBytes: 500_000 }), () => 3_000_000);
+    const key = await keyPair('ES256');
+    target.headers = { 'content-type': 'application/json' };
+    target.body = { keys: Array.from({ length: 21 }, (_, i) => ({ ...key.publicJwk, kid: `k${i}` })) };
+    await expect(cache.get(target.url('/many'))).rejects.toThrow(/at most 20/);
+  });
+
   it('caches per Cache-Control within bounds, and refuses key sets with private keys', async () => {
     let now = 1_000_000;
     const cache = new RemoteJwksCache(allowListed({ maxBytes: 100_000 }), () => now);
@@ -203,9 +246,9 @@ describe('the outbound fetcher', () => {
     expect(target.hits).toBe(3); // no-store still cached for the 60 s floor
     target.headers = { 'content-type': 'application/json', 'cache-control': 'max-age=99999999' };
     await cache.get(target.url('/c'));
-    now += 86_401;
+    now += 3_601;
     await cache.get(target.url('/c'));
-    expect(target.hits).toBe(5); // capped at one day
+    expect(target.hits).toBe(5); // capped at one hour
 
     target.body = { keys: [{ ...key.publicJwk, d: 'private' }] };
     const refused = await cache.get(target.url('/d')).then(() => undefined, (e: unknown) => e);

@@ -70,6 +70,35 @@ describe(`two instances on one database (${storageKind})`, () => {
     expect((await postForm(b, '/token', assertionParams(await signAs(key)))).status).toBe(401);
   });
 
+  it('a jwks_uri client that updates its registration on one is fetched afresh on the other', async () => {
+    const { createServer } = await import('node:http');
+    let served = { keys: [key.publicJwk] };
+    const keyServer = createServer((_req, res) => {
+      res.writeHead(200, { 'content-type': 'application/json', 'cache-control': 'max-age=3600' });
+      res.end(JSON.stringify(served));
+    });
+    await new Promise<void>((resolve) => keyServer.listen(0, '127.0.0.1', resolve));
+    const host = `127.0.0.1:${(keyServer.address() as { port: number }).port}`;
+    const a2 = await startTestServer({ ISSUER: issuer, OUTBOUND_ALLOWED_HOSTS: host }, undefined, a);
+    const b2 = await startTestServer({ ISSUER: issuer, OUTBOUND_ALLOWED_HOSTS: host }, undefined, a);
+    try {
+      const metadata = { grant_types: ['client_credentials'], token_endpoint_auth_method: 'private_key_jwt', jwks_uri: `http://${host}/jwks` };
+      const remote = (await request(a2, 'POST', '/register', { json: metadata })).body;
+      const signAs = (k: KeyPair) => assertion({ clientId: remote.client_id, audience: issuer, key: k.privateKey, alg: k.alg, kid: k.kid });
+      expect((await postForm(b2, '/token', assertionParams(await signAs(key)))).status).toBe(200); // b2 caches for an hour
+      // the client drops its (compromised) key and tells us by updating its registration on a2
+      const next = await keyPair('ES256');
+      served = { keys: [next.publicJwk] };
+      expect((await request(a2, 'PUT', `/register/${remote.client_id}`, { token: remote.registration_access_token, json: { ...metadata, client_id: remote.client_id } })).status).toBe(200);
+      expect((await postForm(b2, '/token', assertionParams(await signAs(key)))).status).toBe(401);
+      expect((await postForm(b2, '/token', assertionParams(await signAs(next)))).status).toBe(200);
+    } finally {
+      await b2.close();
+      await a2.close();
+      keyServer.close();
+    }
+  });
+
   it('a client deleted on one cannot authenticate on the other', async () => {
     const doomed = await registerMachineClient(a, { token_endpoint_auth_method: 'client_secret_basic' });
     const auth = { authorization: basic(doomed.client_id, doomed.client_secret) };
