@@ -1,29 +1,56 @@
 // Load benchmark for oidc-registrar: `npm run bench` (builds first, then runs this file).
 //
-// Starts the built server against a throw-away PostgreSQL database, hammers three endpoints with
+// Starts the built server against a throw-away PostgreSQL database, hammers its endpoints with
 // autocannon over loopback for a fixed time each, checks every response had the expected status,
 // prints a table and writes bench/results.json. Exits non-zero if any check fails.
 //
+// Scenarios: discovery, registration, registration reads, and the token endpoint
+// (client_credentials) with private_key_jwt (ES256) and with client_secret_jwt (HS256) client
+// assertions, a fresh one per request (see token-load.mjs). Before the server starts, the
+// single-core ES256 crypto ceiling (verify + sign pairs per second, crypto-ceiling.mjs) is
+// measured; the private_key_jwt rate is reported as a share of it (target: at least 80 %,
+// reported, not enforced).
+//
 // Environment:
-//   BENCH_DURATION      seconds per scenario (default 10)
-//   BENCH_CONNECTIONS   concurrent connections (default 50)
-//   BENCH_DATABASE_URL  database to connect to for CREATE/DROP DATABASE
-//                       (default postgres://postgres@127.0.0.1:5432/test)
+//   BENCH_DURATION        seconds per scenario (default 10; at most 90 with a token scenario)
+//   BENCH_CONNECTIONS     concurrent connections (default 50)
+//   BENCH_DATABASE_URL    database to connect to for CREATE/DROP DATABASE
+//                         (default postgres://postgres@127.0.0.1:5432/test)
+//   BENCH_SCENARIOS       comma-separated subset of: discovery, register, read, token-pkjwt,
+//                         token-csjwt (default all)
+//   BENCH_ASSERTION_RATE  upper bound on token requests per second, to size the assertion pools:
+//                         duration × this many are signed before each token scenario (default 6000)
+//   BENCH_PROFILE=1       run the server under node --cpu-prof; the profile goes to
+//                         bench/profiles/ and its top functions are printed after the run
+//   BENCH_SERVER_ENV      extra server settings for experiments, "NAME=value NAME=value"
+//                         (e.g. DATABASE_POOL_SIZE=20); recorded in results.json
+//   BENCH_SERVER_ENTRY    server script to run instead of dist/server.js (A/B of a modified build)
 
 import { spawn, execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { once } from 'node:events';
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
-import { cpus } from 'node:os';
+import { cpus, loadavg } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { setTimeout as sleep } from 'node:timers/promises';
 import autocannon from 'autocannon';
 import pg from 'pg';
+import { summariseProfileFile } from './cpuprofile-summary.mjs';
+import { cpuSince, cpuSnapshot } from './cpu-usage.mjs';
+import { measureCryptoCeiling } from './crypto-ceiling.mjs';
+import {
+  MAX_TOKEN_SCENARIO_SECONDS,
+  es256KeyPair,
+  registerClient,
+  signAssertions,
+  tokenRequests,
+} from './token-load.mjs';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
-const SERVER_ENTRY = fileURLToPath(new URL('../dist/server.js', import.meta.url));
+const SERVER_ENTRY = process.env.BENCH_SERVER_ENTRY || fileURLToPath(new URL('../dist/server.js', import.meta.url));
 const RESULTS_FILE = fileURLToPath(new URL('./results.json', import.meta.url));
+const PROFILE_DIR = fileURLToPath(new URL('./profiles/', import.meta.url));
 
 const BENCH_DATABASE = 'registrar_bench';
 const READY_TIMEOUT_MS = 30_000;
@@ -34,6 +61,11 @@ const REGISTER_BODY = JSON.stringify({
   client_name: 'bench',
   token_endpoint_auth_method: 'client_secret_basic',
 });
+const SCENARIO_KEYS = ['discovery', 'register', 'read', 'token-pkjwt', 'token-csjwt'];
+const TOKEN_SCENARIOS = ['token-pkjwt', 'token-csjwt'];
+/** The scenario compared with the crypto ceiling, and the share of it the issue asks for. */
+const CEILING_SCENARIO = 'token-pkjwt';
+const CEILING_TARGET_PERCENT = 80;
 
 // ---------------------------------------------------------------------------------------------
 // Settings
@@ -50,12 +82,32 @@ function readSettings() {
   // Same server and credentials as the admin connection, only the database name differs.
   const benchUrl = new URL(adminUrl);
   benchUrl.pathname = `/${BENCH_DATABASE}`;
-  return {
+  const only = (process.env.BENCH_SCENARIOS ?? '').split(',').map((s) => s.trim()).filter((s) => s !== '');
+  const unknown = only.filter((key) => !SCENARIO_KEYS.includes(key));
+  if (unknown.length > 0) throw new Error(`BENCH_SCENARIOS: unknown ${unknown.join(', ')}; choose from ${SCENARIO_KEYS.join(', ')}`);
+  const serverEnv = {};
+  for (const pair of (process.env.BENCH_SERVER_ENV ?? '').split(/\s+/).filter((p) => p !== '')) {
+    const match = /^([A-Z][A-Z0-9_]*)=(.*)$/.exec(pair);
+    if (!match) throw new Error(`BENCH_SERVER_ENV: "${pair}" is not NAME=value`);
+    serverEnv[match[1]] = match[2];
+  }
+  const settings = {
+    serverEnv,
     duration: positiveInteger('BENCH_DURATION', 10),
     connections: positiveInteger('BENCH_CONNECTIONS', 50),
+    assertionRate: positiveInteger('BENCH_ASSERTION_RATE', 6000),
+    scenarios: only.length > 0 ? only : SCENARIO_KEYS,
+    profile: process.env.BENCH_PROFILE === '1',
     adminUrl,
     benchUrl: benchUrl.href,
   };
+  if (settings.duration > MAX_TOKEN_SCENARIO_SECONDS && settings.scenarios.some((key) => TOKEN_SCENARIOS.includes(key))) {
+    throw new Error(
+      `BENCH_DURATION ${settings.duration} s is too long for the token scenarios: their assertions are signed before the run ` +
+        `and must not expire during it (at most ${MAX_TOKEN_SCENARIO_SECONDS} s; or leave them out with BENCH_SCENARIOS)`,
+    );
+  }
+  return settings;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -104,8 +156,10 @@ function freePort() {
  * Output is kept (last lines only) to explain a failure, and counted: at LOG_LEVEL=warn every
  * line is a warning or an error, which a clean run should not have.
  */
-function startServer(port, databaseUrl) {
-  const child = spawn(process.execPath, [SERVER_ENTRY], {
+function startServer(port, databaseUrl, profileName, extraEnv) {
+  // --cpu-prof writes the profile when the process exits, which SIGTERM leads to (stopServer)
+  const profileArgs = profileName ? ['--cpu-prof', `--cpu-prof-dir=${PROFILE_DIR}`, `--cpu-prof-name=${profileName}`] : [];
+  const child = spawn(process.execPath, [...profileArgs, SERVER_ENTRY], {
     cwd: ROOT,
     env: {
       PATH: process.env.PATH ?? '',
@@ -115,6 +169,7 @@ function startServer(port, databaseUrl) {
       DATABASE_URL: databaseUrl,
       SECRETS_KEY: randomBytes(32).toString('base64'),
       LOG_LEVEL: 'warn',
+      ...extraEnv,
     },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
@@ -198,25 +253,87 @@ async function registerClients(baseUrl, count) {
 }
 
 /**
+ * The two clients the token scenarios authenticate as, and what their assertions need: the
+ * issuer (the assertions' sole audience) and the token endpoint, both from discovery.
+ */
+async function registerTokenClients(baseUrl, keys) {
+  const metadataResponse = await fetch(`${baseUrl}/.well-known/openid-configuration`);
+  const metadata = await metadataResponse.json();
+  if (metadataResponse.status !== 200) throw new Error(`discovery gave ${metadataResponse.status}`);
+  const tokenPath = new URL(metadata.token_endpoint).pathname;
+  const pkjwt = await registerClient(baseUrl, {
+    grant_types: ['client_credentials'],
+    token_endpoint_auth_method: 'private_key_jwt',
+    token_endpoint_auth_signing_alg: 'ES256',
+    jwks: { keys: [keys.publicJwk] },
+  });
+  const csjwt = await registerClient(baseUrl, {
+    grant_types: ['client_credentials'],
+    token_endpoint_auth_method: 'client_secret_jwt',
+    token_endpoint_auth_signing_alg: 'HS256',
+  });
+  if (typeof csjwt.client_secret !== 'string') throw new Error('POST /register (client_secret_jwt) returned no client_secret');
+  return {
+    issuer: metadata.issuer,
+    tokenPath,
+    pkjwt: { clientId: pkjwt.client_id, alg: 'ES256', key: keys.privateKey, kid: keys.kid },
+    csjwt: { clientId: csjwt.client_id, alg: 'HS256', key: Buffer.from(csjwt.client_secret, 'utf8') },
+  };
+}
+
+/**
+ * POST /token, client_credentials, one fresh assertion per request. prepare() signs the pool just
+ * before the run (so the assertions are as fresh as they can be) and stops the run if it empties.
+ */
+function tokenScenario(key, name, tokenClients, client) {
+  return {
+    key,
+    name,
+    expectedStatus: 200,
+    path: tokenClients.tokenPath,
+    prepare(settings) {
+      const count = settings.duration * settings.assertionRate;
+      const pool = signAssertions({ count, clientId: client.clientId, audience: tokenClients.issuer, alg: client.alg, key: client.key, kid: client.kid });
+      console.log(`  signed ${count} ${client.alg} assertions in ${pool.signingSeconds.toFixed(1)} s (pool for ${settings.assertionRate} req/s)`);
+      const { requests, state } = tokenRequests(pool.assertions, () => {
+        console.error(`  assertion pool of ${count} exhausted: stopping the run (raise BENCH_ASSERTION_RATE)`);
+        running?.stop();
+      });
+      return {
+        options: { method: 'POST', requests },
+        problems: () =>
+          state.exhaustedAfter === null
+            ? []
+            : [`assertion pool of ${state.poolSize} exhausted; run stopped early and later requests sent to a 404 path (raise BENCH_ASSERTION_RATE)`],
+        details: () => ({ assertionPool: state.poolSize, assertionsUsed: state.handedOut, poolSigningSeconds: round(pool.signingSeconds, 2) }),
+      };
+    },
+  };
+}
+
+/**
  * Each scenario: path, autocannon options, and the one status code every response must have.
  * autocannon takes the path from `url` only (a `path` option is silently ignored).
  */
-function scenarios(clients) {
+function scenarios(clients, tokenClients) {
   let next = 0;
   return [
     {
+      key: 'discovery',
       name: 'GET discovery',
       expectedStatus: 200,
       path: '/.well-known/openid-configuration',
       options: { method: 'GET' },
     },
     {
+      key: 'register',
       name: 'POST /register',
       expectedStatus: 201,
       path: '/register',
       options: { method: 'POST', headers: { 'content-type': 'application/json' }, body: REGISTER_BODY },
     },
     {
+      key: 'read',
       name: 'GET /register/{id}',
       expectedStatus: 200,
       path: '/register', // replaced per request below
@@ -234,18 +351,24 @@ function scenarios(clients) {
         ],
       },
     },
+    ...(tokenClients
+      ? [
+          tokenScenario('token-pkjwt', 'POST /token private_key_jwt ES256', tokenClients, tokenClients.pkjwt),
+          tokenScenario('token-csjwt', 'POST /token client_secret_jwt HS256', tokenClients, tokenClients.csjwt),
+        ]
+      : []),
   ];
 }
 
 let running; // the autocannon run in progress, so Ctrl-C can stop it
 let aborted = false; // set by Ctrl-C
 
-async function runScenario(baseUrl, scenario, settings) {
+async function runScenario(baseUrl, scenario, settings, options) {
   running = autocannon({
     url: `${baseUrl}${scenario.path}`,
     connections: settings.connections,
     duration: settings.duration,
-    ...scenario.options,
+    ...options,
   });
   try {
     return await running;
@@ -267,9 +390,20 @@ function problems(scenario, result) {
   return found;
 }
 
-function summarise(scenario, result, memory) {
+function serverCpuPerRequest(cpu, requestsPerSecond) {
+  if (cpu.serverMainCores === null || cpu.serverOtherThreadCores === null || !(requestsPerSecond > 0)) return null;
+  const micros = (cores) => Math.round((cores * 1e6) / requestsPerSecond);
+  return {
+    total: micros(cpu.serverMainCores + cpu.serverOtherThreadCores),
+    mainThread: micros(cpu.serverMainCores),
+    otherThreads: micros(cpu.serverOtherThreadCores),
+  };
+}
+
+function summarise(scenario, result, memory, cpu, prepared) {
   return {
     scenario: scenario.name,
+    key: scenario.key,
     requestsPerSecond: result.requests.average,
     latencyP50Ms: result.latency.p50,
     latencyP99Ms: result.latency.p99,
@@ -279,7 +413,13 @@ function summarise(scenario, result, memory) {
     timeouts: result.timeouts,
     non2xx: result.non2xx,
     serverRssMiBAfter: round(memory.rssMiB),
-    problems: problems(scenario, result),
+    // cores busy during the run (1 = one core): server main thread, its other threads, PostgreSQL,
+    // this load generator, the whole machine, and the rest of the machine (anything else running)
+    cpuCores: cpu,
+    // server CPU time per request (µs), whatever else the machine was doing: the server's own cost
+    serverCpuMicrosPerRequest: serverCpuPerRequest(cpu, result.requests.average),
+    ...(prepared.details ? prepared.details() : {}),
+    problems: [...problems(scenario, result), ...(prepared.problems ? prepared.problems() : [])],
   };
 }
 
@@ -291,7 +431,8 @@ function round(value, digits = 1) {
 }
 
 function printTable(rows) {
-  const header = ['scenario', 'req/s (avg)', 'p50 ms', 'p99 ms', 'requests', 'RSS after MiB', 'status'];
+  const header = ['scenario', 'req/s (avg)', 'p50 ms', 'p99 ms', 'requests', 'RSS after MiB', 'cores srv/thr/pg/bench/other', 'status'];
+  const cores = (value) => (value === null ? '-' : value.toFixed(2));
   const lines = rows.map((r) => [
     r.scenario,
     r.requestsPerSecond.toFixed(0),
@@ -299,6 +440,9 @@ function printTable(rows) {
     String(r.latencyP99Ms),
     String(r.totalRequests),
     r.serverRssMiBAfter.toFixed(1),
+    [r.cpuCores.serverMainCores, r.cpuCores.serverOtherThreadCores, r.cpuCores.postgresCores, r.cpuCores.benchCores, r.cpuCores.otherCores]
+      .map(cores)
+      .join('/'),
     r.problems.length === 0 ? 'ok' : 'FAILED',
   ]);
   const widths = header.map((h, i) => Math.max(h.length, ...lines.map((l) => l[i].length)));
@@ -313,26 +457,49 @@ function printTable(rows) {
 
 async function bench(settings) {
   if (!existsSync(SERVER_ENTRY)) throw new Error(`${SERVER_ENTRY} is missing; run "npm run build" (or "npm run bench")`);
-  await recreateDatabase(settings.adminUrl);
+  const selected = (key) => settings.scenarios.includes(key);
+  const loadAverageAtStart = loadavg().map((l) => round(l, 2));
 
+  // Measured first, while nothing else runs here and the server is not up yet.
+  let ceiling = null;
+  if (selected(CEILING_SCENARIO)) {
+    process.stdout.write('measuring the single-core ES256 verify + sign ceiling (jose) ...\n');
+    const before = cpuSnapshot(process.pid);
+    ceiling = await measureCryptoCeiling();
+    const cpu = cpuSince(before, process.pid);
+    ceiling.otherCores = cpu.machineBusyCores === null ? null : Number(Math.max(0, cpu.machineBusyCores - cpu.benchCores).toFixed(2));
+  }
+
+  await recreateDatabase(settings.adminUrl);
   const port = await freePort();
   const baseUrl = `http://127.0.0.1:${port}`;
-  const server = startServer(port, settings.benchUrl);
-  const report = { rows: [], server, memory: null, stopResult: null };
+  let profileFile = null;
+  if (settings.profile) {
+    mkdirSync(PROFILE_DIR, { recursive: true });
+    profileFile = `${PROFILE_DIR}server-${new Date().toISOString().replace(/[:.]/g, '-')}.cpuprofile`;
+  }
+  const server = startServer(port, settings.benchUrl, profileFile && profileFile.slice(PROFILE_DIR.length), settings.serverEnv);
+  const report = { rows: [], server, memory: null, stopResult: null, ceiling, profileFile, loadAverageAtStart };
   try {
     await waitForReady(baseUrl, server);
     console.log(
       `oidc-registrar bench: node ${process.version}, ${cpus().length} CPUs, ` +
-        `${settings.connections} connections, ${settings.duration} s per scenario, ${baseUrl}`,
+        `${settings.connections} connections, ${settings.duration} s per scenario, ${baseUrl}` +
+        (settings.profile ? ' (server under --cpu-prof: figures are not comparable)' : ''),
     );
-    const clients = await registerClients(baseUrl, SEED_CLIENTS);
-    for (const scenario of scenarios(clients)) {
+    const clients = selected('read') ? await registerClients(baseUrl, SEED_CLIENTS) : [];
+    const tokenClients = settings.scenarios.some((key) => TOKEN_SCENARIOS.includes(key)) ? await registerTokenClients(baseUrl, es256KeyPair()) : null;
+    for (const scenario of scenarios(clients, tokenClients).filter((s) => selected(s.key))) {
       if (aborted) throw new Error('interrupted');
       process.stdout.write(`running ${scenario.name} ...\n`);
-      const result = await runScenario(baseUrl, scenario, settings);
+      const prepared = scenario.prepare ? scenario.prepare(settings) : { options: scenario.options };
+      const pid = server.child.pid;
+      const cpuBefore = cpuSnapshot(pid);
+      const result = await runScenario(baseUrl, scenario, settings, prepared.options);
+      const cpu = cpuSince(cpuBefore, pid);
       if (aborted) throw new Error('interrupted');
       if (server.exited) throw new Error(`server exited during "${scenario.name}" (code ${server.child.exitCode})`);
-      report.rows.push(summarise(scenario, result, serverMemory(server.child.pid)));
+      report.rows.push(summarise(scenario, result, serverMemory(pid), cpu, prepared));
     }
     report.memory = serverMemory(server.child.pid);
     return report;
@@ -354,19 +521,60 @@ process.once('SIGINT', () => {
   running?.stop();
 });
 
+/** The private_key_jwt token rate as a share of the crypto ceiling; null when either is missing. */
+function ceilingComparison(report) {
+  const row = report.rows.find((r) => r.key === CEILING_SCENARIO);
+  if (!report.ceiling || !row) return null;
+  const ratioPercent = (100 * row.requestsPerSecond) / report.ceiling.pairOpsPerSecond;
+  const pairMicros = 1e6 / report.ceiling.pairOpsPerSecond;
+  const serverMicros = row.serverCpuMicrosPerRequest?.total;
+  return {
+    scenario: row.scenario,
+    requestsPerSecond: row.requestsPerSecond,
+    ceilingPairsPerSecond: round(report.ceiling.pairOpsPerSecond),
+    ratioPercent: round(ratioPercent),
+    targetPercent: CEILING_TARGET_PERCENT,
+    met: ratioPercent >= CEILING_TARGET_PERCENT,
+    // Diagnostic, not the target: the share a server with a core to itself would reach, given the
+    // CPU time it spent per request here (the crypto pair's time / the server's time per request).
+    ceilingMicrosPerPair: Math.round(pairMicros),
+    serverCpuMicrosPerRequest: serverMicros ?? null,
+    cpuBoundRatioPercent: serverMicros ? round((100 * pairMicros) / serverMicros) : null,
+  };
+}
+
 async function main() {
   const settings = readSettings();
   const report = await bench(settings);
   const failed = report.rows.filter((r) => r.problems.length > 0);
+  const comparison = ceilingComparison(report);
+  const ceiling = report.ceiling && {
+    pairOpsPerSecond: round(report.ceiling.pairOpsPerSecond),
+    verifyOnlyOpsPerSecond: round(report.ceiling.verifyOnlyOpsPerSecond),
+    signOnlyOpsPerSecond: round(report.ceiling.signOnlyOpsPerSecond),
+    measuredSeconds: round(report.ceiling.measuredSeconds, 2),
+    warmupSeconds: report.ceiling.warmupSeconds,
+    processCpuSecondsPerSecond: round(report.ceiling.processCpuSecondsPerSecond, 2),
+    // cores other processes used meanwhile; they compete for the cores this measures
+    otherProcessesCores: report.ceiling.otherCores,
+    library: 'jose compactVerify (ES256, imported public key) + SignJWT.sign (ES256)',
+  };
   const results = {
     date: new Date().toISOString(),
+    loadAverageAtStart: report.loadAverageAtStart,
     node: process.version,
     platform: `${process.platform} ${process.arch}`,
     cpus: cpus().length,
     durationSeconds: settings.duration,
     connections: settings.connections,
     seededClients: SEED_CLIENTS,
+    scenariosRun: settings.scenarios,
+    serverProfiled: settings.profile,
+    serverEnv: settings.serverEnv,
+    serverEntry: SERVER_ENTRY,
     scenarios: report.rows,
+    cryptoCeiling: ceiling,
+    tokenEndpointVsCeiling: comparison,
     server: {
       rssMiB: round(report.memory.rssMiB),
       peakRssMiB: round(report.memory.peakRssMiB),
@@ -384,8 +592,48 @@ async function main() {
     `server RSS after run: ${results.server.rssMiB} MiB (peak ${results.server.peakRssMiB ?? 'n/a'} MiB); ` +
       `node ${process.version}; server exit on SIGTERM: ${report.stopResult}`,
   );
-  if (report.server.logLines > 0) console.log(`note: the server logged ${report.server.logLines} warning/error lines`);
+  if (report.server.logLines > 0) {
+    const last = report.server.logTail.slice(-5).map((line) => (line.length > 300 ? `${line.slice(0, 300)}...` : line));
+    console.log(`note: the server logged ${report.server.logLines} warning/error lines; the last ${last.length}:\n  ${last.join('\n  ')}`);
+  }
+  const BUSY_MACHINE_CORES = 0.25;
+  const contended = report.rows.filter((r) => r.cpuCores.otherCores !== null && r.cpuCores.otherCores > BUSY_MACHINE_CORES);
+  if (contended.length > 0 || (ceiling?.otherProcessesCores ?? 0) > BUSY_MACHINE_CORES) {
+    console.log(
+      `warning: other processes were busy during the run (${[
+        ...(ceiling && ceiling.otherProcessesCores > BUSY_MACHINE_CORES ? [`${ceiling.otherProcessesCores} cores during the ceiling`] : []),
+        ...contended.map((r) => `${r.cpuCores.otherCores} cores during ${r.scenario}`),
+      ].join(', ')}); these figures understate the server`,
+    );
+  }
+  if (ceiling) {
+    console.log(
+      `single-core ceiling (jose ES256 verify + sign, ${ceiling.measuredSeconds} s after ${ceiling.warmupSeconds} s warm-up): ` +
+        `${ceiling.pairOpsPerSecond.toFixed(0)} pairs/s (verify only ${ceiling.verifyOnlyOpsPerSecond.toFixed(0)}/s, sign only ${ceiling.signOnlyOpsPerSecond.toFixed(0)}/s)`,
+    );
+  }
+  if (comparison) {
+    console.log(
+      `${comparison.scenario}: ${comparison.requestsPerSecond.toFixed(0)} req/s = ${comparison.ratioPercent.toFixed(1)}% of the ceiling; ` +
+        `target >= ${comparison.targetPercent}%: ${comparison.met ? 'met' : 'NOT met'} (reported, not enforced)`,
+    );
+    if (comparison.cpuBoundRatioPercent !== null) {
+      const split = report.rows.find((r) => r.key === CEILING_SCENARIO).serverCpuMicrosPerRequest;
+      console.log(
+        `  server CPU per request: ${split.total} µs (main thread ${split.mainThread}, other threads ${split.otherThreads}) ` +
+          `vs ${comparison.ceilingMicrosPerPair} µs per crypto pair: even with a core to itself the server would reach ` +
+          `~${comparison.cpuBoundRatioPercent.toFixed(0)}% of the ceiling`,
+      );
+    }
+  }
   console.log(`results written to ${RESULTS_FILE}`);
+  if (report.profileFile) {
+    if (existsSync(report.profileFile)) {
+      console.log(`\nserver CPU profile: ${report.profileFile}\n${summariseProfileFile(report.profileFile, 25)}`);
+    } else {
+      console.error(`no CPU profile was written to ${report.profileFile} (did the server exit cleanly?)`);
+    }
+  }
 
   for (const row of failed) console.error(`FAILED ${row.scenario}: ${row.problems.join('; ')}`);
   return failed.length === 0 ? 0 : 1;
