@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
-import { decodeProtectedHeader, jwtVerify, SignJWT } from 'jose';
+import { decodeProtectedHeader, jwtVerify } from 'jose';
+import { signCompactJws } from './compact-jws.js';
 import type { ClientRepository } from '../storage/client-repository.js';
 import type { RevocationRepository } from '../storage/revocation-repository.js';
 import type { ServerKeys } from './server-keys.js';
@@ -32,16 +33,18 @@ export interface IssuedAccessToken {
 
 export async function issueAccessToken(deps: AccessTokenDeps, clientId: string, scope: string | undefined): Promise<IssuedAccessToken> {
   const now = deps.now();
-  const signing = await deps.keys.signingKey();
-  const token = await new SignJWT({ client_id: clientId, ...(scope !== undefined ? { scope } : {}) })
-    .setProtectedHeader({ alg: signing.alg, kid: signing.kid, typ: ACCESS_TOKEN_TYPE })
-    .setIssuer(deps.issuer)
-    .setSubject(clientId)
-    .setAudience(deps.audience)
-    .setIssuedAt(now)
-    .setExpirationTime(now + deps.lifetimeSeconds)
-    .setJti(randomBytes(16).toString('base64url'))
-    .sign(signing.key);
+  const signing = deps.keys.signingKey();
+  const claims: AccessTokenClaims = {
+    iss: deps.issuer,
+    sub: clientId,
+    aud: deps.audience,
+    client_id: clientId,
+    iat: now,
+    exp: now + deps.lifetimeSeconds,
+    jti: randomBytes(16).toString('base64url'),
+    ...(scope !== undefined ? { scope } : {}),
+  };
+  const token = signCompactJws({ alg: signing.alg, kid: signing.kid, typ: ACCESS_TOKEN_TYPE }, claims, signing.key);
   return { access_token: token, token_type: 'Bearer', expires_in: deps.lifetimeSeconds, ...(scope !== undefined ? { scope } : {}) };
 }
 

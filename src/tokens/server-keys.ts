@@ -1,8 +1,9 @@
-import { randomBytes } from 'node:crypto';
+import { randomBytes, type KeyObject } from 'node:crypto';
 import { exportJWK, generateKeyPair, importJWK, type CryptoKey, type JWK } from 'jose';
 import type { ServerSigningAlg } from '../config/config.js';
 import type { SecretBox } from '../crypto/secret-box.js';
 import type { ServerKeyRepository, StoredServerKey } from '../storage/server-key-repository.js';
+import { privateKeyFromJwk } from './compact-jws.js';
 
 export interface ServerKeyPolicy {
   alg: ServerSigningAlg;
@@ -18,7 +19,7 @@ interface LoadedKey {
   stored: StoredServerKey;
   publicKey: CryptoKey;
   /** Only opened for the key that signs. */
-  privateKey?: CryptoKey;
+  privateKey?: KeyObject;
 }
 
 /** The seal context: binds each private key ciphertext to its kid. */
@@ -114,12 +115,12 @@ export class ServerKeys {
   }
 
   /** The key that signs now: the newest active one. */
-  async signingKey(): Promise<{ kid: string; alg: string; key: CryptoKey }> {
+  signingKey(): { kid: string; alg: ServerSigningAlg; key: KeyObject } {
     const now = this.now();
     const active = this.keys.find((k) => k.stored.activatesAt <= now);
     if (!active) throw new Error('no active server signing key');
-    active.privateKey ??= (await importJWK(JSON.parse(this.secrets.open(active.stored.privateCiphertext, sealContext(active.stored.kid))) as JWK, active.stored.alg)) as CryptoKey;
-    return { kid: active.stored.kid, alg: active.stored.alg, key: active.privateKey };
+    active.privateKey ??= privateKeyFromJwk(JSON.parse(this.secrets.open(active.stored.privateCiphertext, sealContext(active.stored.kid))) as Record<string, unknown>);
+    return { kid: active.stored.kid, alg: active.stored.alg as ServerSigningAlg, key: active.privateKey };
   }
 
   /** A published key by kid, for verifying our own tokens. */

@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
+import { createLocalJWKSet, jwtVerify } from 'jose';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createSecretBox } from '../../src/crypto/secret-box.js';
 import { ServerKeyRepository } from '../../src/storage/server-key-repository.js';
@@ -53,15 +54,15 @@ describe(`server signing keys (${storageKind})`, () => {
     const { clock, make } = await keysOverFreshDatabase();
     const keys = make();
     await keys.start();
-    const old = (await keys.signingKey()).kid;
+    const old = keys.signingKey().kid;
     const added = await keys.rotate();
     await keys.refresh();
     expect(keys.publicJwks().keys.map((k) => k.kid).sort()).toEqual([old, added.kid].sort()); // published at once
-    expect((await keys.signingKey()).kid).toBe(old); // not signing yet
+    expect(keys.signingKey().kid).toBe(old); // not signing yet
 
     clock.advance(600);
     await keys.refresh();
-    expect((await keys.signingKey()).kid).toBe(added.kid); // signing after the activation delay
+    expect(keys.signingKey().kid).toBe(added.kid); // signing after the activation delay
     expect(keys.publicJwks().keys.map((k) => k.kid)).toContain(old); // old tokens still verify
 
     clock.advance(329);
@@ -89,17 +90,17 @@ describe(`server signing keys (${storageKind})`, () => {
     await switched.start();
     const all = await repository.all();
     expect(all.map((k) => k.alg).sort()).toEqual(['ES256', 'RS256']);
-    expect((await switched.signingKey()).alg).toBe('ES256'); // until the new key activates
+    expect(switched.signingKey().alg).toBe('ES256'); // until the new key activates
     clock.advance(600);
     await switched.refresh();
-    expect((await switched.signingKey()).alg).toBe('RS256');
+    expect(switched.signingKey().alg).toBe('RS256');
   });
 
   it.each(['RS256', 'EdDSA'] as const)('can sign with %s', async (alg) => {
     const { make } = await keysOverFreshDatabase({ alg });
     const keys = make();
     await keys.start();
-    expect((await keys.signingKey()).alg).toBe(alg);
+    expect(keys.signingKey().alg).toBe(alg);
   });
 });
 
@@ -108,6 +109,16 @@ describe(`the JWKS endpoint and a rotation through the CLI (${storageKind})`, ()
   afterEach(async () => {
     await server?.close();
     server = undefined;
+  });
+
+  it.each(['ES256', 'RS256', 'EdDSA'])('issues access tokens that verify against /jwks with %s', async (alg) => {
+    server = await startTestServer({ SIGNING_KEY_ALG: alg });
+    const machine = await registerMachineClient(server, { token_endpoint_auth_method: 'client_secret_basic' });
+    const issued = await postForm(server, '/token', { grant_type: 'client_credentials' }, { authorization: basic(machine.client_id, machine.client_secret) });
+    const jwks = createLocalJWKSet((await request(server, 'GET', '/jwks')).body);
+    const { payload, protectedHeader } = await jwtVerify(issued.body.access_token, jwks, { issuer: server.config.issuer, audience: server.config.issuer, typ: 'at+jwt', algorithms: [alg] });
+    expect(protectedHeader.alg).toBe(alg);
+    expect(payload.client_id).toBe(machine.client_id);
   });
 
   it('serves the public keys with caching headers', async () => {
