@@ -23,7 +23,6 @@ async function main(): Promise<void> {
     throw new Error(config.database.kind === 'postgres' ? `DATABASE_URL: cannot open the database (${cause})` : `DATA_DIR: cannot open the embedded database (${cause})`);
   });
   const app = await buildApp(config, { db, logger });
-  app.addHook('onClose', async () => db.close());
 
   let stopping = false;
   const stop = (signal: string) => {
@@ -35,8 +34,8 @@ async function main(): Promise<void> {
       logger.warn('requests still open after the shutdown grace period; closing their connections');
       app.server.closeAllConnections();
     }, SHUTDOWN_GRACE_MS).unref();
-    // close() stops accepting, waits for in-flight requests, then runs onClose (the database).
-    app.close().then(
+    // close() stops accepting and waits for in-flight requests and handlers; then the database
+    app.close().then(() => db.close()).then(
       () => process.exit(0),
       (error: unknown) => {
         logger.error({ err: error }, 'shutdown failed');
