@@ -36,7 +36,10 @@ async function main(): Promise<void> {
     }, SHUTDOWN_GRACE_MS).unref();
     // close() stops accepting and waits for in-flight requests and handlers; then the database
     app.close().then(() => db.close()).then(
-      () => process.exit(0),
+      () => {
+        logger.info('shut down');
+        process.exit(0);
+      },
       (error: unknown) => {
         logger.error({ err: error }, 'shutdown failed');
         process.exit(1);
