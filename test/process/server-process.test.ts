@@ -1,6 +1,7 @@
 import { mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { SignJWT } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { freshDatabase, storageKind, TEST_SECRETS_KEY } from '../support/test-server.js';
 import { runServer, startServerProcess } from '../support/server-process.js';
@@ -81,6 +82,51 @@ describe(`the server process (${storageKind})`, () => {
     expect(code).toBe(0);
     expect(Date.now() - started).toBeLessThan(15_000);
   }, 30_000);
+
+  it('lets handlers of clients that hung up finish before closing the database', async () => {
+    const server = await startServerProcess(env);
+    const created = await fetch(`${server.url}/register`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ grant_types: ['client_credentials'], token_endpoint_auth_method: 'client_secret_jwt' }),
+    });
+    const client = (await created.json()) as Record<string, string>;
+    // token requests take two queries (the client, then the assertion id): a database closed
+    // between them is what this guards against
+    const forms = await Promise.all(
+      Array.from({ length: 80 }, async (_, i) => {
+        const jwt = await new SignJWT({ jti: `hangup-${i}` })
+          .setProtectedHeader({ alg: 'HS256' })
+          .setIssuer(client.client_id!)
+          .setSubject(client.client_id!)
+          .setAudience(server.url)
+          .setExpirationTime('1m')
+          .sign(new TextEncoder().encode(client.client_secret!));
+        return new URLSearchParams({ grant_type: 'client_credentials', client_assertion_type: 'urn:ietf:params:oauth:client-assertion-type:jwt-bearer', client_assertion: jwt }).toString();
+      }),
+    );
+    const { connect } = await import('node:net');
+    const port = Number(new URL(server.url).port);
+    // requests whose clients vanish the moment they are sent: their handlers run on regardless
+    await Promise.all(
+      forms.map(
+        (form) =>
+          new Promise<void>((resolve) => {
+            const socket = connect(port, '127.0.0.1', () => {
+              socket.write(`POST /token HTTP/1.1\r\nHost: x\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: ${form.length}\r\n\r\n${form}`, () => {
+                socket.destroy();
+                resolve();
+              });
+            });
+            socket.on('error', () => resolve());
+          }),
+      ),
+    );
+    expect(await server.stop()).toBe(0);
+    const errors = server.output().split('\n').filter((line) => line.includes('"level":50'));
+    expect(errors).toEqual([]);
+    expect(server.output()).toContain('access token issued'); // the handlers did run
+  });
 
   it.runIf(storageKind === 'embedded')('keeps a generated secrets key beside the data, readable by the owner only', () => {
     expect(statSync(join(dataDir, 'secrets.key')).mode & 0o777).toBe(0o600);
