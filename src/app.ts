@@ -7,22 +7,24 @@ import { createSecretBox } from './crypto/secret-box.js';
 import { buildProviderMetadata } from './discovery/provider-metadata.js';
 import { discoveryPaths, discoveryRoutes } from './discovery/routes.js';
 import { healthRoutes } from './health/routes.js';
+import type { ClientAuthDeps } from './client-auth/authenticate-client.js';
+import { ClientKeys } from './client-auth/client-keys.js';
+import { RemoteJwksCache } from './client-auth/remote-jwks.js';
 import { registerCors } from './http/cors.js';
+import { ENDPOINT_PATHS, endpointUrls } from './http/endpoints.js';
 import { clientErrorHandler, frameworkErrorHandler, registerErrorHandling } from './http/error-handler.js';
-import { registrationRoutes } from './registration/routes.js';
+import { acceptEmptyJsonOnDelete } from './http/json-body.js';
+import { runPeriodically, trackInFlight } from './http/lifecycle.js';
 import type { RegistrationDeps } from './registration/client-registration.js';
+import { registrationRoutes } from './registration/routes.js';
 import { ClientRepository } from './storage/client-repository.js';
 import type { Database } from './storage/database.js';
 import { ReplayRepository } from './storage/replay-repository.js';
 import { RevocationRepository } from './storage/revocation-repository.js';
 import { ServerKeyRepository } from './storage/server-key-repository.js';
-import { ClientKeys } from './client-auth/client-keys.js';
-import { RemoteJwksCache } from './client-auth/remote-jwks.js';
-import type { ClientAuthDeps } from './client-auth/authenticate-client.js';
 import type { AccessTokenDeps } from './tokens/access-tokens.js';
-import { ServerKeys } from './tokens/server-keys.js';
 import { jwksRoute, tokenRoutes } from './tokens/routes.js';
-import { ENDPOINT_PATHS, endpointUrls } from './http/endpoints.js';
+import { ServerKeys } from './tokens/server-keys.js';
 
 export interface AppDeps {
   db: Database;
@@ -34,68 +36,10 @@ const KEY_REFRESH_SECONDS = 30;
 /** Expired assertion ids and revocations are deleted in the background, never on a request. */
 const PURGE_SECONDS = 60;
 
-/** How long closing waits for handlers still running; server.ts cuts connections at 10 s too. */
-const DRAIN_TIMEOUT_MS = 10_000;
-
-/**
- * Fastify's close() waits for open connections, not for handlers whose client has gone: such a
- * handler may still be between two queries when the database closes. Handlers are counted from
- * routing to reply, and closing waits for them (bounded) before the hooks that close storage.
- */
-function trackInFlight(app: FastifyInstance): void {
-  const running = new Set<object>();
-  const handling = new WeakSet<object>();
-  let drained: (() => void) | undefined;
-  const done = (request: object) => {
-    running.delete(request);
-    if (running.size === 0) drained?.();
-  };
-  app.addHook('onRequest', async (request) => void running.add(request));
-  app.addHook('preHandler', async (request) => void handling.add(request));
-  // aborted before its handler started: nothing will run for it
-  app.addHook('onRequestAbort', async (request) => (handling.has(request) ? undefined : done(request)));
-  app.addHook('onSend', async (request) => done(request));
-  app.addHook('onResponse', async (request) => done(request));
-  app.addHook('onClose', async () => {
-    if (running.size === 0) return;
-    await new Promise<void>((resolve) => {
-      drained = resolve;
-      setTimeout(resolve, DRAIN_TIMEOUT_MS).unref();
-    });
-  });
-}
-
-/** Runs `task` every `seconds` while the app is up; a failure is logged, not fatal. */
-function runPeriodically(app: FastifyInstance, seconds: number, task: () => Promise<unknown>): void {
-  let running = false;
-  const timer = setInterval(() => {
-    if (running) return;
-    running = true;
-    task()
-      .catch((error: unknown) => app.log.warn({ err: error }, 'periodic task failed'))
-      .finally(() => (running = false));
-  }, seconds * 1000);
-  timer.unref();
-  app.addHook('onClose', async () => clearInterval(timer));
-}
-
 /** RFC 7591 does not cap metadata size; 64 KiB holds any sane client, jwks included. */
 export const MAX_BODY_BYTES = 64 * 1024;
 
 const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
-
-/**
- * Some HTTP clients send `Content-Type: application/json` on every request, DELETE included, with
- * no body. That is not malformed JSON; a DELETE has nothing to parse.
- */
-function acceptEmptyJsonOnDelete(app: FastifyInstance): void {
-  const parseJson = app.getDefaultJsonParser('error', 'error');
-  app.removeContentTypeParser('application/json');
-  app.addContentTypeParser('application/json', { parseAs: 'string' }, (request, body, done) => {
-    if (body === '' && request.method === 'DELETE') return done(null, undefined);
-    return parseJson(request, body as string, done);
-  });
-}
 
 /** Builds the application; never listens (server.ts does, tests use their own port). */
 export async function buildApp(config: Config, deps: AppDeps): Promise<FastifyInstance> {
@@ -103,7 +47,6 @@ export async function buildApp(config: Config, deps: AppDeps): Promise<FastifyIn
     loggerInstance: deps.logger,
     bodyLimit: MAX_BODY_BYTES,
     trustProxy: config.trustProxy,
-    // A caller-supplied request id is kept when it is harmless, so logs join up across services.
     // Client ids are 32 characters; longer ones must still reach our handler and get a 401.
     routerOptions: { maxParamLength: 1024 },
     frameworkErrors: frameworkErrorHandler,
@@ -113,6 +56,7 @@ export async function buildApp(config: Config, deps: AppDeps): Promise<FastifyIn
     connectionTimeout: 60_000,
     // One log line per request, written when it completes (below), instead of Fastify's two.
     logController: new LogController({ disableRequestLogging: true }),
+    // A caller-supplied request id is kept when it is harmless, so logs join up across services.
     genReqId: (request) => {
       const given = request.headers['x-request-id'];
       return typeof given === 'string' && REQUEST_ID.test(given) ? given : randomUUID();
