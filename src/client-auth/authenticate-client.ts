@@ -1,3 +1,4 @@
+import { errors } from 'jose';
 import type { SecretBox } from '../crypto/secret-box.js';
 import { constantTimeEqual } from '../crypto/token-hash.js';
 import { OAuthError, invalidRequest } from '../http/oauth-error.js';
@@ -161,12 +162,15 @@ export async function authenticateClient(deps: ClientAuthDeps, credentials: Pres
 }
 
 async function clientKeySet(deps: ClientAuthDeps, client: StoredClient) {
+  let keys;
   try {
-    const keys = await deps.keys.forClient(client);
-    if (!keys) throw clientAuthenticationFailed(deps.policy.issuer, 'client has no registered keys');
-    return keys;
+    keys = await deps.keys.forClient(client);
   } catch (error) {
     if (error instanceof OutboundError) throw clientAuthenticationFailed(deps.policy.issuer, `jwks_uri: ${error.message}`);
+    // a key set jose will not take is the client's problem, never a 500
+    if (error instanceof errors.JOSEError) throw clientAuthenticationFailed(deps.policy.issuer, `the client's keys are unusable: ${error.code}`);
     throw error;
   }
+  if (!keys) throw clientAuthenticationFailed(deps.policy.issuer, 'client has no registered keys');
+  return keys;
 }

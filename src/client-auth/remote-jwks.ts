@@ -124,6 +124,10 @@ async function checkedKeySet(uri: string, body: unknown): Promise<JwkSet> {
     throw new OutboundError(`${uri} did not answer with a JWK Set`);
   }
   const set = { keys: keys as Record<string, unknown>[] };
+  // a key holds strings and, in x5c or key_ops, lists of strings: nothing nests deeper
+  if (keys.some((key) => Object.values(key as object).some((member) => typeof member === 'object' && member !== null && !(Array.isArray(member) && member.every((m) => typeof m === 'string'))))) {
+    throw new OutboundError(`${uri} sent a key with nested members`);
+  }
   const problem = await jwksProblem(set);
   if (problem) throw new OutboundError(`${uri}: ${problem}`);
   return set;

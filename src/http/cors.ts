@@ -13,6 +13,8 @@ export async function registerCors(app: FastifyInstance, publicPaths: { get: rea
     allowedHeaders: ['Content-Type', 'Authorization'],
     exposedHeaders: ['Location', 'X-Request-Id'],
     maxAge: 600,
+    // an OPTIONS without Origin is no browser preflight: answer it plainly, not with a text 400
+    strictPreflight: false,
   });
   const closed: FastifyCorsOptions = { origin: false };
   await app.register(cors, {

@@ -79,6 +79,23 @@ function canonicalLanguageTag(tag: string): string | undefined {
 /** NUL and unpaired surrogates: valid in JSON strings, but PostgreSQL text and jsonb cannot hold them. */
 const UNSTORABLE = /\u0000|[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/;
 
+/**
+ * JSON nesting deeper than any metadata needs (a JWK in jwks sits at depth 4, its x5c entries at 5).
+ * Checked without recursion, before anything walks the value recursively.
+ */
+const MAX_DEPTH = 8;
+
+function nestedTooDeep(value: unknown): boolean {
+  const pending: [unknown, number][] = [[value, 0]];
+  for (let item = pending.pop(); item !== undefined; item = pending.pop()) {
+    const [node, depth] = item;
+    if (typeof node !== 'object' || node === null) continue;
+    if (depth >= MAX_DEPTH) return true;
+    for (const child of Object.values(node)) pending.push([child, depth + 1]);
+  }
+  return false;
+}
+
 function hasUnstorableText(value: unknown): boolean {
   if (typeof value === 'string') return UNSTORABLE.test(value);
   if (Array.isArray(value)) return value.some(hasUnstorableText);
@@ -106,6 +123,7 @@ function pickKnownFields(input: Readonly<Record<string, unknown>>): Record<strin
       name = `${base}#${canonical}`;
       if (name in picked) throw invalidClientMetadata(`${key} repeats ${name} (language tags are case-insensitive)`);
     }
+    if (nestedTooDeep(value)) throw invalidClientMetadata(`${key} is nested more than ${MAX_DEPTH} levels deep`);
     const validate = validators.get(base)!;
     if (!validate(value)) throw schemaError(key, validate);
     if (hasUnstorableText(value)) throw invalidClientMetadata(`${key} contains a NUL character or an unpaired UTF-16 surrogate`);

@@ -84,6 +84,23 @@ describe(`jwks_uri client keys (${storageKind})`, () => {
     expect(keys.hits).toBe(before + 1);
   });
 
+  it('answers 401, never 500, when the keys a jwks_uri serves are unusable', async () => {
+    const odd = await keyPair('ES256', 'odd');
+    const saved = keys.body;
+    keys.body = { keys: [{ ...odd.publicJwk, extra: [[[['nested']]]] }] };
+    try {
+      const res = await request(server, 'POST', '/register', {
+        json: { grant_types: ['client_credentials'], token_endpoint_auth_method: 'private_key_jwt', jwks_uri: keys.url('/odd') },
+      });
+      const jwt = await assertion({ clientId: res.body.client_id, audience: server.config.issuer, key: odd.privateKey, alg: 'ES256', kid: 'odd' });
+      const token = await postForm(server, '/token', assertionParams(jwt));
+      expect(token.status).toBe(401);
+      expect(token.body.error).toBe('invalid_client');
+    } finally {
+      keys.body = saved;
+    }
+  });
+
   it('refuses a jwks_uri the fetcher may not reach, at registration', async () => {
     const other = await startTestServer();
     try {

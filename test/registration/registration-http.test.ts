@@ -120,6 +120,13 @@ describe(`registration over HTTP (${storageKind})`, () => {
       }
     });
 
+    it('refuses JSON nested thousands deep with 400, not a stack overflow', async () => {
+      const deep = `${'['.repeat(12_000)}${']'.repeat(12_000)}`;
+      const res = await request(server, 'POST', '/register', { body: `{"redirect_uris":["https://rp.example/cb"],"jwks":{"keys":[{}],"x":${deep}}}`, headers: { 'content-type': 'application/json' } });
+      expect(res.status).toBe(400);
+      expect(res.body.error).toBe('invalid_client_metadata');
+    });
+
     it('refuses a body over 64 KiB with 413', async () => {
       const res = await register({ ...rp, client_name: 'x'.repeat(70 * 1024) });
       expect(res.status).toBe(413);
@@ -304,6 +311,11 @@ describe(`registration over HTTP (${storageKind})`, () => {
       const config = await request(server, 'GET', `/register/${created.body.client_id}`, { token: created.body.registration_access_token, headers: { origin: 'https://app.example' } });
       expect(config.status).toBe(200);
       expect(config.headers.get('access-control-allow-origin')).toBeNull();
+    });
+
+    it('answers an OPTIONS without Origin (no browser preflight) without a text/plain 400', async () => {
+      const res = await request(server, 'OPTIONS', '/register', { headers: { 'access-control-request-method': 'POST' } });
+      expect(res.status).toBeLessThan(400);
     });
 
     it('echoes a request id, or makes one', async () => {
