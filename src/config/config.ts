@@ -30,7 +30,7 @@ export const ENV_VARIABLES = {
   SIGNING_KEY_ACTIVATION_DELAY: 'Seconds a new signing key is published before it signs, so that verifiers see it first (default 600, at least 330).',
   CLOCK_SKEW: 'Seconds of clock difference tolerated in client assertions (default 30).',
   CLIENT_ASSERTION_MAX_LIFETIME: 'Longest accepted client assertion lifetime, exp minus now, in seconds (default 300).',
-  CLIENT_ASSERTION_ACCEPT_ENDPOINT_AUDIENCE: 'true: also accept the token endpoint URL as client assertion aud (legacy clients; default false).',
+  CLIENT_ASSERTION_ACCEPT_ENDPOINT_AUDIENCE: 'true: also accept an endpoint URL (token, introspection, revocation) as the only assertion aud (legacy clients; default false).',
   OUTBOUND_ALLOWED_HOSTS: 'Comma-separated host[:port] list that outbound fetches (jwks_uri) may reach over http or on internal addresses.',
   OUTBOUND_TIMEOUT_MS: 'Timeout of outbound fetches in milliseconds (default 3000).',
   OUTBOUND_MAX_BYTES: 'Largest outbound response accepted, in bytes (default 524288).',
