@@ -1,4 +1,5 @@
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { DatabaseUnavailableError } from '../storage/unavailable.js';
 import { OAuthError } from './oauth-error.js';
 
 /**
@@ -14,8 +15,19 @@ const FRAMEWORK_ERRORS: Record<string, () => OAuthError> = {
   FST_ERR_CTP_INVALID_JSON_BODY: () => new OAuthError('invalid_request', 'the request body is not valid JSON'),
 };
 
+/** Seconds a client is asked to wait when the database is unreachable or failing over. */
+export const RETRY_AFTER_SECONDS = 5;
+
 function toOAuthError(error: FastifyError): OAuthError | undefined {
   if (error instanceof OAuthError) return error;
+  if (error instanceof DatabaseUnavailableError) {
+    return new OAuthError(
+      'temporarily_unavailable',
+      'the service cannot reach its database right now; try again shortly',
+      { 'retry-after': String(RETRY_AFTER_SECONDS) },
+      error.reason,
+    );
+  }
   const mapped = FRAMEWORK_ERRORS[error.code];
   if (mapped) return mapped();
   // JSON.parse failures and prototype-poisoning refusals carry statusCode 400 and no FST code.
@@ -62,7 +74,9 @@ export function registerErrorHandling(app: FastifyInstance): void {
   app.setErrorHandler((error: FastifyError, request, reply) => {
     const oauth = toOAuthError(error);
     if (oauth) {
-      if (oauth.status >= 500) request.log.error({ err: error }, 'request failed');
+      // an outage is the operator's to see, but not a bug in this server: a warning, with its cause
+      if (oauth.code === 'temporarily_unavailable') request.log.warn({ error: oauth.code, reason: oauth.logReason }, 'database unavailable');
+      else if (oauth.status >= 500) request.log.error({ err: error }, 'request failed');
       else request.log.info({ error: oauth.code, reason: oauth.logReason ?? oauth.message }, 'request refused');
       return reply.code(oauth.status).headers(oauth.headers).header('cache-control', 'no-store').send(oauth.toJSON());
     }

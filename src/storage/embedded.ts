@@ -2,6 +2,7 @@ import { closeSync, mkdirSync, openSync, readFileSync, rmSync, writeSync } from 
 import { join } from 'node:path';
 import { PGlite } from '@electric-sql/pglite';
 import type { Database } from './database.js';
+import { classifyDatabaseError } from './unavailable.js';
 
 /**
  * PGlite is one PostgreSQL backend in this process; two processes opening the same directory
@@ -50,17 +51,27 @@ export async function openEmbedded(dataDir: string | undefined): Promise<Databas
     unlock();
     throw error;
   }
+  // a request still running while the server shuts down meets a closed database: unavailable, not a bug
+  const guard = async <T>(work: () => Promise<T>): Promise<T> => {
+    try {
+      return await work();
+    } catch (error) {
+      throw classifyDatabaseError(error);
+    }
+  };
   return {
     kind: 'embedded',
-    query: async (sql, params) => (await db.query(sql, params as unknown[] | undefined)).rows as never,
-    exec: async (sql) => void (await db.exec(sql)),
-    ping: async () => void (await db.query('SELECT 1')),
+    query: (sql, params) => guard(async () => (await db.query(sql, params as unknown[] | undefined)).rows as never),
+    exec: (sql) => guard(async () => void (await db.exec(sql))),
+    ping: () => guard(async () => void (await db.query('SELECT 1'))),
     transaction: (work) =>
-      db.transaction((tx) =>
-        work({
-          query: async (sql, params) => (await tx.query(sql, params as unknown[] | undefined)).rows as never,
-          exec: async (sql) => void (await tx.exec(sql)),
-        }),
+      guard(() =>
+        db.transaction((tx) =>
+          work({
+            query: async (sql, params) => (await tx.query(sql, params as unknown[] | undefined)).rows as never,
+            exec: async (sql) => void (await tx.exec(sql)),
+          }),
+        ),
       ),
     async close() {
       try {

@@ -1,6 +1,10 @@
 import pg from 'pg';
 import type { Logger } from 'pino';
 import type { Database, Queryable } from './database.js';
+import { classifyDatabaseError, DatabaseUnavailableError, unavailabilityReason } from './unavailable.js';
+
+/** Server-side limit on one statement; the client-side read timeout sits just above it. */
+const STATEMENT_TIMEOUT_MS = 10_000;
 
 export function connectPostgres(url: string, poolSize: number, log: Logger): Database {
   const pool = new pg.Pool({
@@ -9,36 +13,50 @@ export function connectPostgres(url: string, poolSize: number, log: Logger): Dat
     // A database that does not answer must fail the request (and /readyz), not hang it.
     connectionTimeoutMillis: 5_000,
     idleTimeoutMillis: 30_000,
-    statement_timeout: 10_000,
+    statement_timeout: STATEMENT_TIMEOUT_MS,
+    // a connection whose peer vanished without a reset (a network partition) answers nothing:
+    // statement_timeout cannot fire there, so the client gives up on its own
+    query_timeout: STATEMENT_TIMEOUT_MS + 2_000,
     application_name: 'oidc-registrar',
   });
   // An idle connection dropped by the server must not crash the process; the pool replaces it.
-  pool.on('error', (error) => log.warn({ err: error }, 'idle PostgreSQL connection failed'));
+  pool.on('error', (error) => log.warn({ reason: unavailabilityReason(error) ?? error.message }, 'idle PostgreSQL connection failed'));
 
-  const run = async <Row extends object>(on: pg.Pool | pg.PoolClient, sql: string, params?: readonly unknown[]) =>
-    (await on.query<Row>(sql, params as unknown[] | undefined)).rows;
+  /** Driver errors that mean "no database right now" become DatabaseUnavailableError. */
+  const run = async <Row extends object>(on: pg.Pool | pg.PoolClient, sql: string, params?: readonly unknown[]) => {
+    try {
+      return (await on.query<Row>(sql, params as unknown[] | undefined)).rows;
+    } catch (error) {
+      throw classifyDatabaseError(error);
+    }
+  };
 
   return {
     kind: 'postgres',
     query: (sql, params) => run(pool, sql, params),
-    exec: async (sql) => void (await pool.query(sql)),
-    ping: async () => void (await pool.query('SELECT 1')),
+    exec: async (sql) => void (await run(pool, sql)),
+    ping: async () => void (await run(pool, 'SELECT 1')),
     async transaction(work) {
-      const client = await pool.connect();
+      const client = await pool.connect().catch((error: unknown) => {
+        throw classifyDatabaseError(error);
+      });
+      let broken = false;
       try {
-        await client.query('BEGIN');
+        await run(client, 'BEGIN');
         const tx: Queryable = {
           query: (sql, params) => run(client, sql, params),
-          exec: async (sql) => void (await client.query(sql)),
+          exec: async (sql) => void (await run(client, sql)),
         };
         const result = await work(tx);
-        await client.query('COMMIT');
+        await run(client, 'COMMIT');
         return result;
       } catch (error) {
-        await client.query('ROLLBACK').catch(() => undefined);
+        broken = error instanceof DatabaseUnavailableError;
+        if (!broken) await client.query('ROLLBACK').catch(() => (broken = true));
         throw error;
       } finally {
-        client.release();
+        // a connection that failed is destroyed, not handed to the next request
+        client.release(broken);
       }
     },
     close: () => pool.end(),

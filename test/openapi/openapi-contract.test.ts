@@ -17,6 +17,8 @@ import { SERVER_SIGNING_ALGS } from '../../src/config/config.js';
 import { buildProviderMetadata } from '../../src/discovery/provider-metadata.js';
 import { ENDPOINT_PATHS, endpointUrls } from '../../src/http/endpoints.js';
 import { OAUTH_ERRORS } from '../../src/http/oauth-error.js';
+import { RETRY_AFTER_SECONDS } from '../../src/http/error-handler.js';
+import { DatabaseUnavailableError } from '../../src/storage/unavailable.js';
 import { PRIVATE_JWK_MEMBERS } from '../../src/protocol/jwk.js';
 import { CONTENT_ENCRYPTION_ALGS, KEY_MANAGEMENT_ALGS, SIGNING_ALGS } from '../../src/protocol/algorithms.js';
 import {
@@ -994,7 +996,7 @@ describe(`openapi.yaml against a running server (${storageKind})`, () => {
     }
   });
 
-  it('answers 500 server_error and 503 temporarily_unavailable as documented when the database fails', async () => {
+  it('answers 500 server_error when the database fails, 503 temporarily_unavailable when it is out of reach, as documented', async () => {
     const created = (await register({ redirect_uris: ['https://rp.example/cb'] })).body;
     const path = `/register/${created.client_id as string}`;
     const token = created.registration_access_token as string;
@@ -1019,6 +1021,13 @@ describe(`openapi.yaml against a running server (${storageKind})`, () => {
       }
       const ready = await call(server, 'GET', '/readyz');
       expect([ready.status, (ready.body as JsonObject).error]).toEqual([503, 'temporarily_unavailable']);
+      // the database out of reach (test/storage/database-outage.test.ts makes it so for real)
+      failing.mockRejectedValue(new DatabaseUnavailableError('ECONNREFUSED'));
+      for (const [method, target, options] of attempts) {
+        const res = await call(server, method, target, options);
+        expect([res.status, (res.body as JsonObject).error]).toEqual([503, 'temporarily_unavailable']);
+        expect(res.headers.get('retry-after')).toBe(String(RETRY_AFTER_SECONDS));
+      }
     } finally {
       failing.mockRestore();
       failingPing.mockRestore();
