@@ -39,6 +39,9 @@ const PURGE_SECONDS = 60;
 /** RFC 7591 does not cap metadata size; 64 KiB holds any sane client, jwks included. */
 export const MAX_BODY_BYTES = 64 * 1024;
 
+/** How often Node looks for requests past their timeout: the cut comes at most this late. */
+const REQUEST_TIMEOUT_CHECK_MS = 1_000;
+
 const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
 
 /** Builds the application; never listens (server.ts does, tests use their own port). */
@@ -51,8 +54,15 @@ export async function buildApp(config: Config, deps: AppDeps): Promise<FastifyIn
     routerOptions: { maxParamLength: 1024 },
     frameworkErrors: frameworkErrorHandler,
     clientErrorHandler,
-    // A client that stalls mid-request must not hold a connection (or a shutdown) open for ever.
-    requestTimeout: 30_000,
+    // A client that stalls or trickles must not hold a connection (or a shutdown) open: the whole
+    // request, headers included, within REQUEST_TIMEOUT. Node reads headersTimeout and its check
+    // interval only when the server is created, so they go in here, not after.
+    requestTimeout: config.requestTimeoutSeconds * 1000,
+    http: {
+      requestTimeout: config.requestTimeoutSeconds * 1000,
+      headersTimeout: config.requestTimeoutSeconds * 1000,
+      connectionsCheckingInterval: REQUEST_TIMEOUT_CHECK_MS,
+    },
     connectionTimeout: 60_000,
     // One log line per request, written when it completes (below), instead of Fastify's two.
     logController: new LogController({ disableRequestLogging: true }),

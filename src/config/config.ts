@@ -21,6 +21,7 @@ export const ENV_VARIABLES = {
   CLIENT_SECRET_TTL: 'Lifetime of issued client secrets in seconds; 0 means they do not expire (default 0).',
   SCOPES_SUPPORTED: 'Space-separated scopes clients may register (default "openid profile email address phone offline_access").',
   SERVICE_DOCUMENTATION: 'URL of human-readable documentation, announced in discovery as service_documentation (optional).',
+  REQUEST_TIMEOUT: 'Seconds within which a request\'s headers and body must arrive; later it gets 408 and its connection is closed (default 30).',
   TRUST_PROXY: 'true when behind a reverse proxy that sets X-Forwarded-* headers (default false).',
   DATABASE_POOL_SIZE: 'Maximum PostgreSQL connections per instance (default 10).',
   ACCESS_TOKEN_LIFETIME: 'Lifetime of access tokens in seconds (default 300).',
@@ -54,6 +55,8 @@ export interface Config {
   scopesSupported: readonly string[];
   serviceDocumentation: string | undefined;
   trustProxy: boolean;
+  /** A request whose headers and body have not arrived by then is answered 408 and cut. */
+  requestTimeoutSeconds: number;
   tokens: {
     lifetimeSeconds: number;
     audience: string;
@@ -225,6 +228,7 @@ export function loadConfig(env: Env = process.env): Config {
     scopesSupported: [...new Set(scopes)],
     serviceDocumentation,
     trustProxy: boolean(env, 'TRUST_PROXY', false),
+    requestTimeoutSeconds: integer(env, 'REQUEST_TIMEOUT', 30, 1, 600),
     tokens: {
       lifetimeSeconds: integer(env, 'ACCESS_TOKEN_LIFETIME', 300, 1, 86_400),
       audience,
