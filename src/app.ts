@@ -4,6 +4,7 @@ import Fastify, { LogController, type FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
 import type { Config } from './config/config.js';
 import { createSecretBox } from './crypto/secret-box.js';
+import { assertSecretsKeysOpen } from './crypto/secrets-key-check.js';
 import { buildProviderMetadata } from './discovery/provider-metadata.js';
 import { discoveryPaths, discoveryRoutes } from './discovery/routes.js';
 import { healthRoutes } from './health/routes.js';
@@ -24,7 +25,7 @@ import { RevocationRepository } from './storage/revocation-repository.js';
 import { ServerKeyRepository } from './storage/server-key-repository.js';
 import type { AccessTokenDeps } from './tokens/access-tokens.js';
 import { jwksRoute, tokenRoutes } from './tokens/routes.js';
-import { ServerKeys } from './tokens/server-keys.js';
+import { ServerKeys, serverKeySealContext } from './tokens/server-keys.js';
 
 export interface AppDeps {
   db: Database;
@@ -35,6 +36,9 @@ export interface AppDeps {
 const KEY_REFRESH_SECONDS = 30;
 /** Expired assertion ids and revocations are deleted in the background, never on a request. */
 const PURGE_SECONDS = 60;
+
+/** Client secrets opened at start-up to prove SECRETS_KEY is the one the data was sealed with. */
+const SECRET_SAMPLE_SIZE = 20;
 
 /** RFC 7591 does not cap metadata size; 64 KiB holds any sane client, jwks included. */
 export const MAX_BODY_BYTES = 64 * 1024;
@@ -100,20 +104,24 @@ export async function buildApp(config: Config, deps: AppDeps): Promise<FastifyIn
     post: [`${prefix}${ENDPOINT_PATHS.registration}`],
   });
 
-  healthRoutes(app, deps.db);
-
   const now = () => Math.floor(Date.now() / 1000);
   const clients = new ClientRepository(deps.db);
   const secrets = createSecretBox(config.secretsKeys);
   const clientKeys = new ClientKeys(new RemoteJwksCache(config.outbound, now));
 
-  const serverKeys = new ServerKeys(new ServerKeyRepository(deps.db), secrets, {
+  const serverKeyRepository = new ServerKeyRepository(deps.db);
+  assertSecretsKeysOpen(secrets, [
+    ...(await serverKeyRepository.all()).map((key) => ({ kind: 'server signing key' as const, sealed: key.privateCiphertext, context: serverKeySealContext(key.kid) })),
+    ...(await clients.sampleSealedSecrets(SECRET_SAMPLE_SIZE)).map((c) => ({ kind: 'client secret' as const, sealed: c.secretCiphertext, context: c.clientId })),
+  ]);
+  const serverKeys = new ServerKeys(serverKeyRepository, secrets, {
     alg: config.signingKeys.alg,
     activationDelaySeconds: config.signingKeys.activationDelaySeconds,
     rotationIntervalSeconds: config.signingKeys.rotationIntervalSeconds,
     retentionSeconds: config.tokens.lifetimeSeconds + config.clientAuth.clockSkewSeconds,
   }, now);
   await serverKeys.start();
+  healthRoutes(app, deps.db, () => serverKeys.canSign());
 
   const endpoints = endpointUrls(config.issuer);
   discoveryRoutes(app, config.issuer, buildProviderMetadata(config, endpoints));

@@ -22,7 +22,10 @@ async function main(): Promise<void> {
     const cause = (error as NodeJS.ErrnoException).code ?? (error instanceof Error ? error.message : String(error));
     throw new Error(config.database.kind === 'postgres' ? `DATABASE_URL: cannot open the database (${cause})` : `DATA_DIR: cannot open the embedded database (${cause})`);
   });
-  const app = await buildApp(config, { db, logger });
+  const app = await buildApp(config, { db, logger }).catch(async (error: unknown) => {
+    await db.close().catch(() => undefined); // releases the embedded database's lock too
+    throw error;
+  });
 
   let stopping = false;
   const stop = (signal: string) => {
@@ -62,6 +65,11 @@ async function main(): Promise<void> {
 }
 
 main().catch((error: unknown) => {
+  // a value that turns out wrong only against the data (SECRETS_KEY) is a configuration error too
+  if (error instanceof ConfigError) {
+    process.stderr.write(`oidc-registrar: configuration error: ${error.message}\n`);
+    process.exit(78); // EX_CONFIG
+  }
   process.stderr.write(`oidc-registrar: failed to start: ${error instanceof Error ? error.message : String(error)}\n`);
   process.exit(1);
 });

@@ -1,5 +1,7 @@
 import { createCipheriv, createDecipheriv, createHash, randomBytes } from 'node:crypto';
 
+const VERSION = 'v1';
+
 /**
  * Client secrets encrypted at rest with AES-256-GCM. A ciphertext reads
  * `v1.<key id>.<iv>.<ciphertext+tag>` (base64url), so that a new key can be introduced while
@@ -9,9 +11,15 @@ import { createCipheriv, createDecipheriv, createHash, randomBytes } from 'node:
 export interface SecretBox {
   seal(plaintext: string, context: string): string;
   open(sealed: string, context: string): string;
+  /** Key ids in configuration order: SECRETS_KEY first, then SECRETS_KEY_PREVIOUS. */
+  readonly keyIds: readonly string[];
 }
 
-const VERSION = 'v1';
+/** The id of the key a ciphertext was sealed under, read from its text without opening it. */
+export function sealedKeyId(sealed: string): string | undefined {
+  const [version, id] = sealed.split('.');
+  return version === VERSION ? id : undefined;
+}
 
 /** A short public fingerprint of the key; never the key itself. */
 export function keyId(key: Buffer): string {
@@ -25,6 +33,7 @@ export function createSecretBox(keys: readonly Buffer[]): SecretBox {
   const currentId = keyId(current);
 
   return {
+    keyIds: keys.map(keyId),
     seal(plaintext, context) {
       const iv = randomBytes(12);
       const cipher = createCipheriv('aes-256-gcm', current, iv);

@@ -3,12 +3,19 @@ import type { Database } from '../storage/database.js';
 
 const READINESS_TIMEOUT_MS = 2_000;
 
-export function healthRoutes(app: FastifyInstance, db: Database): void {
+export function healthRoutes(app: FastifyInstance, db: Database, canSign: () => boolean): void {
   /** Liveness: the process answers. Says nothing about the database on purpose. */
   app.get('/healthz', (_request, reply) => reply.header('cache-control', 'no-store').send({ status: 'ok' }));
 
-  /** Readiness: the database answers a query within the timeout. */
+  /** Readiness: the database answers a query within the timeout, and tokens can be signed. */
   app.get('/readyz', async (request, reply) => {
+    if (!canSign()) {
+      request.log.error('readiness check failed: the signing key cannot be opened with SECRETS_KEY or SECRETS_KEY_PREVIOUS');
+      return reply
+        .code(503)
+        .header('cache-control', 'no-store')
+        .send({ error: 'temporarily_unavailable', error_description: 'the server cannot sign tokens: its signing key does not open with the configured secrets keys' });
+    }
     let timer: NodeJS.Timeout | undefined;
     try {
       await Promise.race([

@@ -65,6 +65,15 @@ export class ClientRepository {
     );
   }
 
+  /** A few sealed client secrets, for the start-up check that the secrets keys open them. */
+  async sampleSealedSecrets(limit: number): Promise<{ clientId: string; secretCiphertext: string }[]> {
+    const rows = await this.db.query<{ client_id: string; secret_ciphertext: string }>(
+      'SELECT client_id, secret_ciphertext FROM clients WHERE secret_ciphertext IS NOT NULL LIMIT $1',
+      [limit],
+    );
+    return rows.map((row) => ({ clientId: row.client_id, secretCiphertext: row.secret_ciphertext }));
+  }
+
   async findById(clientId: string): Promise<StoredClient | undefined> {
     const [row] = await this.db.query<ClientRow>(`SELECT ${COLUMNS} FROM clients WHERE client_id = $1`, [clientId]);
     return row && fromRow(row);

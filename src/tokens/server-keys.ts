@@ -18,12 +18,12 @@ export interface ServerKeyPolicy {
 interface LoadedKey {
   stored: StoredServerKey;
   publicKey: CryptoKey;
-  /** Only opened for the key that signs. */
-  privateKey?: KeyObject;
+  /** Opened when loaded; undefined when the configured secrets keys cannot open it. */
+  privateKey: KeyObject | undefined;
 }
 
 /** The seal context: binds each private key ciphertext to its kid. */
-const sealContext = (kid: string) => `server-key:${kid}`;
+export const serverKeySealContext = (kid: string): string => `server-key:${kid}`;
 
 /** Makes a key pair for `alg`: the public JWK to publish and the private one to seal. */
 export async function newServerKey(alg: ServerSigningAlg, secrets: SecretBox, now: number, activatesAt: number): Promise<StoredServerKey> {
@@ -35,7 +35,7 @@ export async function newServerKey(alg: ServerSigningAlg, secrets: SecretBox, no
     kid,
     alg,
     publicJwk,
-    privateCiphertext: secrets.seal(JSON.stringify(privateJwk), sealContext(kid)),
+    privateCiphertext: secrets.seal(JSON.stringify(privateJwk), serverKeySealContext(kid)),
     createdAt: now,
     activatesAt,
   };
@@ -87,7 +87,7 @@ export class ServerKeys {
     this.keys = await Promise.all(
       stored
         .filter((key) => !expired.includes(key.kid))
-        .map(async (key) => current.get(key.kid) ?? { stored: key, publicKey: (await importJWK(key.publicJwk as JWK, key.alg)) as CryptoKey }),
+        .map(async (key) => current.get(key.kid) ?? { stored: key, publicKey: (await importJWK(key.publicJwk as JWK, key.alg)) as CryptoKey, privateKey: this.open(key) }),
     );
     this.loadedAt = now;
   }
@@ -114,13 +114,32 @@ export class ServerKeys {
     return this.now() - this.loadedAt;
   }
 
+  /**
+   * A key sealed under a secrets key this instance does not have (another instance configured
+   * with a different SECRETS_KEY made it) stays unopened: this instance cannot sign with it, and
+   * says so through canSign() and the readiness check.
+   */
+  private open(key: StoredServerKey): KeyObject | undefined {
+    try {
+      return privateKeyFromJwk(JSON.parse(this.secrets.open(key.privateCiphertext, serverKeySealContext(key.kid))) as Record<string, unknown>);
+    } catch {
+      return undefined;
+    }
+  }
+
   /** The key that signs now: the newest active one. */
   signingKey(): { kid: string; alg: ServerSigningAlg; key: KeyObject } {
     const now = this.now();
     const active = this.keys.find((k) => k.stored.activatesAt <= now);
     if (!active) throw new Error('no active server signing key');
-    active.privateKey ??= privateKeyFromJwk(JSON.parse(this.secrets.open(active.stored.privateCiphertext, sealContext(active.stored.kid))) as Record<string, unknown>);
+    if (!active.privateKey) throw new Error(`server signing key ${active.stored.kid} cannot be opened with SECRETS_KEY or SECRETS_KEY_PREVIOUS`);
     return { kid: active.stored.kid, alg: active.stored.alg as ServerSigningAlg, key: active.privateKey };
+  }
+
+  /** Whether tokens can be signed now (readiness). */
+  canSign(): boolean {
+    const active = this.keys.find((k) => k.stored.activatesAt <= this.now());
+    return active?.privateKey !== undefined;
   }
 
   /** A published key by kid, for verifying our own tokens. */
