@@ -9,6 +9,8 @@ export function registerFormBody(scope: FastifyInstance): void {
   scope.addContentTypeParser('application/x-www-form-urlencoded', { parseAs: 'string' }, (_request, body, done) => {
     const params: Record<string, string> = Object.create(null) as Record<string, string>;
     for (const [name, value] of new URLSearchParams(body as string)) {
+      // RFC 6749 §3.2: parameters sent without a value are treated as if they were omitted
+      if (value === '') continue;
       if (name in params) return done(invalidRequest(`parameter ${name} is included more than once`), undefined);
       params[name] = value;
     }

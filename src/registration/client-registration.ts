@@ -56,6 +56,18 @@ function issueSecret(deps: RegistrationDeps, clientId: string): { secretCipherte
   };
 }
 
+/**
+ * An expiring secret is renewed by an update made within the last quarter of its lifetime, or
+ * after it expired: RFC 7592 gives a client no other way to get a new one, and a client that
+ * updates itself ahead of client_secret_expires_at never has a gap. A quarter of
+ * CLIENT_SECRET_TTL, or a day when secrets no longer expire (the TTL was turned off since).
+ */
+export function secretDueForRenewal(deps: Pick<RegistrationDeps, 'now' | 'clientSecretTtlSeconds'>, client: StoredClient): boolean {
+  if (client.secretExpiresAt === 0) return false;
+  const window = deps.clientSecretTtlSeconds > 0 ? Math.floor(deps.clientSecretTtlSeconds / 4) : 86_400;
+  return client.secretExpiresAt - deps.now() <= window;
+}
+
 /** RFC 7591 §3: validates the request, issues the credentials and stores the client. */
 export async function registerClient(deps: RegistrationDeps, request: Readonly<Record<string, unknown>>): Promise<ClientInformation> {
   const metadata = await validateClientMetadata(request, deps.policy);
@@ -120,7 +132,7 @@ export async function updateClient(
   const metadata: ClientMetadata = await validateClientMetadata(request, deps.policy);
   const secret = !needsClientSecret(metadata)
     ? { secretCiphertext: null, secretExpiresAt: 0 }
-    : client.secretCiphertext !== null
+    : client.secretCiphertext !== null && !secretDueForRenewal(deps, client)
       ? // re-sealed, so that updates move secrets onto the current SECRETS_KEY
         { secretCiphertext: deps.secrets.seal(deps.secrets.open(client.secretCiphertext, clientId), clientId), secretExpiresAt: client.secretExpiresAt }
       : issueSecret(deps, clientId);
@@ -133,7 +145,8 @@ export async function updateClient(
   });
   if (!updated) throw invalidToken(); // deleted, or its token rotated, while we validated
   deps.clientChanged(client);
-  return clientInformation(deps, updated, newToken);
+  // RFC 7592 §3: the response carries the registration access token, the one presented when kept
+  return clientInformation(deps, updated, newToken ?? token);
 }
 
 /** RFC 7592 §2.3: the client and its registration access token stop working at once. */

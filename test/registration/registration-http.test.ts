@@ -46,7 +46,8 @@ describe(`registration over HTTP (${storageKind})`, () => {
       expect(updated.body.client_name).toBe('Renamed');
       expect(updated.body).not.toHaveProperty('contacts'); // replacement: omitted fields are removed
       expect(updated.body.client_secret).toBe(client.client_secret); // still needed, so kept
-      expect(updated.body).not.toHaveProperty('registration_access_token'); // not rotated by default
+      // RFC 7592 §3: the response includes the registration access token; not rotated by default
+      expect(updated.body.registration_access_token).toBe(client.registration_access_token);
 
       const reread = await request(server, 'GET', path, { token: client.registration_access_token });
       expect(reread.body.client_name).toBe('Renamed');

@@ -1,5 +1,8 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { request, startTestServer, storageKind, type TestServer } from '../support/test-server.js';
+import { secretDueForRenewal } from '../../src/registration/client-registration.js';
+import type { StoredClient } from '../../src/storage/client-repository.js';
+import { basic, postForm } from '../support/client-auth.js';
 
 const rp = { redirect_uris: ['https://rp.example/cb'] };
 let server: TestServer | undefined;
@@ -39,6 +42,40 @@ describe(`registration modes and options (${storageKind})`, () => {
     server = await startTestServer({ CLIENT_SECRET_TTL: '3600' });
     const client = (await request(server, 'POST', '/register', { json: rp })).body;
     expect(client.client_secret_expires_at - client.client_id_issued_at).toBe(3600);
+  });
+
+  it('renews an expired client secret on an RFC 7592 update, and only then', async () => {
+    server = await startTestServer({ CLIENT_SECRET_TTL: '2' });
+    const client = (await request(server, 'POST', '/register', { json: { grant_types: ['client_credentials'] } })).body;
+    const update = () =>
+      request(server!, 'PUT', `/register/${client.client_id}`, { token: client.registration_access_token, json: { client_id: client.client_id, grant_types: ['client_credentials'] } });
+    const tokenWith = (secret: string) =>
+      postForm(server!, '/token', { grant_type: 'client_credentials' }, { authorization: basic(client.client_id, secret) });
+
+    const early = (await update()).body;
+    expect(early.client_secret).toBe(client.client_secret); // not yet due: kept
+    expect(early.client_secret_expires_at).toBe(client.client_secret_expires_at);
+
+    await new Promise((r) => setTimeout(r, 2_100));
+    expect((await tokenWith(client.client_secret)).status).toBe(401); // expired
+    const renewed = (await update()).body;
+    expect(renewed.client_secret).not.toBe(client.client_secret);
+    expect(renewed.client_secret_expires_at).toBeGreaterThan(Math.floor(Date.now() / 1000));
+    expect((await tokenWith(renewed.client_secret)).status).toBe(200);
+    expect((await tokenWith(client.client_secret)).status).toBe(401);
+  });
+
+  it.each([
+    ['no expiry', { ttl: 3600, expiresIn: null }, false],
+    ['expired', { ttl: 3600, expiresIn: -1 }, true],
+    ['in its last quarter', { ttl: 3600, expiresIn: 900 }, true],
+    ['before its last quarter', { ttl: 3600, expiresIn: 901 }, false],
+    ['TTL since turned off: within a day', { ttl: 0, expiresIn: 86_400 }, true],
+    ['TTL since turned off: further off', { ttl: 0, expiresIn: 86_401 }, false],
+  ])('an expiring secret is due for renewal: %s', (_name, { ttl, expiresIn }, due) => {
+    const now = 1_800_000_000;
+    const client = { secretExpiresAt: expiresIn === null ? 0 : now + expiresIn } as StoredClient;
+    expect(secretDueForRenewal({ now: () => now, clientSecretTtlSeconds: ttl }, client)).toBe(due);
   });
 
   it('serves an issuer with a path under that path, and RFC 8414 discovery at the inserted well-known path', async () => {

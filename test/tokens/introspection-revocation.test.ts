@@ -21,6 +21,39 @@ describe(`introspection and revocation (${storageKind})`, () => {
   });
   afterAll(async () => server.close());
 
+  describe('parameters sent without a value are treated as omitted (RFC 6749 §3.2)', () => {
+    it('token endpoint: an empty scope asks for the registered scope; an empty client_id beside Basic is no conflict', async () => {
+      const res = await postForm(server, '/token', { grant_type: 'client_credentials', scope: '', client_id: '' }, auth(owner));
+      expect(res.status).toBe(200);
+      expect(res.body.scope).toBe('openid profile');
+    });
+
+    it('an empty duplicate is no duplicate', async () => {
+      const res = await request(server, 'POST', '/token', {
+        body: 'grant_type=client_credentials&scope=openid&scope=',
+        headers: { 'content-type': 'application/x-www-form-urlencoded', ...auth(owner) },
+      });
+      expect(res.status).toBe(200);
+      expect(res.body.scope).toBe('openid');
+    });
+
+    it('introspection and revocation: an empty token_type_hint and client_id are ignored, an empty token is missing', async () => {
+      const token = await issue();
+      const introspected = await postForm(server, '/introspect', { token, token_type_hint: '', client_id: '' }, auth(owner));
+      expect(introspected.body.active).toBe(true);
+      const revoked = await postForm(server, '/revoke', { token, token_type_hint: '', client_id: '' }, auth(owner));
+      expect(revoked.status).toBe(200);
+      expect((await introspect(token)).body.active).toBe(false);
+      const empty = await postForm(server, '/introspect', { token: '' }, auth(owner));
+      expect([empty.status, empty.body.error, empty.body.error_description]).toEqual([400, 'invalid_request', 'token is required']);
+    });
+
+    it('an empty grant_type is a missing grant_type', async () => {
+      const res = await postForm(server, '/token', { grant_type: '' }, auth(owner));
+      expect([res.status, res.body.error, res.body.error_description]).toEqual([400, 'invalid_request', 'grant_type is required']);
+    });
+  });
+
   it('describes an active token to its own client', async () => {
     const token = await issue();
     const res = await introspect(token);
