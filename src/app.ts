@@ -164,8 +164,9 @@ export async function buildApp(config: Config, deps: AppDeps): Promise<FastifyIn
 
   await app.register(
     async (scope) => {
-      registrationRoutes(scope, registrationDeps, config.registration.initialAccessToken);
       jwksRoute(scope, serverKeys);
+      // each in a scope of its own: they read different body types
+      await scope.register(async (registrationScope) => registrationRoutes(registrationScope, registrationDeps, config.registration.initialAccessToken));
       await scope.register(async (tokenScope) => tokenRoutes(tokenScope, clientAuthDeps, tokenDeps));
     },
     { prefix },

@@ -8,8 +8,6 @@ import { OAuthError } from './oauth-error.js';
  */
 const FRAMEWORK_ERRORS: Record<string, () => OAuthError> = {
   FST_ERR_CTP_BODY_TOO_LARGE: () => new OAuthError('request_too_large', 'the request body is larger than the server accepts'),
-  FST_ERR_CTP_INVALID_MEDIA_TYPE: () =>
-    new OAuthError('unsupported_media_type', 'the request body must be sent with the content type this endpoint accepts'),
   FST_ERR_CTP_INVALID_CONTENT_LENGTH: () => new OAuthError('invalid_request', 'the Content-Length header does not match the body'),
   FST_ERR_CTP_EMPTY_JSON_BODY: () => new OAuthError('invalid_request', 'the request body is empty; a JSON object is required'),
   FST_ERR_CTP_INVALID_JSON_BODY: () => new OAuthError('invalid_request', 'the request body is not valid JSON'),
@@ -18,8 +16,29 @@ const FRAMEWORK_ERRORS: Record<string, () => OAuthError> = {
 /** Seconds a client is asked to wait when the database is unreachable or failing over. */
 export const RETRY_AFTER_SECONDS = 5;
 
-function toOAuthError(error: FastifyError): OAuthError | undefined {
+/** What a route reads, set by acceptsOnly() on the scope that registers it. */
+interface AcceptsConfig {
+  accepts?: string;
+}
+
+/** Every route registered on `scope` from now on reads bodies of this media type only. */
+export function acceptsOnly(scope: FastifyInstance, mediaType: string): void {
+  scope.addHook('onRoute', (route) => {
+    route.config = { ...route.config, accepts: mediaType } as NonNullable<typeof route.config>;
+  });
+}
+
+function unsupportedMediaType(request: FastifyRequest): OAuthError {
+  const accepts = (request.routeOptions?.config as AcceptsConfig | undefined)?.accepts;
+  return new OAuthError(
+    'unsupported_media_type',
+    accepts === undefined ? 'this endpoint takes no request body' : `the request body must be sent as ${accepts}`,
+  );
+}
+
+function toOAuthError(error: FastifyError, request: FastifyRequest): OAuthError | undefined {
   if (error instanceof OAuthError) return error;
+  if (error.code === 'FST_ERR_CTP_INVALID_MEDIA_TYPE') return unsupportedMediaType(request);
   if (error instanceof DatabaseUnavailableError) {
     return new OAuthError(
       'temporarily_unavailable',
@@ -47,7 +66,7 @@ function toOAuthError(error: FastifyError): OAuthError | undefined {
  * Fastify as `frameworkErrors`, so that they too answer in OAuth JSON.
  */
 export function frameworkErrorHandler(error: FastifyError, request: FastifyRequest, reply: FastifyReply): void {
-  const oauth = error.code === 'FST_ERR_BAD_URL' ? new OAuthError('invalid_request', 'the request URL is malformed') : toOAuthError(error);
+  const oauth = error.code === 'FST_ERR_BAD_URL' ? new OAuthError('invalid_request', 'the request URL is malformed') : toOAuthError(error, request);
   const answer = oauth ?? new OAuthError('invalid_request', 'the request could not be understood');
   request.log.info({ error: answer.code, reason: error.code }, 'request refused');
   void reply.code(answer.status).header('cache-control', 'no-store').send(answer.toJSON());
@@ -72,7 +91,7 @@ export function clientErrorHandler(error: NodeJS.ErrnoException, socket: import(
 /** One place where every thrown error becomes an OAuth JSON body; stacks and 5xx causes never leave. */
 export function registerErrorHandling(app: FastifyInstance): void {
   app.setErrorHandler((error: FastifyError, request, reply) => {
-    const oauth = toOAuthError(error);
+    const oauth = toOAuthError(error, request);
     if (oauth) {
       // an outage is the operator's to see, but not a bug in this server: a warning, with its cause
       if (oauth.code === 'temporarily_unavailable') request.log.warn({ error: oauth.code, reason: oauth.logReason }, 'database unavailable');

@@ -1,5 +1,6 @@
 import type { FastifyInstance, FastifyReply } from 'fastify';
 import { requireBearerToken } from '../http/bearer.js';
+import { acceptsOnly } from '../http/error-handler.js';
 import { ENDPOINT_PATHS } from '../http/endpoints.js';
 import { invalidToken } from '../http/oauth-error.js';
 import { constantTimeEqual } from '../crypto/token-hash.js';
@@ -23,6 +24,7 @@ interface ClientParams {
 
 /** The registration endpoint and the client configuration endpoint, under the issuer's path. */
 export function registrationRoutes(app: FastifyInstance, deps: RegistrationDeps, initialAccessToken: string | undefined): void {
+  acceptsOnly(app, 'application/json');
   app.post(ENDPOINT_PATHS.registration, async (request, reply) => {
     if (initialAccessToken !== undefined) {
       const presented = requireBearerToken(request.headers.authorization);

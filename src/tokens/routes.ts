@@ -1,6 +1,7 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { authenticateClient, type ClientAuthDeps } from '../client-auth/authenticate-client.js';
 import { ENDPOINT_PATHS } from '../http/endpoints.js';
+import { acceptsOnly } from '../http/error-handler.js';
 import { formParams, registerFormBody } from '../http/form-body.js';
 import { invalidRequest } from '../http/oauth-error.js';
 import { introspectAccessToken, revokeAccessToken, type AccessTokenDeps } from './access-tokens.js';
@@ -24,6 +25,7 @@ export function tokenRoutes(app: FastifyInstance, auth: ClientAuthDeps, tokens: 
   // Only form bodies here (RFC 6749 §3.2, RFC 7662 §2.1, RFC 7009 §2.1): JSON is refused with 415.
   app.removeContentTypeParser('application/json');
   registerFormBody(app);
+  acceptsOnly(app, 'application/x-www-form-urlencoded');
 
   const authenticate = (request: FastifyRequest) =>
     authenticateClient(auth, { authorization: request.headers.authorization, params: formParams(request.body) });

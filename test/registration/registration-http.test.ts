@@ -113,11 +113,19 @@ describe(`registration over HTTP (${storageKind})`, () => {
       expect(res.body).toEqual({ error, error_description: expect.any(String) });
     });
 
-    it('refuses a body that is not JSON with 415', async () => {
+    it('refuses a body that is not JSON with 415, naming the type it accepts', async () => {
       for (const type of ['text/plain', 'application/x-www-form-urlencoded', 'application/xml']) {
         const res = await request(server, 'POST', '/register', { body: 'redirect_uris=https://rp.example/cb', headers: { 'content-type': type } });
         expect(res.status).toBe(415);
-        expect(res.body.error).toBe('unsupported_media_type');
+        expect(res.body).toEqual({ error: 'unsupported_media_type', error_description: 'the request body must be sent as application/json' });
+      }
+    });
+
+    it('415 at the token, introspection and revocation endpoints names the form encoding', async () => {
+      for (const path of ['/token', '/introspect', '/revoke']) {
+        const res = await request(server, 'POST', path, { json: { grant_type: 'client_credentials' } });
+        expect(res.status).toBe(415);
+        expect(res.body).toEqual({ error: 'unsupported_media_type', error_description: 'the request body must be sent as application/x-www-form-urlencoded' });
       }
     });
 
