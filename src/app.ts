@@ -107,7 +107,7 @@ export async function buildApp(config: Config, deps: AppDeps): Promise<FastifyIn
   const now = () => Math.floor(Date.now() / 1000);
   const clients = new ClientRepository(deps.db);
   const secrets = createSecretBox(config.secretsKeys);
-  const clientKeys = new ClientKeys(new RemoteJwksCache(config.outbound, now));
+  const clientKeys = new ClientKeys(new RemoteJwksCache(config.outbound, now, config.clientCacheSize), config.clientCacheSize);
 
   const serverKeyRepository = new ServerKeyRepository(deps.db);
   assertSecretsKeysOpen(secrets, [
@@ -176,6 +176,10 @@ export async function buildApp(config: Config, deps: AppDeps): Promise<FastifyIn
   runPeriodically(app, PURGE_SECONDS, async () => {
     const purged = { assertions: await replay.purgeExpired(now()), revocations: await revocations.purgeExpired(now()) };
     if (purged.assertions + purged.revocations > 0) app.log.debug(purged, 'purged expired assertion ids and revocations');
+    // keys of clients changed or deleted on another instance: unused (versions are checked per
+    // request), but they would hold memory until the cache bound pushed them out
+    const dropped = await clientKeys.sweep((ids) => clients.versions(ids));
+    if (dropped > 0) app.log.debug({ dropped }, 'dropped cached keys of clients changed elsewhere');
   });
 
   return app;

@@ -1,4 +1,5 @@
 import { createLocalJWKSet, type JSONWebKeySet, type JWTVerifyGetKey } from 'jose';
+import { LRUCache } from 'lru-cache';
 import type { StoredClient } from '../storage/client-repository.js';
 import type { JwkSet, RemoteJwksCache } from './remote-jwks.js';
 
@@ -9,45 +10,86 @@ export interface ClientKeySet {
   refresh(): Promise<ClientKeySet | undefined>;
 }
 
+/** What is kept per client: the version it was derived from, and the parsed set or the URI. */
+interface Entry {
+  version: number;
+  inline?: ClientKeySet;
+  jwksUri?: string;
+}
+
+/** An entry is parsed again after this long even when it is in use. */
+const ENTRY_MAX_AGE_MS = 3_600_000;
+
 const localSet = (keys: JwkSet): JWTVerifyGetKey => createLocalJWKSet(keys as unknown as JSONWebKeySet);
 
 /**
  * The public keys a client authenticates with, from its registered `jwks` or `jwks_uri`. Parsed
- * sets are cached per client and version: an update (on any instance) bumps the version, so a
- * stale set is never used; `forget` drops one at once on update or delete here.
+ * sets are cached per client and version, at most `maxClients` of them for at most an hour: an
+ * update (on any instance) bumps the version, so a stale set is never used; `forget` drops one
+ * at once on update or delete here, and `sweep` drops those changed or deleted elsewhere.
  */
 export class ClientKeys {
-  private readonly inline = new Map<string, { version: number; set: ClientKeySet }>();
-  /** The client version each remote set was last used for: a newer version refetches it. */
-  private readonly remoteVersions = new Map<string, number>();
+  private readonly clients: LRUCache<string, Entry>;
   /** jose imports keys lazily and keeps them inside a set: reuse a set while its keys are current. */
   private readonly remoteSets = new WeakMap<JwkSet, ClientKeySet>();
 
-  constructor(private readonly remote: RemoteJwksCache) {}
+  constructor(
+    private readonly remote: RemoteJwksCache,
+    maxClients: number,
+  ) {
+    this.clients = new LRUCache({ max: maxClients, ttl: ENTRY_MAX_AGE_MS });
+  }
 
   async forClient(client: StoredClient): Promise<ClientKeySet | undefined> {
+    const entry = this.clients.get(client.clientId);
     const jwks = client.metadata.jwks as JwkSet | undefined;
     if (jwks !== undefined) {
-      const cached = this.inline.get(client.clientId);
-      if (cached && cached.version === client.version) return cached.set;
+      if (entry?.inline && entry.version === client.version) return entry.inline;
       const set: ClientKeySet = { getKey: localSet(jwks), refresh: async () => undefined };
-      this.inline.set(client.clientId, { version: client.version, set });
+      this.clients.set(client.clientId, { version: client.version, inline: set });
       return set;
     }
     const uri = client.metadata.jwks_uri as string | undefined;
     if (uri === undefined) return undefined;
     // an update (here or on another instance) may mean the client rotated or revoked keys
-    const seen = this.remoteVersions.get(client.clientId);
-    if (seen !== undefined && seen !== client.version) this.remote.evict(uri);
-    this.remoteVersions.set(client.clientId, client.version);
+    if (entry !== undefined && entry.version !== client.version) {
+      if (entry.jwksUri !== undefined) this.remote.evict(entry.jwksUri);
+      this.remote.evict(uri);
+    }
+    if (entry?.version !== client.version || entry.jwksUri !== uri) this.clients.set(client.clientId, { version: client.version, jwksUri: uri });
     return this.remoteSet(uri, await this.remote.get(uri));
   }
 
   /** Called when a client is updated or deleted on this instance. */
   forget(clientId: string, jwksUri?: string): void {
-    this.inline.delete(clientId);
-    this.remoteVersions.delete(clientId);
+    const entry = this.clients.get(clientId);
+    this.clients.delete(clientId);
+    if (entry?.jwksUri !== undefined) this.remote.evict(entry.jwksUri);
     if (jwksUri !== undefined) this.remote.evict(jwksUri);
+  }
+
+  /**
+   * Drops entries of clients that another instance changed or deleted, given the stored version
+   * of each cached client (absent: deleted). Called from a timer, never on a request.
+   */
+  async sweep(storedVersions: (clientIds: string[]) => Promise<Map<string, number>>): Promise<number> {
+    const cached = [...this.clients.keys()];
+    if (cached.length === 0) return 0;
+    const versions = await storedVersions(cached);
+    let dropped = 0;
+    for (const clientId of cached) {
+      const entry = this.clients.peek(clientId);
+      if (entry !== undefined && versions.get(clientId) !== entry.version) {
+        this.forget(clientId);
+        dropped += 1;
+      }
+    }
+    return dropped;
+  }
+
+  /** How many clients' keys are held (bounded by maxClients). */
+  get size(): number {
+    return this.clients.size;
   }
 
   private remoteSet(uri: string, keys: JwkSet): ClientKeySet {

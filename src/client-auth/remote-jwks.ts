@@ -1,3 +1,4 @@
+import { LRUCache } from 'lru-cache';
 import { fetchJson, OutboundError, type OutboundPolicy } from '../outbound/fetch-json.js';
 import { jwksProblem } from '../registration/client-jwks.js';
 
@@ -42,13 +43,22 @@ function freshFor(cacheControl: string | undefined): number {
  * copy served while the client's server is failing.
  */
 export class RemoteJwksCache {
-  private readonly entries = new Map<string, Entry>();
+  /** At most `maxUris` documents, none kept past the longest a stale copy may serve. */
+  private readonly entries: LRUCache<string, Entry>;
   private readonly inFlight = new Map<string, Promise<JwkSet>>();
 
   constructor(
     private readonly policy: OutboundPolicy,
     private readonly now: () => number,
-  ) {}
+    maxUris: number,
+  ) {
+    this.entries = new LRUCache({ max: maxUris, ttl: REMOTE_JWKS_BOUNDS.maxStaleSeconds * 1000 });
+  }
+
+  /** How many URIs' documents are held (bounded by maxUris). */
+  get size(): number {
+    return this.entries.size;
+  }
 
   async get(uri: string): Promise<JwkSet> {
     const entry = this.entries.get(uri);
@@ -104,9 +114,10 @@ export class RemoteJwksCache {
         return keys;
       } catch (error) {
         const failure = error instanceof OutboundError ? error : new OutboundError(`${uri} could not be used`);
-        const entry = this.entries.get(uri)!;
+        const entry = this.entries.get(uri) ?? { keys: undefined, fetchedAt: 0, expiresAt: 0, provokedAt: 0, failure: undefined };
         entry.failure = failure;
         entry.provokedAt = this.now(); // a failing server is left alone for the cool-down
+        this.entries.set(uri, entry);
         const stale = this.stale(entry);
         if (stale) return stale;
         throw failure;

@@ -74,6 +74,12 @@ export class ClientRepository {
     return rows.map((row) => ({ clientId: row.client_id, secretCiphertext: row.secret_ciphertext }));
   }
 
+  /** The stored version of each of `clientIds` that still exists. */
+  async versions(clientIds: readonly string[]): Promise<Map<string, number>> {
+    const rows = await this.db.query<{ client_id: string; version: number }>('SELECT client_id, version FROM clients WHERE client_id = ANY($1::text[])', [clientIds]);
+    return new Map(rows.map((row) => [row.client_id, row.version]));
+  }
+
   async findById(clientId: string): Promise<StoredClient | undefined> {
     const [row] = await this.db.query<ClientRow>(`SELECT ${COLUMNS} FROM clients WHERE client_id = $1`, [clientId]);
     return row && fromRow(row);

@@ -1,41 +1,9 @@
-import { createServer, type Server } from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { fetchJson, guardedLookup, OutboundError, type OutboundPolicy } from '../../src/outbound/fetch-json.js';
 import { RemoteJwksCache } from '../../src/client-auth/remote-jwks.js';
 import { request, startTestServer, storageKind, type TestServer } from '../support/test-server.js';
 import { assertion, assertionParams, keyPair, postForm, type KeyPair } from '../support/client-auth.js';
-
-/** A client's key server on loopback: serves whatever `body` holds, counts requests. */
-class KeyServer {
-  body: unknown = { keys: [] };
-  headers: Record<string, string> = { 'content-type': 'application/json' };
-  status = 200;
-  delayMs = 0;
-  hits = 0;
-  private server: Server = createServer((_req, res) => {
-    this.hits++;
-    setTimeout(() => {
-      res.writeHead(this.status, this.headers);
-      res.end(typeof this.body === 'string' ? this.body : JSON.stringify(this.body));
-    }, this.delayMs);
-  });
-  port = 0;
-  async start(): Promise<this> {
-    await new Promise<void>((resolve) => this.server.listen(0, '127.0.0.1', resolve));
-    this.port = (this.server.address() as { port: number }).port;
-    return this;
-  }
-  get host() {
-    return `127.0.0.1:${this.port}`;
-  }
-  url(path = '/jwks') {
-    return `http://${this.host}${path}`;
-  }
-  async stop() {
-    this.server.closeAllConnections();
-    await new Promise((resolve) => this.server.close(resolve));
-  }
-}
+import { KeyServer } from '../support/key-server.js';
 
 describe(`jwks_uri client keys (${storageKind})`, () => {
   let keys: KeyServer;
@@ -211,7 +179,7 @@ describe('the outbound fetcher', () => {
 
   it('fetches a failing URI at most once per cool-down, serving the last good copy meanwhile', async () => {
     let now = 2_000_000;
-    const cache = new RemoteJwksCache(allowListed({ maxBytes: 100_000 }), () => now);
+    const cache = new RemoteJwksCache(allowListed({ maxBytes: 100_000 }), () => now, 100);
     const key = await keyPair('ES256', 'stale');
     target.status = 200;
     target.headers = { 'content-type': 'application/json', 'cache-control': 'max-age=60' };
@@ -234,7 +202,7 @@ describe('the outbound fetcher', () => {
   });
 
   it('refuses a remote key set of more than 20 keys', async () => {
-    const cache = new RemoteJwksCache(allowListed({ maxBytes: 500_000 }), () => 3_000_000);
+    const cache = new RemoteJwksCache(allowListed({ maxBytes: 500_000 }), () => 3_000_000, 100);
     const key = await keyPair('ES256');
     target.headers = { 'content-type': 'application/json' };
     target.body = { keys: Array.from({ length: 21 }, (_, i) => ({ ...key.publicJwk, kid: `k${i}` })) };
@@ -243,7 +211,7 @@ describe('the outbound fetcher', () => {
 
   it('caches per Cache-Control within bounds, and refuses key sets with private keys', async () => {
     let now = 1_000_000;
-    const cache = new RemoteJwksCache(allowListed({ maxBytes: 100_000 }), () => now);
+    const cache = new RemoteJwksCache(allowListed({ maxBytes: 100_000 }), () => now, 100);
     const key = await keyPair('ES256', 'cached');
     target.body = { keys: [key.publicJwk] };
     target.headers = { 'content-type': 'application/json', 'cache-control': 'max-age=120' };
