@@ -18,6 +18,9 @@ async function main(): Promise<void> {
     throw error;
   }
   const logger = createLogger(config.logLevel);
+  if (config.generatedSecretsKeyFile !== undefined) {
+    logger.warn({ file: config.generatedSecretsKeyFile }, `generated the key that encrypts client secrets at rest in ${config.generatedSecretsKeyFile}: back it up with the data, without it stored client secrets cannot be read`);
+  }
   const db = await openDatabase(config, logger).catch((error: unknown) => {
     const cause = (error as NodeJS.ErrnoException).code ?? (error instanceof Error ? error.message : String(error));
     throw new Error(config.database.kind === 'postgres' ? `DATABASE_URL: cannot open the database (${cause})` : `DATA_DIR: cannot open the embedded database (${cause})`);

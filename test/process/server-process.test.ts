@@ -1,4 +1,4 @@
-import { mkdtempSync, rmSync, statSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { SignJWT } from 'jose';
@@ -127,6 +127,40 @@ describe(`the server process (${storageKind})`, () => {
     expect(errors).toEqual([]);
     expect(server.output()).toContain('access token issued'); // the handlers did run
   });
+
+  it.runIf(storageKind === 'embedded')(
+    'says what a first start does: creating the database, and where the generated secrets key went (never the key)',
+    async () => {
+      const freshDir = mkdtempSync(join(tmpdir(), 'registrar-first-'));
+      try {
+        const first = await startServerProcess({ DATA_DIR: freshDir });
+        expect(await first.stop()).toBe(0);
+        const records = first
+          .output()
+          .split('\n')
+          .filter((line) => line.startsWith('{'))
+          .map((line) => JSON.parse(line) as Record<string, unknown>);
+        const messages = records.map((record) => String(record.msg));
+        const creating = messages.findIndex((m) => m.startsWith(`creating the embedded database in ${freshDir} (first start`));
+        const created = messages.indexOf('embedded database created');
+        expect(creating).toBeGreaterThanOrEqual(0);
+        expect(created).toBeGreaterThan(creating);
+        expect(messages.indexOf('oidc-registrar listening')).toBeGreaterThan(created);
+        const keyFile = join(freshDir, 'secrets.key');
+        const keyNotice = records.find((record) => record.file === keyFile);
+        expect(keyNotice?.msg).toMatch(/back it up with the data/);
+        expect(first.output()).not.toContain(readFileSync(keyFile, 'utf8').trim());
+
+        const second = await startServerProcess({ DATA_DIR: freshDir });
+        expect(await second.stop()).toBe(0);
+        expect(second.output()).not.toContain('creating the embedded database');
+        expect(second.output()).not.toContain('secrets.key');
+      } finally {
+        rmSync(freshDir, { recursive: true, force: true });
+      }
+    },
+    90_000,
+  );
 
   it.runIf(storageKind === 'embedded')('keeps a generated secrets key beside the data, readable by the owner only', () => {
     expect(statSync(join(dataDir, 'secrets.key')).mode & 0o777).toBe(0o600);
