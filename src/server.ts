@@ -1,5 +1,6 @@
 import { buildApp } from './app.js';
 import { ConfigError, loadConfig, type Config } from './config/config.js';
+import { checkPortIsFree, isAddressInUse, PortInUseError } from './http/listen-port.js';
 import { createLogger } from './logging.js';
 import { openDatabase } from './storage/open-database.js';
 
@@ -18,6 +19,11 @@ async function main(): Promise<void> {
     throw error;
   }
   const logger = createLogger(config.logLevel);
+  if (config.generatedSecretsKeyFile !== undefined) {
+    logger.warn({ file: config.generatedSecretsKeyFile }, `generated the key that encrypts client secrets at rest in ${config.generatedSecretsKeyFile}: back it up with the data, without it stored client secrets cannot be read`);
+  }
+  // before the database: a first start would create and migrate it, only to fail at listen
+  await checkPortIsFree(config.port, config.host);
   const db = await openDatabase(config, logger).catch((error: unknown) => {
     const cause = (error as NodeJS.ErrnoException).code ?? (error instanceof Error ? error.message : String(error));
     throw new Error(config.database.kind === 'postgres' ? `DATABASE_URL: cannot open the database (${cause})` : `DATA_DIR: cannot open the embedded database (${cause})`);
@@ -52,7 +58,12 @@ async function main(): Promise<void> {
   process.on('SIGTERM', () => stop('SIGTERM'));
   process.on('SIGINT', () => stop('SIGINT'));
 
-  const address = await app.listen({ port: config.port, host: config.host });
+  const address = await app.listen({ port: config.port, host: config.host }).catch(async (error: unknown) => {
+    // taken since the check: release the database (and the DATA_DIR lock) before exiting
+    await app.close().catch(() => undefined);
+    await db.close().catch(() => undefined);
+    throw isAddressInUse(error) ? new PortInUseError(config.port, config.host) : error;
+  });
   logger.info(
     {
       issuer: config.issuer,
@@ -69,6 +80,10 @@ main().catch((error: unknown) => {
   if (error instanceof ConfigError) {
     process.stderr.write(`oidc-registrar: configuration error: ${error.message}\n`);
     process.exit(78); // EX_CONFIG
+  }
+  if (error instanceof PortInUseError) {
+    process.stderr.write(`oidc-registrar: ${error.message}\n`);
+    process.exit(78); // EX_CONFIG, as for a bad variable: the operator chooses another PORT
   }
   process.stderr.write(`oidc-registrar: failed to start: ${error instanceof Error ? error.message : String(error)}\n`);
   process.exit(1);

@@ -47,6 +47,8 @@ export interface Config {
   database: { kind: 'postgres'; url: string; poolSize: number } | { kind: 'embedded'; dataDir: string };
   /** Current key first; the rest only decrypt. */
   secretsKeys: readonly Buffer[];
+  /** DATA_DIR/secrets.key when this start generated it: the operator must back it up with the data. */
+  generatedSecretsKeyFile: string | undefined;
   logLevel: string;
   registration: {
     initialAccessToken: string | undefined;
@@ -150,14 +152,16 @@ export function decodeSecretsKey(name: EnvVariable, raw: string): Buffer {
 }
 
 /** Embedded mode keeps its key beside the data, created once, readable by the owner only. */
-function embeddedSecretsKey(dataDir: string): Buffer {
+function embeddedSecretsKey(dataDir: string): { key: Buffer; generatedFile: string | undefined } {
   const file = join(dataDir, 'secrets.key');
+  let generatedFile: string | undefined;
   if (!existsSync(file)) {
     mkdirSync(dataDir, { recursive: true, mode: 0o700 });
     writeFileSync(file, `${randomBytes(32).toString('base64')}\n`, { mode: 0o600, flag: 'wx' });
+    generatedFile = file;
   }
   chmodSync(file, 0o600);
-  return decodeSecretsKey('SECRETS_KEY', readFileSync(file, 'utf8').trim());
+  return { key: decodeSecretsKey('SECRETS_KEY', readFileSync(file, 'utf8').trim()), generatedFile };
 }
 
 export function loadConfig(env: Env = process.env): Config {
@@ -176,7 +180,7 @@ export function loadConfig(env: Env = process.env): Config {
   if (databaseUrl !== undefined && rawKey === undefined) {
     throw new ConfigError('SECRETS_KEY', 'is required when DATABASE_URL is set (openssl rand -base64 32)');
   }
-  const currentKey = rawKey !== undefined ? decodeSecretsKey('SECRETS_KEY', rawKey) : embeddedSecretsKey(dataDir);
+  const currentKey = rawKey !== undefined ? { key: decodeSecretsKey('SECRETS_KEY', rawKey), generatedFile: undefined } : embeddedSecretsKey(dataDir);
   const previousKeys = (read(env, 'SECRETS_KEY_PREVIOUS') ?? '')
     .split(',')
     .map((k) => k.trim())
@@ -221,7 +225,8 @@ export function loadConfig(env: Env = process.env): Config {
       databaseUrl !== undefined
         ? { kind: 'postgres', url: databaseUrl, poolSize: integer(env, 'DATABASE_POOL_SIZE', 10, 1, 1000) }
         : { kind: 'embedded', dataDir },
-    secretsKeys: [currentKey, ...previousKeys],
+    secretsKeys: [currentKey.key, ...previousKeys],
+    generatedSecretsKeyFile: currentKey.generatedFile,
     logLevel,
     registration: {
       initialAccessToken,

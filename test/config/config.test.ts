@@ -25,10 +25,15 @@ describe('configuration from the environment', () => {
 
   it('generates the embedded secrets key once, 0600, and reuses it', () => {
     const dataDir = tmp();
-    const first = loadConfig({ DATA_DIR: dataDir }).secretsKeys[0]!;
+    const generated = loadConfig({ DATA_DIR: dataDir });
+    const first = generated.secretsKeys[0]!;
     expect(first).toHaveLength(32);
     expect(statSync(join(dataDir, 'secrets.key')).mode & 0o777).toBe(0o600);
-    expect(loadConfig({ DATA_DIR: dataDir }).secretsKeys[0]!.equals(first)).toBe(true);
+    // the server logs where it went, so the operator backs it up: on the start that made it only
+    expect(generated.generatedSecretsKeyFile).toBe(join(dataDir, 'secrets.key'));
+    const reused = loadConfig({ DATA_DIR: dataDir });
+    expect(reused.secretsKeys[0]!.equals(first)).toBe(true);
+    expect(reused.generatedSecretsKeyFile).toBeUndefined();
     expect(Buffer.from(readFileSync(join(dataDir, 'secrets.key'), 'utf8').trim(), 'base64').equals(first)).toBe(true);
   });
 
@@ -37,6 +42,7 @@ describe('configuration from the environment', () => {
     const config = loadConfig({ DATABASE_URL: 'postgresql://u@db/x', SECRETS_KEY: KEY, SECRETS_KEY_PREVIOUS: previous, DATABASE_POOL_SIZE: '5' });
     expect(config.database).toEqual({ kind: 'postgres', url: 'postgresql://u@db/x', poolSize: 5 });
     expect(config.secretsKeys.map((k) => k.toString('base64'))).toEqual([KEY, previous]);
+    expect(config.generatedSecretsKeyFile).toBeUndefined();
   });
 
   it('reads every option', () => {

@@ -1,10 +1,11 @@
-import { mkdtempSync, rmSync, statSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { createServer, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { SignJWT } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { freshDatabase, storageKind, TEST_SECRETS_KEY } from '../support/test-server.js';
-import { runServer, startServerProcess } from '../support/server-process.js';
+import { freePort, runServer, startServerProcess } from '../support/server-process.js';
 
 const rp = { redirect_uris: ['https://rp.example/cb'], client_name: 'restart' };
 
@@ -128,6 +129,40 @@ describe(`the server process (${storageKind})`, () => {
     expect(server.output()).toContain('access token issued'); // the handlers did run
   });
 
+  it.runIf(storageKind === 'embedded')(
+    'says what a first start does: creating the database, and where the generated secrets key went (never the key)',
+    async () => {
+      const freshDir = mkdtempSync(join(tmpdir(), 'registrar-first-'));
+      try {
+        const first = await startServerProcess({ DATA_DIR: freshDir });
+        expect(await first.stop()).toBe(0);
+        const records = first
+          .output()
+          .split('\n')
+          .filter((line) => line.startsWith('{'))
+          .map((line) => JSON.parse(line) as Record<string, unknown>);
+        const messages = records.map((record) => String(record.msg));
+        const creating = messages.findIndex((m) => m.startsWith(`creating the embedded database in ${freshDir} (first start`));
+        const created = messages.indexOf('embedded database created');
+        expect(creating).toBeGreaterThanOrEqual(0);
+        expect(created).toBeGreaterThan(creating);
+        expect(messages.indexOf('oidc-registrar listening')).toBeGreaterThan(created);
+        const keyFile = join(freshDir, 'secrets.key');
+        const keyNotice = records.find((record) => record.file === keyFile);
+        expect(keyNotice?.msg).toMatch(/back it up with the data/);
+        expect(first.output()).not.toContain(readFileSync(keyFile, 'utf8').trim());
+
+        const second = await startServerProcess({ DATA_DIR: freshDir });
+        expect(await second.stop()).toBe(0);
+        expect(second.output()).not.toContain('creating the embedded database');
+        expect(second.output()).not.toContain('secrets.key');
+      } finally {
+        rmSync(freshDir, { recursive: true, force: true });
+      }
+    },
+    90_000,
+  );
+
   it.runIf(storageKind === 'embedded')('keeps a generated secrets key beside the data, readable by the owner only', () => {
     expect(statSync(join(dataDir, 'secrets.key')).mode & 0o777).toBe(0o600);
   });
@@ -156,4 +191,54 @@ describe('a configuration error stops start-up with one message naming the varia
     expect(lines).toHaveLength(1);
     expect(lines[0]).toContain(`configuration error: ${variable}:`);
   });
+});
+
+describe('a port already in use stops start-up with exit code 78 and one message naming it', () => {
+  /** Another process's server on 127.0.0.1:port. */
+  const occupy = (port: number) =>
+    new Promise<Server>((resolve, reject) => {
+      const holder = createServer().once('error', reject);
+      holder.listen(port, '127.0.0.1', () => resolve(holder));
+    });
+  const inUse = (port: number) => `oidc-registrar: PORT ${port} on 127.0.0.1 is already in use`;
+  const mentions = (output: string) => output.split('\n').filter((line) => line.includes('already in use'));
+
+  it('before the database is opened or migrated', async () => {
+    const port = await freePort();
+    const holder = await occupy(port);
+    const dataDir = mkdtempSync(join(tmpdir(), 'registrar-port-'));
+    try {
+      const server = runServer({ PORT: String(port), DATA_DIR: dataDir });
+      expect(await server.exit).toBe(78);
+      expect(mentions(server.output())).toEqual([inUse(port)]);
+      expect(server.output()).not.toMatch(/database/);
+      expect(existsSync(join(dataDir, 'pgdata'))).toBe(false);
+    } finally {
+      holder.close();
+      rmSync(dataDir, { recursive: true, force: true });
+    }
+  });
+
+  // storage plays no part; the embedded database's first start is the slow step to race with
+  it.runIf(storageKind === 'embedded')('when it is taken while the database is being created, releasing the database', async () => {
+    const port = await freePort();
+    const dataDir = mkdtempSync(join(tmpdir(), 'registrar-port-'));
+    let holder: Server | undefined;
+    try {
+      const server = runServer({ PORT: String(port), DATA_DIR: dataDir });
+      // logged after the port check, before the seconds PGlite takes to create the database
+      while (!server.output().includes('creating the embedded database')) {
+        if (server.child.exitCode !== null) throw new Error(`server exited early:\n${server.output()}`);
+        await new Promise((r) => setTimeout(r, 20));
+      }
+      holder = await occupy(port);
+      expect(await server.exit).toBe(78);
+      expect(server.output()).toContain('embedded database created');
+      expect(mentions(server.output())).toEqual([inUse(port)]);
+      expect(existsSync(join(dataDir, 'registrar.lock'))).toBe(false);
+    } finally {
+      holder?.close();
+      rmSync(dataDir, { recursive: true, force: true });
+    }
+  }, 90_000);
 });
