@@ -1,0 +1,85 @@
+/**
+ * The admin API as its clients (the CLI and the TUI) see it. The server's routes live in
+ * src/admin/; openapi/openapi.yaml describes both sides, and tests check them against each other.
+ */
+
+export type AccessTokenFormat = 'jwt' | 'reference';
+export type CreatedVia = 'dynamic_registration' | 'admin_api' | 'bootstrap';
+
+/** The admin representation of a client: its metadata, flat, beside the operator's settings. */
+export type AdminClient = Record<string, unknown> & {
+  client_id: string;
+  client_id_issued_at: number;
+  client_secret_expires_at?: number;
+  has_client_secret: boolean;
+  registration_client_uri: string;
+  token_endpoint_auth_method: string;
+  client_name?: string;
+  access_token_format: AccessTokenFormat;
+  access_token_lifetime: number;
+  expires_at: number | null;
+  disabled: boolean;
+  admin: boolean;
+  created_at: number;
+  updated_at: number;
+  created_via: CreatedVia;
+  last_used_at: number | null;
+};
+
+export interface ClientListQuery {
+  limit?: number;
+  cursor?: string;
+  q?: string;
+  auth_method?: string;
+  disabled?: boolean;
+  expired?: boolean;
+  created_after?: number;
+  created_before?: number;
+}
+
+export interface ClientPage {
+  clients: AdminClient[];
+  next_cursor: string | null;
+}
+
+export interface ServerKeyInfo {
+  kid: string;
+  alg: string;
+  created_at: number;
+  activates_at: number;
+  state: 'pending' | 'active' | 'retired';
+}
+
+export interface AdminApi {
+  listClients(query: ClientListQuery): Promise<ClientPage>;
+  getClient(clientId: string): Promise<AdminClient>;
+  createClient(body: Record<string, unknown>): Promise<AdminClient & { client_secret?: string; registration_access_token: string }>;
+  replaceClient(clientId: string, body: Record<string, unknown>): Promise<AdminClient>;
+  patchClient(clientId: string, patch: Record<string, unknown>): Promise<AdminClient>;
+  deleteClient(clientId: string): Promise<void>;
+  disableClient(clientId: string): Promise<AdminClient>;
+  enableClient(clientId: string): Promise<AdminClient>;
+  rotateSecret(clientId: string, gracePeriodSeconds?: number): Promise<AdminClient & { client_secret: string }>;
+  rotateRegistrationToken(clientId: string): Promise<AdminClient & { registration_access_token: string }>;
+  listKeys(): Promise<{ keys: ServerKeyInfo[] }>;
+  rotateKey(): Promise<ServerKeyInfo>;
+}
+
+/** Any answer other than 2xx: the status and the server's OAuth error. */
+export class AdminApiError extends Error {
+  constructor(
+    readonly status: number,
+    readonly error: string,
+    readonly description: string,
+  ) {
+    super(description === '' ? error : `${error}: ${description}`);
+    this.name = 'AdminApiError';
+  }
+}
+
+/** The credentials file `admin bootstrap` writes (mode 0600): a private_key_jwt admin client. */
+export interface AdminCredentials {
+  issuer: string;
+  client_id: string;
+  private_jwk: Record<string, unknown> & { kid: string; alg: string };
+}
