@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import helmet from '@fastify/helmet';
 import Fastify, { LogController, type FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
-import type { Config } from './config/config.js';
+import { MAX_ACCESS_TOKEN_LIFETIME, type Config } from './config/config.js';
 import { createSecretBox } from './crypto/secret-box.js';
 import { assertSecretsKeysOpen } from './crypto/secrets-key-check.js';
 import { buildProviderMetadata } from './discovery/provider-metadata.js';
@@ -10,6 +10,9 @@ import { discoveryPaths, discoveryRoutes } from './discovery/routes.js';
 import { healthRoutes } from './health/routes.js';
 import type { ClientAuthDeps } from './client-auth/authenticate-client.js';
 import { ClientKeys } from './client-auth/client-keys.js';
+import { ClientUsage, USAGE_RESOLUTION_SECONDS } from './client-auth/client-usage.js';
+import type { AdminDeps } from './admin/clients.js';
+import { adminRoutes } from './admin/routes.js';
 import { RemoteJwksCache } from './client-auth/remote-jwks.js';
 import { registerCors } from './http/cors.js';
 import { ENDPOINT_PATHS, endpointUrls } from './http/endpoints.js';
@@ -22,6 +25,7 @@ import { ClientRepository } from './storage/client-repository.js';
 import type { Database } from './storage/database.js';
 import { ReplayRepository } from './storage/replay-repository.js';
 import { RevocationRepository } from './storage/revocation-repository.js';
+import { ReferenceTokenRepository } from './storage/reference-token-repository.js';
 import { ServerKeyRepository } from './storage/server-key-repository.js';
 import type { AccessTokenDeps } from './tokens/access-tokens.js';
 import { jwksRoute, tokenRoutes } from './tokens/routes.js';
@@ -118,7 +122,8 @@ export async function buildApp(config: Config, deps: AppDeps): Promise<FastifyIn
     alg: config.signingKeys.alg,
     activationDelaySeconds: config.signingKeys.activationDelaySeconds,
     rotationIntervalSeconds: config.signingKeys.rotationIntervalSeconds,
-    retentionSeconds: config.tokens.lifetimeSeconds + config.clientAuth.clockSkewSeconds,
+    // a client's own access_token_lifetime may be up to the maximum: its tokens must stay verifiable
+    retentionSeconds: MAX_ACCESS_TOKEN_LIFETIME + config.clientAuth.clockSkewSeconds,
   }, now);
   await serverKeys.start();
   healthRoutes(app, deps.db, () => serverKeys.canSign());
@@ -138,8 +143,11 @@ export async function buildApp(config: Config, deps: AppDeps): Promise<FastifyIn
   };
   const replay = new ReplayRepository(deps.db);
   const revocations = new RevocationRepository(deps.db);
+  const references = new ReferenceTokenRepository(deps.db);
+  const usage = new ClientUsage(now, config.clientCacheSize);
   const clientAuthDeps: ClientAuthDeps = {
     clients,
+    usage,
     secrets,
     keys: clientKeys,
     replay,
@@ -156,10 +164,22 @@ export async function buildApp(config: Config, deps: AppDeps): Promise<FastifyIn
     keys: serverKeys,
     clients,
     revocations,
+    references,
     issuer: config.issuer,
     audience: config.tokens.audience,
     lifetimeSeconds: config.tokens.lifetimeSeconds,
+    format: config.tokens.format,
     now,
+  };
+  const adminDeps: AdminDeps = {
+    clients,
+    secrets,
+    issuer: config.issuer,
+    policy: registrationDeps.policy,
+    clientSecretTtlSeconds: config.registration.clientSecretTtlSeconds,
+    tokenDefaults: config.tokens,
+    now,
+    clientChanged: registrationDeps.clientChanged,
   };
 
   await app.register(
@@ -168,14 +188,22 @@ export async function buildApp(config: Config, deps: AppDeps): Promise<FastifyIn
       // each in a scope of its own: they read different body types
       await scope.register(async (registrationScope) => registrationRoutes(registrationScope, registrationDeps, config.registration.initialAccessToken));
       await scope.register(async (tokenScope) => tokenRoutes(tokenScope, clientAuthDeps, tokenDeps));
+      await scope.register(async (adminScope) => adminRoutes(adminScope, adminDeps, tokenDeps, { serverKeys, repository: serverKeyRepository }));
     },
     { prefix },
   );
 
   runPeriodically(app, KEY_REFRESH_SECONDS, () => serverKeys.refresh());
+  // last_used_at: one statement a minute for every client used since, never a write per request
+  runPeriodically(app, USAGE_RESOLUTION_SECONDS, () => usage.flush((ids, at) => clients.markUsed(ids, at, USAGE_RESOLUTION_SECONDS)));
+  app.addHook('onClose', async () => void (await usage.flush((ids, at) => clients.markUsed(ids, at, USAGE_RESOLUTION_SECONDS)).catch(() => undefined)));
   runPeriodically(app, PURGE_SECONDS, async () => {
-    const purged = { assertions: await replay.purgeExpired(now()), revocations: await revocations.purgeExpired(now()) };
-    if (purged.assertions + purged.revocations > 0) app.log.debug(purged, 'purged expired assertion ids and revocations');
+    const purged = {
+      assertions: await replay.purgeExpired(now()),
+      revocations: await revocations.purgeExpired(now()),
+      referenceTokens: await references.purgeExpired(now()),
+    };
+    if (purged.assertions + purged.revocations + purged.referenceTokens > 0) app.log.debug(purged, 'purged expired assertion ids, revocations and reference tokens');
     // keys of clients changed or deleted on another instance: unused (versions are checked per
     // request), but they would hold memory until the cache bound pushed them out
     const dropped = await clientKeys.sweep((ids) => clients.versions(ids));

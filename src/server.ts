@@ -1,3 +1,4 @@
+import { bootstrapEmbeddedAdmin } from './admin/bootstrap.js';
 import { buildApp } from './app.js';
 import { ConfigError, loadConfig, type Config } from './config/config.js';
 import { checkPortIsFree, isAddressInUse, PortInUseError } from './http/listen-port.js';
@@ -32,6 +33,7 @@ async function main(): Promise<void> {
     await db.close().catch(() => undefined); // releases the embedded database's lock too
     throw error;
   });
+  await bootstrapEmbeddedAdmin(db, config, logger);
 
   let stopping = false;
   const stop = (signal: string) => {

@@ -11,11 +11,15 @@ import {
   JWT_BEARER_ASSERTION_TYPE,
   verifyClientAssertion,
   type AssertionPolicy,
+  type VerifiedAssertion,
 } from './client-assertion.js';
 import type { ClientKeys } from './client-keys.js';
+import { clientUnusable } from './client-state.js';
+import type { ClientUsage } from './client-usage.js';
 
 export interface ClientAuthDeps {
   clients: ClientRepository;
+  usage: ClientUsage;
   secrets: SecretBox;
   keys: ClientKeys;
   replay: ReplayRepository;
@@ -107,12 +111,18 @@ function unverifiedIssuer(assertion: string): string | undefined {
   }
 }
 
-function clientSecret(deps: ClientAuthDeps, client: StoredClient): string {
+/**
+ * The secrets that authenticate the client now: its current one unless expired, and after a
+ * rotation with a grace period the previous one until the grace period ends.
+ */
+function acceptedSecrets(deps: ClientAuthDeps, client: StoredClient): string[] {
+  const now = deps.now();
   if (client.secretCiphertext === null) throw clientAuthenticationFailed(deps.policy.issuer, 'client has no secret');
-  if (client.secretExpiresAt !== 0 && client.secretExpiresAt <= deps.now()) {
-    throw clientAuthenticationFailed(deps.policy.issuer, 'client secret has expired');
-  }
-  return deps.secrets.open(client.secretCiphertext, client.clientId);
+  const secrets: string[] = [];
+  if (client.secretExpiresAt === 0 || client.secretExpiresAt > now) secrets.push(deps.secrets.open(client.secretCiphertext, client.clientId));
+  if (client.previousSecret !== null && client.previousSecret.expiresAt > now) secrets.push(deps.secrets.open(client.previousSecret.ciphertext, client.clientId));
+  if (secrets.length === 0) throw clientAuthenticationFailed(deps.policy.issuer, 'client secret has expired');
+  return secrets;
 }
 
 /**
@@ -128,29 +138,46 @@ export async function authenticateClient(deps: ClientAuthDeps, credentials: Pres
   if (clientId === undefined || clientId === '') throw fail('the request names no client');
   const client = /^[A-Za-z0-9_-]{16,128}$/.test(clientId) ? await deps.clients.findById(clientId) : undefined;
   if (!client) throw fail(`unknown client ${clientId.slice(0, 128)}`);
+  const now = deps.now();
+  const unusable = clientUnusable(client, now);
+  if (unusable !== undefined) throw fail(unusable);
   const registered = client.metadata.token_endpoint_auth_method as TokenEndpointAuthMethod;
 
   if (presented.method !== 'jwt') {
     if (presented.method !== registered) throw fail(`client registered ${registered} but used ${presented.method}`);
-    if (!constantTimeEqual(presented.secret ?? '', clientSecret(deps, client))) throw fail('client secret does not match');
+    // every accepted secret is compared, so the time taken does not tell which one matched
+    const matches = acceptedSecrets(deps, client).map((secret) => constantTimeEqual(presented.secret ?? '', secret));
+    if (!matches.includes(true)) throw fail('client secret does not match');
+    deps.usage.record(client.clientId);
     return { client, method: registered };
   }
 
   if (registered !== 'client_secret_jwt' && registered !== 'private_key_jwt') throw fail(`client registered ${registered} but sent a JWT assertion`);
-  const key = registered === 'client_secret_jwt' ? new TextEncoder().encode(clientSecret(deps, client)) : await clientKeySet(deps, client);
-  const now = deps.now();
+  const keys = registered === 'client_secret_jwt' ? acceptedSecrets(deps, client).map((secret) => new TextEncoder().encode(secret)) : [await clientKeySet(deps, client)];
   try {
-    const verified = await verifyClientAssertion(
-      {
-        assertion: presented.assertion!,
-        clientId: client.clientId,
-        method: registered,
-        pinnedAlg: client.metadata.token_endpoint_auth_signing_alg as string | undefined,
-        key,
-        now,
-      },
-      deps.policy,
-    );
+    let verified: VerifiedAssertion | undefined;
+    let rejection: unknown;
+    // a secret in its grace period after a rotation is tried after the current one
+    for (const key of keys) {
+      try {
+        verified = await verifyClientAssertion(
+          {
+            assertion: presented.assertion!,
+            clientId: client.clientId,
+            method: registered,
+            pinnedAlg: client.metadata.token_endpoint_auth_signing_alg as string | undefined,
+            key,
+            now,
+          },
+          deps.policy,
+        );
+        break;
+      } catch (error) {
+        if (!(error instanceof AssertionRejected)) throw error;
+        rejection = error;
+      }
+    }
+    if (verified === undefined) throw rejection;
     // kept while the assertion could still be accepted: until exp plus the tolerated skew
     const acceptableUntil = verified.exp + deps.policy.clockSkewSeconds;
     if (!(await deps.replay.firstUse(client.clientId, verified.jti, acceptableUntil, now))) throw new AssertionRejected('jti has been used before');
@@ -158,6 +185,7 @@ export async function authenticateClient(deps: ClientAuthDeps, credentials: Pres
     if (error instanceof AssertionRejected) throw fail(`${registered}: ${error.message}`);
     throw error;
   }
+  deps.usage.record(client.clientId);
   return { client, method: registered };
 }
 

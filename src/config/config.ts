@@ -1,3 +1,4 @@
+import type { AccessTokenFormat } from '../admin-client/types.js';
 import { randomBytes } from 'node:crypto';
 import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { isIP } from 'node:net';
@@ -17,6 +18,7 @@ export const ENV_VARIABLES = {
   SECRETS_KEY_PREVIOUS: 'Comma-separated earlier SECRETS_KEY values, still accepted for decryption while secrets are re-encrypted.',
   LOG_LEVEL: 'pino log level: fatal, error, warn, info, debug, trace or silent (default info).',
   REGISTRATION_INITIAL_ACCESS_TOKEN: 'When set, POST /register requires "Authorization: Bearer <this token>" (RFC 7591 §3). Unset: open registration.',
+  ADMIN_BOOTSTRAP: 'Embedded database only: true makes the first start write DATA_DIR/admin-credentials.json, the key of an admin client for the CLI and TUI (default true).',
   ROTATE_REGISTRATION_ACCESS_TOKEN: 'true: every PUT to the client configuration endpoint issues a new registration access token (default false).',
   CLIENT_SECRET_TTL: 'Lifetime of issued client secrets in seconds; 0 means they do not expire (default 0).',
   SCOPES_SUPPORTED: 'Space-separated scopes clients may register (default "openid profile email address phone offline_access").',
@@ -25,6 +27,7 @@ export const ENV_VARIABLES = {
   TRUST_PROXY: 'true when behind a reverse proxy that sets X-Forwarded-* headers (default false).',
   DATABASE_POOL_SIZE: 'Maximum PostgreSQL connections per instance (default 10).',
   ACCESS_TOKEN_LIFETIME: 'Lifetime of access tokens in seconds (default 300).',
+  ACCESS_TOKEN_FORMAT: 'Access tokens of clients without a format of their own: jwt (RFC 9068, verified with /jwks) or reference (opaque, checked through introspection) (default jwt).',
   ACCESS_TOKEN_AUDIENCE: 'The aud claim of access tokens (default: the issuer).',
   SIGNING_KEY_ALG: 'Algorithm of the server signing key: ES256, RS256 or EdDSA (default ES256).',
   SIGNING_KEY_ROTATION_INTERVAL: 'Seconds after which a new signing key is introduced automatically; 0 turns this off (default 0).',
@@ -50,6 +53,8 @@ export interface Config {
   /** DATA_DIR/secrets.key when this start generated it: the operator must back it up with the data. */
   generatedSecretsKeyFile: string | undefined;
   logLevel: string;
+  /** Embedded only: write an admin client's credentials into DATA_DIR on the first start. */
+  adminBootstrap: boolean;
   registration: {
     initialAccessToken: string | undefined;
     rotateAccessTokenOnUpdate: boolean;
@@ -62,6 +67,7 @@ export interface Config {
   requestTimeoutSeconds: number;
   tokens: {
     lifetimeSeconds: number;
+    format: AccessTokenFormat;
     audience: string;
   };
   signingKeys: {
@@ -84,6 +90,10 @@ export interface Config {
 }
 
 export const SERVER_SIGNING_ALGS = ['ES256', 'RS256', 'EdDSA'] as const;
+
+/** The longest access token lifetime, server-wide or per client (signing keys stay published that long). */
+export const MAX_ACCESS_TOKEN_LIFETIME = 86_400;
+export const ACCESS_TOKEN_FORMATS = ['jwt', 'reference'] as const satisfies readonly AccessTokenFormat[];
 export type ServerSigningAlg = (typeof SERVER_SIGNING_ALGS)[number];
 
 /** Start-up refuses to go on with a bad value; the message names the variable. */
@@ -110,6 +120,13 @@ function integer(env: Env, name: EnvVariable, fallback: number, min: number, max
   const value = Number(raw);
   if (value < min || value > max) throw new ConfigError(name, `must be between ${min} and ${max}, got ${value}`);
   return value;
+}
+
+function oneOf<T extends string>(env: Env, name: EnvVariable, values: readonly T[], fallback: T): T {
+  const raw = read(env, name);
+  if (raw === undefined) return fallback;
+  if (!(values as readonly string[]).includes(raw)) throw new ConfigError(name, `must be one of ${values.join(', ')}, got "${raw}"`);
+  return raw as T;
 }
 
 function boolean(env: Env, name: EnvVariable, fallback: boolean): boolean {
@@ -228,6 +245,7 @@ export function loadConfig(env: Env = process.env): Config {
     secretsKeys: [currentKey.key, ...previousKeys],
     generatedSecretsKeyFile: currentKey.generatedFile,
     logLevel,
+    adminBootstrap: boolean(env, 'ADMIN_BOOTSTRAP', true),
     registration: {
       initialAccessToken,
       rotateAccessTokenOnUpdate: boolean(env, 'ROTATE_REGISTRATION_ACCESS_TOKEN', false),
@@ -238,7 +256,8 @@ export function loadConfig(env: Env = process.env): Config {
     trustProxy: boolean(env, 'TRUST_PROXY', false),
     requestTimeoutSeconds: integer(env, 'REQUEST_TIMEOUT', 30, 1, 600),
     tokens: {
-      lifetimeSeconds: integer(env, 'ACCESS_TOKEN_LIFETIME', 300, 1, 86_400),
+      lifetimeSeconds: integer(env, 'ACCESS_TOKEN_LIFETIME', 300, 1, MAX_ACCESS_TOKEN_LIFETIME),
+      format: oneOf(env, 'ACCESS_TOKEN_FORMAT', ACCESS_TOKEN_FORMATS, 'jwt'),
       audience,
     },
     signingKeys: {

@@ -24,7 +24,8 @@ interface AcceptsConfig {
 /** Every route registered on `scope` from now on reads bodies of this media type only. */
 export function acceptsOnly(scope: FastifyInstance, mediaType: string): void {
   scope.addHook('onRoute', (route) => {
-    route.config = { ...route.config, accepts: mediaType } as NonNullable<typeof route.config>;
+    // a route that says what it reads itself keeps that
+    route.config = { ...route.config, accepts: (route.config as AcceptsConfig | undefined)?.accepts ?? mediaType } as NonNullable<typeof route.config>;
   });
 }
 

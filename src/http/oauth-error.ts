@@ -10,11 +10,13 @@ export const OAUTH_ERRORS = {
   unapproved_software_statement: { status: 400, spec: 'RFC 7591 §3.2.2' },
   invalid_token: { status: 401, spec: 'RFC 6750 §3.1' },
   invalid_client: { status: 401, spec: 'RFC 6749 §5.2' },
+  insufficient_scope: { status: 403, spec: 'RFC 6750 §3.1' },
   unauthorized_client: { status: 400, spec: 'RFC 6749 §5.2' },
   unsupported_grant_type: { status: 400, spec: 'RFC 6749 §5.2' },
   invalid_scope: { status: 400, spec: 'RFC 6749 §5.2' },
   not_found: { status: 404, spec: 'this server' },
   method_not_allowed: { status: 405, spec: 'this server' },
+  conflict: { status: 409, spec: 'this server' },
   request_too_large: { status: 413, spec: 'this server' },
   unsupported_media_type: { status: 415, spec: 'this server' },
   too_many_requests: { status: 429, spec: 'this server' },
@@ -70,9 +72,20 @@ const INVALID_TOKEN_DESCRIPTION = 'the access token is missing, malformed, or no
  * exists or not, so the answer does not reveal which client ids are registered. A request that
  * sent no credentials at all gets the challenge without an error code (RFC 6750 §3.1).
  */
-export const invalidToken = (credentialsSent = true): OAuthError =>
-  new OAuthError('invalid_token', INVALID_TOKEN_DESCRIPTION, {
-    'www-authenticate': credentialsSent
-      ? `Bearer error="invalid_token", error_description="${INVALID_TOKEN_DESCRIPTION}"`
-      : 'Bearer',
+export const invalidToken = (credentialsSent = true, logReason?: string): OAuthError =>
+  new OAuthError(
+    'invalid_token',
+    INVALID_TOKEN_DESCRIPTION,
+    {
+      'www-authenticate': credentialsSent
+        ? `Bearer error="invalid_token", error_description="${INVALID_TOKEN_DESCRIPTION}"`
+        : 'Bearer',
+    },
+    logReason,
+  );
+
+/** RFC 6750 §3.1: a valid token that lacks the scope the resource needs. */
+export const insufficientScope = (scope: string): OAuthError =>
+  new OAuthError('insufficient_scope', `this request needs the scope ${scope}`, {
+    'www-authenticate': `Bearer error="insufficient_scope", scope="${scope}"`,
   });

@@ -3,7 +3,8 @@ import { newClientId, newClientSecret, newRegistrationAccessToken } from '../cry
 import { constantTimeEqual, hashToken, tokenMatchesHash } from '../crypto/token-hash.js';
 import { endpointUrls } from '../http/endpoints.js';
 import { invalidClientMetadata, invalidRequest, invalidToken } from '../http/oauth-error.js';
-import type { ClientRepository, StoredClient } from '../storage/client-repository.js';
+import { clientUnusable } from '../client-auth/client-state.js';
+import { DEFAULT_SETTINGS, type ClientRepository, type NewClient, type StoredClient } from '../storage/client-repository.js';
 import { SERVER_ISSUED_FIELDS } from './metadata-fields.js';
 import { inFieldOrder, needsClientSecret, validateClientMetadata, type ClientMetadata, type MetadataPolicy } from './validate-metadata.js';
 
@@ -35,7 +36,7 @@ const CLIENT_ID_SHAPE = /^[A-Za-z0-9_-]{16,128}$/;
 /** RFC 7592 §3: where the client manages its registration. */
 export const registrationClientUri = (issuer: string, clientId: string): string => `${endpointUrls(issuer).registration_endpoint}/${clientId}`;
 
-function clientInformation(deps: RegistrationDeps, client: StoredClient, registrationAccessToken?: string): ClientInformation {
+export function clientInformation(deps: Pick<RegistrationDeps, 'issuer' | 'secrets'>, client: NewClient, registrationAccessToken?: string): ClientInformation {
   const info: ClientInformation = {
     client_id: client.clientId,
     client_id_issued_at: client.clientIdIssuedAt,
@@ -73,13 +74,15 @@ export async function registerClient(deps: RegistrationDeps, request: Readonly<R
   const metadata = await validateClientMetadata(request, deps.policy);
   const clientId = newClientId();
   const registrationAccessToken = newRegistrationAccessToken();
-  const client: StoredClient = {
-    version: 1,
+  const client: NewClient = {
     clientId,
     metadata,
     ...(needsClientSecret(metadata) ? issueSecret(deps, clientId) : { secretCiphertext: null, secretExpiresAt: 0 }),
     registrationTokenHash: hashToken(registrationAccessToken),
     clientIdIssuedAt: deps.now(),
+    // a self-registering client gets the server's defaults; only operators set these
+    settings: DEFAULT_SETTINGS,
+    createdVia: 'dynamic_registration',
   };
   await deps.clients.insert(client);
   return clientInformation(deps, client, registrationAccessToken);
@@ -96,6 +99,9 @@ async function authorize(deps: RegistrationDeps, clientId: string, token: string
   const client = CLIENT_ID_SHAPE.test(clientId) ? await deps.clients.findById(clientId) : undefined;
   const matches = tokenMatchesHash(token, client?.registrationTokenHash ?? NO_CLIENT_HASH);
   if (!client || !matches) throw invalidToken();
+  // a disabled or expired client no longer manages itself either; the log says which
+  const unusable = clientUnusable(client, deps.now());
+  if (unusable !== undefined) throw invalidToken(true, unusable);
   return client;
 }
 

@@ -1,17 +1,25 @@
 import { randomBytes } from 'node:crypto';
 import { decodeProtectedHeader, jwtVerify } from 'jose';
-import { signCompactJws } from './compact-jws.js';
-import type { ClientRepository } from '../storage/client-repository.js';
+import type { AccessTokenFormat } from '../admin-client/types.js';
+import { clientUnusable } from '../client-auth/client-state.js';
+import { randomToken } from '../crypto/random.js';
+import { hashToken } from '../crypto/token-hash.js';
+import type { ClientRepository, StoredClient } from '../storage/client-repository.js';
+import type { ReferenceTokenRepository } from '../storage/reference-token-repository.js';
 import type { RevocationRepository } from '../storage/revocation-repository.js';
+import { signCompactJws } from './compact-jws.js';
 import type { ServerKeys } from './server-keys.js';
 
 export interface AccessTokenDeps {
   keys: ServerKeys;
   clients: ClientRepository;
   revocations: RevocationRepository;
+  references: ReferenceTokenRepository;
   issuer: string;
   audience: string;
+  /** ACCESS_TOKEN_LIFETIME and ACCESS_TOKEN_FORMAT: for clients without a setting of their own. */
   lifetimeSeconds: number;
+  format: AccessTokenFormat;
   now: () => number;
 }
 
@@ -24,28 +32,14 @@ const MAX_TOKEN_LENGTH = 4096;
 /** An unknown kid may be a key another instance just made: re-read keys, at most this often. */
 const KEY_REFRESH_COOLDOWN_SECONDS = 5;
 
+/** A reference token is 256 random bits, base64url: no dots, so never mistaken for a JWT. */
+const REFERENCE_TOKEN = /^[A-Za-z0-9_-]{43}$/;
+
 export interface IssuedAccessToken {
   access_token: string;
   token_type: 'Bearer';
   expires_in: number;
   scope?: string;
-}
-
-export async function issueAccessToken(deps: AccessTokenDeps, clientId: string, scope: string | undefined): Promise<IssuedAccessToken> {
-  const now = deps.now();
-  const signing = deps.keys.signingKey();
-  const claims: AccessTokenClaims = {
-    iss: deps.issuer,
-    sub: clientId,
-    aud: deps.audience,
-    client_id: clientId,
-    iat: now,
-    exp: now + deps.lifetimeSeconds,
-    jti: randomBytes(16).toString('base64url'),
-    ...(scope !== undefined ? { scope } : {}),
-  };
-  const token = signCompactJws({ alg: signing.alg, kid: signing.kid, typ: ACCESS_TOKEN_TYPE }, claims, signing.key);
-  return { access_token: token, token_type: 'Bearer', expires_in: deps.lifetimeSeconds, ...(scope !== undefined ? { scope } : {}) };
 }
 
 export interface AccessTokenClaims {
@@ -59,12 +53,45 @@ export interface AccessTokenClaims {
   scope?: string;
 }
 
+/** The lifetime and format this client's tokens get: its own settings, else the server's. */
+export function tokenSettings(deps: Pick<AccessTokenDeps, 'lifetimeSeconds' | 'format'>, client: Pick<StoredClient, 'settings'>) {
+  return {
+    lifetimeSeconds: client.settings.accessTokenLifetime ?? deps.lifetimeSeconds,
+    format: client.settings.accessTokenFormat ?? deps.format,
+  };
+}
+
 /**
- * Our own access token, verified: signed by a published server key, typ at+jwt, not expired,
- * not revoked. Anything else, including a well-formed token we did not issue, is undefined.
+ * An access token for `client`: an RFC 9068 JWT that resource servers verify with /jwks, or a
+ * reference token, opaque, stored only as a hash with its claims and valid through introspection.
  */
-async function verifiedToken(deps: AccessTokenDeps, token: string): Promise<AccessTokenClaims | undefined> {
-  if (token.length > MAX_TOKEN_LENGTH || token.split('.').length !== 3) return undefined;
+export async function issueAccessToken(deps: AccessTokenDeps, client: StoredClient, scope: string | undefined): Promise<IssuedAccessToken> {
+  const now = deps.now();
+  const { lifetimeSeconds, format } = tokenSettings(deps, client);
+  const claims: AccessTokenClaims = {
+    iss: deps.issuer,
+    sub: client.clientId,
+    aud: deps.audience,
+    client_id: client.clientId,
+    iat: now,
+    exp: now + lifetimeSeconds,
+    jti: randomBytes(16).toString('base64url'),
+    ...(scope !== undefined ? { scope } : {}),
+  };
+  let token: string;
+  if (format === 'reference') {
+    token = randomToken(256);
+    await deps.references.insert(hashToken(token), client.clientId, claims as unknown as Record<string, unknown>, claims.exp);
+  } else {
+    const signing = deps.keys.signingKey();
+    token = signCompactJws({ alg: signing.alg, kid: signing.kid, typ: ACCESS_TOKEN_TYPE }, claims, signing.key);
+  }
+  return { access_token: token, token_type: 'Bearer', expires_in: lifetimeSeconds, ...(scope !== undefined ? { scope } : {}) };
+}
+
+/** Our own JWT access token, verified: signed by a published server key, typ at+jwt, unexpired, unrevoked. */
+async function verifiedJwt(deps: AccessTokenDeps, token: string): Promise<AccessTokenClaims | undefined> {
+  if (token.split('.').length !== 3) return undefined;
   let kid: unknown;
   try {
     kid = decodeProtectedHeader(token).kid;
@@ -78,6 +105,7 @@ async function verifiedToken(deps: AccessTokenDeps, token: string): Promise<Acce
     key = deps.keys.verificationKey(kid);
   }
   if (!key) return undefined;
+  let claims: AccessTokenClaims;
   try {
     const { payload } = await jwtVerify(token, key.key, {
       algorithms: [key.alg],
@@ -86,12 +114,37 @@ async function verifiedToken(deps: AccessTokenDeps, token: string): Promise<Acce
       currentDate: new Date(deps.now() * 1000),
       requiredClaims: ['exp', 'iat', 'jti', 'sub', 'client_id'],
     });
-    const claims = payload as unknown as AccessTokenClaims;
-    if (await deps.revocations.isRevoked(claims.jti)) return undefined;
-    return claims;
+    claims = payload as unknown as AccessTokenClaims;
   } catch {
     return undefined;
   }
+  return (await deps.revocations.isRevoked(claims.jti)) ? undefined : claims;
+}
+
+/** What a presented token is: one of ours and its claims, or nothing we issued. */
+type Verified = { kind: 'jwt' | 'reference'; claims: AccessTokenClaims } | undefined;
+
+async function verified(deps: AccessTokenDeps, token: string): Promise<Verified> {
+  if (token.length > MAX_TOKEN_LENGTH) return undefined;
+  if (REFERENCE_TOKEN.test(token)) {
+    const claims = await deps.references.find(hashToken(token), deps.now());
+    return claims && { kind: 'reference', claims: claims as unknown as AccessTokenClaims };
+  }
+  const claims = await verifiedJwt(deps, token);
+  return claims && { kind: 'jwt', claims };
+}
+
+/**
+ * A bearer token presented to this server's own resources (the admin API): ours, unexpired,
+ * unrevoked, and its client still exists and is neither disabled nor expired. With the client,
+ * whose settings (admin) the caller checks.
+ */
+export async function verifyAccessToken(deps: AccessTokenDeps, token: string): Promise<{ claims: AccessTokenClaims; client: StoredClient } | undefined> {
+  const found = await verified(deps, token);
+  if (!found) return undefined;
+  const client = await deps.clients.findById(found.claims.client_id);
+  if (!client || clientUnusable(client, deps.now()) !== undefined) return undefined;
+  return { claims: found.claims, client };
 }
 
 /** RFC 7662 §2.2. A client sees only its own tokens; every other token is simply inactive. */
@@ -100,11 +153,9 @@ export async function introspectAccessToken(
   token: string,
   callerClientId: string,
 ): Promise<({ active: true; token_type: 'Bearer' } & AccessTokenClaims) | { active: false }> {
-  const claims = await verifiedToken(deps, token);
-  if (!claims || claims.client_id !== callerClientId) return { active: false };
-  // the caller has just authenticated, but a token may outlive its client: check it still exists
-  if (!(await deps.clients.findById(claims.client_id))) return { active: false };
-  return { active: true, token_type: 'Bearer', ...claims };
+  const found = await verifyAccessToken(deps, token);
+  if (!found || found.claims.client_id !== callerClientId) return { active: false };
+  return { active: true, token_type: 'Bearer', ...found.claims };
 }
 
 /**
@@ -112,7 +163,8 @@ export async function introspectAccessToken(
  * invalid and other clients' tokens change nothing, and the answer is the same 200 for all.
  */
 export async function revokeAccessToken(deps: AccessTokenDeps, token: string, callerClientId: string): Promise<void> {
-  const claims = await verifiedToken(deps, token);
-  if (!claims || claims.client_id !== callerClientId) return;
-  await deps.revocations.revoke(claims.jti, claims.client_id, claims.exp);
+  const found = await verified(deps, token);
+  if (!found || found.claims.client_id !== callerClientId) return;
+  if (found.kind === 'reference') await deps.references.delete(hashToken(token), callerClientId);
+  else await deps.revocations.revoke(found.claims.jti, found.claims.client_id, found.claims.exp);
 }

@@ -1,3 +1,4 @@
+import { ADMIN_SCOPE_VALUES } from '../admin/scopes.js';
 import { OAuthError, invalidRequest } from '../http/oauth-error.js';
 import type { StoredClient } from '../storage/client-repository.js';
 import { issueAccessToken, type AccessTokenDeps, type IssuedAccessToken } from './access-tokens.js';
@@ -26,12 +27,17 @@ export async function clientCredentialsGrant(
   let scope: string | undefined;
   if (params.scope !== undefined) {
     const requested = [...new Set(params.scope.split(' ').filter((s) => s !== ''))];
-    const refused = requested.filter((s) => !registered.includes(s));
     if (requested.length === 0) throw new OAuthError('invalid_scope', 'scope is empty');
+    // admin scopes only for clients an operator made admin, and only when asked for by name
+    const admin = requested.filter((s) => ADMIN_SCOPE_VALUES.includes(s));
+    if (admin.length > 0 && !client.settings.admin) {
+      throw new OAuthError('invalid_scope', `scope ${admin.join(' ')} is granted only to clients an operator has made admin`);
+    }
+    const refused = requested.filter((s) => !registered.includes(s) && !ADMIN_SCOPE_VALUES.includes(s));
     if (refused.length > 0) throw new OAuthError('invalid_scope', `scope ${refused.join(' ')} is not registered for this client`);
     scope = requested.join(' ');
   } else if (registered.length > 0) {
     scope = registered.join(' ');
   }
-  return issueAccessToken(deps, client.clientId, scope);
+  return issueAccessToken(deps, client, scope);
 }

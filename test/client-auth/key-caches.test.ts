@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { compactVerify, SignJWT } from 'jose';
 import { ClientKeys } from '../../src/client-auth/client-keys.js';
 import { RemoteJwksCache } from '../../src/client-auth/remote-jwks.js';
-import { ClientRepository, type StoredClient } from '../../src/storage/client-repository.js';
+import { ClientRepository, DEFAULT_SETTINGS, type StoredClient } from '../../src/storage/client-repository.js';
 import { keyPair, registerMachineClient, type KeyPair } from '../support/client-auth.js';
 import { KeyServer } from '../support/key-server.js';
 import { request, startTestServer, storageKind, type TestServer } from '../support/test-server.js';
@@ -14,8 +14,13 @@ const storedClient = (clientId: string, keys: KeyPair[], version = 1): StoredCli
   metadata: { token_endpoint_auth_method: 'private_key_jwt', jwks: { keys: keys.map((k) => ({ ...k.publicJwk, alg: k.alg })) } },
   secretCiphertext: null,
   secretExpiresAt: 0,
+  previousSecret: null,
   registrationTokenHash: new Uint8Array(32),
   clientIdIssuedAt: 0,
+  settings: DEFAULT_SETTINGS,
+  createdVia: 'dynamic_registration',
+  updatedAt: 0,
+  lastUsedAt: null,
 });
 
 describe('the per-instance caches of clients\' keys are bounded', () => {

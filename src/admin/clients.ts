@@ -1,0 +1,276 @@
+import type { AdminClient, ClientPage, CreatedVia } from '../admin-client/types.js';
+import { newClientId, newClientSecret, newRegistrationAccessToken } from '../crypto/random.js';
+import type { SecretBox } from '../crypto/secret-box.js';
+import { hashToken } from '../crypto/token-hash.js';
+import { invalidRequest, OAuthError } from '../http/oauth-error.js';
+import { TOKEN_ENDPOINT_AUTH_METHODS } from '../protocol/client-metadata-values.js';
+import { registrationClientUri } from '../registration/client-registration.js';
+import { SERVER_ISSUED_FIELDS } from '../registration/metadata-fields.js';
+import { inFieldOrder, needsClientSecret, validateClientMetadata, type MetadataPolicy } from '../registration/validate-metadata.js';
+import { DEFAULT_SETTINGS, type ClientFilter, type ClientRepository, type ListPosition, type NewClient, type StoredClient } from '../storage/client-repository.js';
+import { mergePatch } from './merge-patch.js';
+import { effectiveSettingsJson, parseSettings, rawSettingsJson, SETTING_FIELD_NAMES } from './settings.js';
+
+export interface AdminDeps {
+  clients: ClientRepository;
+  secrets: SecretBox;
+  issuer: string;
+  policy: MetadataPolicy;
+  clientSecretTtlSeconds: number;
+  tokenDefaults: { format: string; lifetimeSeconds: number };
+  now: () => number;
+  /** Told, with the client as it was, after it changed or was deleted: derived caches drop it. */
+  clientChanged: (before: StoredClient) => void;
+}
+
+/** Fields of the representation that only the server writes: ignored in a PUT or PATCH body. */
+const READ_ONLY_FIELDS = new Set<string>([
+  ...SERVER_ISSUED_FIELDS,
+  'has_client_secret',
+  'created_at',
+  'updated_at',
+  'created_via',
+  'last_used_at',
+]);
+
+export const MAX_PAGE_SIZE = 200;
+const DEFAULT_PAGE_SIZE = 50;
+/** A change that loses a race with another operator's is retried this many times. */
+const CHANGE_ATTEMPTS = 3;
+
+const notFound = (clientId: string) => new OAuthError('not_found', `no client ${clientId.slice(0, 128)}`);
+
+/** The admin representation: metadata, settings as they take effect, and the server's fields. */
+export function adminClient(deps: Pick<AdminDeps, 'issuer' | 'tokenDefaults'>, client: StoredClient): AdminClient {
+  return {
+    client_id: client.clientId,
+    client_id_issued_at: client.clientIdIssuedAt,
+    ...(client.secretCiphertext !== null ? { client_secret_expires_at: client.secretExpiresAt } : {}),
+    has_client_secret: client.secretCiphertext !== null,
+    registration_client_uri: registrationClientUri(deps.issuer, client.clientId),
+    ...inFieldOrder(client.metadata),
+    token_endpoint_auth_method: client.metadata.token_endpoint_auth_method as string,
+    ...effectiveSettingsJson(client.settings, deps.tokenDefaults),
+    created_at: client.clientIdIssuedAt,
+    updated_at: client.updatedAt,
+    created_via: client.createdVia,
+    last_used_at: client.lastUsedAt,
+  } as AdminClient;
+}
+
+/** Splits a request body into metadata (validated as at registration) and settings. */
+async function parseBody(deps: AdminDeps, body: Readonly<Record<string, unknown>>, base = DEFAULT_SETTINGS) {
+  const metadataPart = Object.fromEntries(
+    Object.entries(body).filter(([name]) => !READ_ONLY_FIELDS.has(name) && !(SETTING_FIELD_NAMES as string[]).includes(name)),
+  );
+  return { metadata: await validateClientMetadata(metadataPart, deps.policy), settings: parseSettings(body, base) };
+}
+
+function sealNewSecret(deps: AdminDeps, clientId: string) {
+  const secret = newClientSecret();
+  return {
+    secret,
+    secretCiphertext: deps.secrets.seal(secret, clientId),
+    secretExpiresAt: deps.clientSecretTtlSeconds === 0 ? 0 : deps.now() + deps.clientSecretTtlSeconds,
+  };
+}
+
+/** Creates a client as an operator: the same metadata rules as registration, plus settings. */
+export async function createClient(
+  deps: AdminDeps,
+  body: Readonly<Record<string, unknown>>,
+  createdVia: CreatedVia = 'admin_api',
+): Promise<AdminClient & { client_secret?: string; registration_access_token: string }> {
+  const { metadata, settings } = await parseBody(deps, body);
+  const clientId = newClientId();
+  const registrationAccessToken = newRegistrationAccessToken();
+  const secret = needsClientSecret(metadata) ? sealNewSecret(deps, clientId) : undefined;
+  const client: NewClient = {
+    clientId,
+    metadata,
+    secretCiphertext: secret?.secretCiphertext ?? null,
+    secretExpiresAt: secret?.secretExpiresAt ?? 0,
+    registrationTokenHash: hashToken(registrationAccessToken),
+    clientIdIssuedAt: deps.now(),
+    settings,
+    createdVia,
+  };
+  await deps.clients.insert(client);
+  const stored = await getStored(deps, clientId);
+  return {
+    ...adminClient(deps, stored),
+    ...(secret ? { client_secret: secret.secret } : {}),
+    registration_access_token: registrationAccessToken,
+  };
+}
+
+async function getStored(deps: AdminDeps, clientId: string): Promise<StoredClient> {
+  const client = /^[A-Za-z0-9_-]{16,128}$/.test(clientId) ? await deps.clients.findById(clientId) : undefined;
+  if (!client) throw notFound(clientId);
+  return client;
+}
+
+export async function getClient(deps: AdminDeps, clientId: string): Promise<AdminClient> {
+  return adminClient(deps, await getStored(deps, clientId));
+}
+
+/**
+ * Reads the client, lets `decide` compute the change from it, and writes it only if nobody
+ * changed the client meanwhile; on a lost race, reads and decides again.
+ */
+async function changeClient(
+  deps: AdminDeps,
+  clientId: string,
+  decide: (current: StoredClient) => Promise<Parameters<ClientRepository['change']>[2]>,
+): Promise<StoredClient> {
+  for (let attempt = 0; attempt < CHANGE_ATTEMPTS; attempt++) {
+    const current = await getStored(deps, clientId);
+    const updated = await deps.clients.change(clientId, current.version, await decide(current));
+    if (updated) {
+      deps.clientChanged(current);
+      return updated;
+    }
+  }
+  throw new OAuthError('conflict', 'the client is being changed by another request; try again');
+}
+
+/** A new secret when the client newly needs one, none when it no longer does, else the same. */
+function secretFor(deps: AdminDeps, current: StoredClient, needsSecret: boolean) {
+  if (!needsSecret) return { issued: undefined, change: { secretCiphertext: null, secretExpiresAt: 0, previousSecret: null } };
+  if (current.secretCiphertext !== null) return { issued: undefined, change: {} };
+  const sealed = sealNewSecret(deps, current.clientId);
+  return { issued: sealed.secret, change: { secretCiphertext: sealed.secretCiphertext, secretExpiresAt: sealed.secretExpiresAt } };
+}
+
+async function replaceWith(deps: AdminDeps, clientId: string, document: (current: StoredClient) => Record<string, unknown>) {
+  let issued: string | undefined;
+  const updated = await changeClient(deps, clientId, async (current) => {
+    const body = document(current);
+    if (body.client_id !== undefined && body.client_id !== clientId) throw invalidRequest('client_id in the body differs from the client being changed');
+    const { metadata, settings } = await parseBody(deps, body);
+    const secret = secretFor(deps, current, needsClientSecret(metadata));
+    issued = secret.issued;
+    return { metadata, settings, ...secret.change };
+  });
+  return { ...adminClient(deps, updated), ...(issued !== undefined ? { client_secret: issued } : {}) };
+}
+
+/** PUT: the body replaces metadata and settings; omitted settings return to their defaults. */
+export function replaceClient(deps: AdminDeps, clientId: string, body: Readonly<Record<string, unknown>>) {
+  return replaceWith(deps, clientId, () => ({ ...body }));
+}
+
+/** PATCH (RFC 7396): the patch is merged into the client's metadata and settings, then validated as a whole. */
+export function patchClient(deps: AdminDeps, clientId: string, patch: unknown) {
+  return replaceWith(deps, clientId, (current) => {
+    const document = { ...current.metadata, ...rawSettingsJson(current.settings) };
+    const merged = mergePatch(document, patch);
+    if (typeof merged !== 'object' || merged === null || Array.isArray(merged)) throw invalidRequest('a merge patch of a client must be a JSON object');
+    return merged as Record<string, unknown>;
+  });
+}
+
+export async function deleteClient(deps: AdminDeps, clientId: string): Promise<void> {
+  const current = await getStored(deps, clientId);
+  if (!(await deps.clients.deleteById(clientId))) throw notFound(clientId);
+  deps.clientChanged(current);
+}
+
+export async function setDisabled(deps: AdminDeps, clientId: string, disabled: boolean): Promise<AdminClient> {
+  const updated = await changeClient(deps, clientId, async (current) => ({ settings: { ...current.settings, disabled } }));
+  return adminClient(deps, updated);
+}
+
+export const MAX_GRACE_PERIOD_SECONDS = 7 * 86_400;
+
+/**
+ * A new client secret, shown once. With a grace period the previous one keeps authenticating
+ * that long, so a deployment can switch over without a gap; without one it stops at once.
+ */
+export async function rotateSecret(deps: AdminDeps, clientId: string, gracePeriodSeconds: number): Promise<AdminClient & { client_secret: string }> {
+  if (!Number.isSafeInteger(gracePeriodSeconds) || gracePeriodSeconds < 0 || gracePeriodSeconds > MAX_GRACE_PERIOD_SECONDS) {
+    throw invalidRequest(`grace_period must be a whole number of seconds from 0 to ${MAX_GRACE_PERIOD_SECONDS}`);
+  }
+  let secret = '';
+  const updated = await changeClient(deps, clientId, async (current) => {
+    if (current.secretCiphertext === null) {
+      throw invalidRequest(`the client has no secret to rotate: it authenticates with ${String(current.metadata.token_endpoint_auth_method)}`);
+    }
+    const sealed = sealNewSecret(deps, clientId);
+    secret = sealed.secret;
+    return {
+      secretCiphertext: sealed.secretCiphertext,
+      secretExpiresAt: sealed.secretExpiresAt,
+      previousSecret: gracePeriodSeconds > 0 ? { ciphertext: current.secretCiphertext, expiresAt: deps.now() + gracePeriodSeconds } : null,
+    };
+  });
+  return { ...adminClient(deps, updated), client_secret: secret };
+}
+
+/** A new registration access token (RFC 7592); the previous one stops working at once. */
+export async function rotateRegistrationToken(deps: AdminDeps, clientId: string): Promise<AdminClient & { registration_access_token: string }> {
+  const token = newRegistrationAccessToken();
+  const updated = await changeClient(deps, clientId, async () => ({ registrationTokenHash: hashToken(token) }));
+  return { ...adminClient(deps, updated), registration_access_token: token };
+}
+
+const encodeCursor = (position: ListPosition) => Buffer.from(JSON.stringify([position.issuedAt, position.clientId])).toString('base64url');
+
+function decodeCursor(cursor: string): ListPosition {
+  try {
+    const [issuedAt, clientId] = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8')) as unknown[];
+    if (Number.isSafeInteger(issuedAt) && typeof clientId === 'string' && clientId.length <= 128) return { issuedAt: issuedAt as number, clientId };
+  } catch {
+    // refused below
+  }
+  throw invalidRequest('cursor is not one this server handed out (next_cursor of a previous page)');
+}
+
+function booleanParam(name: string, value: string | undefined): boolean | undefined {
+  if (value === undefined) return undefined;
+  if (value === 'true') return true;
+  if (value === 'false') return false;
+  throw invalidRequest(`${name} must be true or false`);
+}
+
+function timeParam(name: string, value: string | undefined): number | undefined {
+  if (value === undefined) return undefined;
+  if (!/^\d{1,12}$/.test(value)) throw invalidRequest(`${name} must be a time in seconds since the epoch`);
+  return Number(value);
+}
+
+/** GET /admin/clients: one page, newest first, with the filters of the query string. */
+export async function listClients(deps: AdminDeps, query: Readonly<Record<string, string | undefined>>): Promise<ClientPage> {
+  const known = new Set(['limit', 'cursor', 'q', 'auth_method', 'disabled', 'expired', 'created_after', 'created_before']);
+  const unknown = Object.keys(query).filter((name) => !known.has(name));
+  if (unknown.length > 0) throw invalidRequest(`unknown query parameter ${unknown.join(', ')}`);
+  let limit = DEFAULT_PAGE_SIZE;
+  if (query.limit !== undefined) {
+    limit = Number(query.limit);
+    if (!/^\d+$/.test(query.limit) || limit < 1 || limit > MAX_PAGE_SIZE) throw invalidRequest(`limit must be a whole number from 1 to ${MAX_PAGE_SIZE}`);
+  }
+  if (query.q !== undefined && query.q.length > 200) throw invalidRequest('q must be at most 200 characters');
+  if (query.auth_method !== undefined && !(TOKEN_ENDPOINT_AUTH_METHODS as readonly string[]).includes(query.auth_method)) {
+    throw invalidRequest(`auth_method must be one of ${TOKEN_ENDPOINT_AUTH_METHODS.join(', ')}`);
+  }
+  const filter: ClientFilter = { now: deps.now() };
+  if (query.q !== undefined && query.q !== '') filter.text = query.q;
+  if (query.auth_method !== undefined) filter.authMethod = query.auth_method;
+  const disabled = booleanParam('disabled', query.disabled);
+  if (disabled !== undefined) filter.disabled = disabled;
+  const expired = booleanParam('expired', query.expired);
+  if (expired !== undefined) filter.expired = expired;
+  const createdAfter = timeParam('created_after', query.created_after);
+  if (createdAfter !== undefined) filter.createdAfter = createdAfter;
+  const createdBefore = timeParam('created_before', query.created_before);
+  if (createdBefore !== undefined) filter.createdBefore = createdBefore;
+
+  // one row more than asked: whether a next page exists, without a count
+  const rows = await deps.clients.list(filter, query.cursor === undefined ? undefined : decodeCursor(query.cursor), limit + 1);
+  const page = rows.slice(0, limit);
+  const last = page.at(-1);
+  return {
+    clients: page.map((client) => adminClient(deps, client)),
+    next_cursor: rows.length > limit && last ? encodeCursor({ issuedAt: last.clientIdIssuedAt, clientId: last.clientId }) : null,
+  };
+}

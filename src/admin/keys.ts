@@ -1,0 +1,25 @@
+import type { ServerKeyInfo } from '../admin-client/types.js';
+import type { StoredServerKey } from '../storage/server-key-repository.js';
+import type { ServerKeys } from '../tokens/server-keys.js';
+
+/** Keys newest first: the first whose activation has passed signs; older ones are retired. */
+export function describeKeys(keys: readonly StoredServerKey[], now: number): ServerKeyInfo[] {
+  const signing = keys.find((key) => key.activatesAt <= now);
+  return keys.map((key) => ({
+    kid: key.kid,
+    alg: key.alg,
+    created_at: key.createdAt,
+    activates_at: key.activatesAt,
+    state: key.activatesAt > now ? 'pending' : key === signing ? 'active' : 'retired',
+  }));
+}
+
+export async function listKeys(all: () => Promise<StoredServerKey[]>, now: number): Promise<{ keys: ServerKeyInfo[] }> {
+  return { keys: describeKeys(await all(), now) };
+}
+
+/** A new key, published now and signing after SIGNING_KEY_ACTIVATION_DELAY. */
+export async function rotateKey(keys: ServerKeys, now: number): Promise<ServerKeyInfo> {
+  const key = await keys.rotate();
+  return describeKeys([key], now)[0]!;
+}

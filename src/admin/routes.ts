@@ -1,0 +1,112 @@
+import type { FastifyInstance, FastifyReply } from 'fastify';
+import { acceptsOnly } from '../http/error-handler.js';
+import type { ServerKeyRepository } from '../storage/server-key-repository.js';
+import type { AccessTokenDeps } from '../tokens/access-tokens.js';
+import type { ServerKeys } from '../tokens/server-keys.js';
+import { requireAdminToken } from './admin-auth.js';
+import {
+  createClient,
+  deleteClient,
+  getClient,
+  listClients,
+  patchClient,
+  replaceClient,
+  rotateRegistrationToken,
+  rotateSecret,
+  setDisabled,
+  type AdminDeps,
+} from './clients.js';
+import { listKeys, rotateKey } from './keys.js';
+import { invalidRequest } from '../http/oauth-error.js';
+
+/** Where the admin API lives under the issuer. */
+export const ADMIN_PATH = '/admin';
+
+interface ClientParams {
+  clientId: string;
+}
+
+function noStore(reply: FastifyReply): FastifyReply {
+  return reply.header('cache-control', 'no-store').header('pragma', 'no-cache');
+}
+
+function objectBody(body: unknown): Record<string, unknown> {
+  if (typeof body !== 'object' || body === null || Array.isArray(body)) throw invalidRequest('the request body must be a JSON object');
+  return body as Record<string, unknown>;
+}
+
+/** The admin API (config API): thin routes over the service functions of clients.ts and keys.ts. */
+export function adminRoutes(app: FastifyInstance, deps: AdminDeps, tokens: AccessTokenDeps, keys: { serverKeys: ServerKeys; repository: ServerKeyRepository }): void {
+  requireAdminToken(app, tokens);
+  acceptsOnly(app, 'application/json');
+  // RFC 7396 patches are JSON documents of their own media type
+  app.addContentTypeParser('application/merge-patch+json', { parseAs: 'string' }, app.getDefaultJsonParser('error', 'error'));
+  // actions take no body; an empty JSON body is no body
+  const optionalBody = (body: unknown): Record<string, unknown> => (body === undefined || body === null ? {} : objectBody(body));
+
+  const clients = `${ADMIN_PATH}/clients`;
+  const client = `${clients}/:clientId`;
+
+  app.get<{ Querystring: Record<string, string> }>(clients, async (request, reply) => noStore(reply).send(await listClients(deps, request.query)));
+
+  app.post(clients, async (request, reply) => {
+    const created = await createClient(deps, objectBody(request.body));
+    request.log.info({ client_id: created.client_id, admin_client_id: request.adminClientId }, 'client created by an operator');
+    return noStore(reply).code(201).header('location', `${deps.issuer}${clients}/${created.client_id}`).send(created);
+  });
+
+  app.get<{ Params: ClientParams }>(client, async (request, reply) => noStore(reply).send(await getClient(deps, request.params.clientId)));
+
+  app.put<{ Params: ClientParams }>(client, async (request, reply) => {
+    const updated = await replaceClient(deps, request.params.clientId, objectBody(request.body));
+    request.log.info({ client_id: updated.client_id, admin_client_id: request.adminClientId }, 'client replaced by an operator');
+    return noStore(reply).send(updated);
+  });
+
+  app.patch<{ Params: ClientParams }>(client, { config: { accepts: 'application/merge-patch+json' } }, async (request, reply) => {
+    if (!/^application\/merge-patch\+json\b/i.test(request.headers['content-type'] ?? '')) {
+      return noStore(reply).code(415).send({ error: 'unsupported_media_type', error_description: 'the request body must be sent as application/merge-patch+json' });
+    }
+    const updated = await patchClient(deps, request.params.clientId, request.body);
+    request.log.info({ client_id: updated.client_id, admin_client_id: request.adminClientId }, 'client patched by an operator');
+    return noStore(reply).send(updated);
+  });
+
+  app.delete<{ Params: ClientParams }>(client, async (request, reply) => {
+    await deleteClient(deps, request.params.clientId);
+    request.log.info({ client_id: request.params.clientId, admin_client_id: request.adminClientId }, 'client deleted by an operator');
+    return noStore(reply).code(204).send();
+  });
+
+  for (const [action, disabled] of [['disable', true], ['enable', false]] as const) {
+    app.post<{ Params: ClientParams }>(`${client}/${action}`, async (request, reply) => {
+      optionalBody(request.body);
+      const updated = await setDisabled(deps, request.params.clientId, disabled);
+      request.log.info({ client_id: updated.client_id, admin_client_id: request.adminClientId }, `client ${action}d by an operator`);
+      return noStore(reply).send(updated);
+    });
+  }
+
+  app.post<{ Params: ClientParams }>(`${client}/rotate-secret`, async (request, reply) => {
+    const grace = optionalBody(request.body).grace_period ?? 0;
+    const rotated = await rotateSecret(deps, request.params.clientId, typeof grace === 'number' ? grace : Number.NaN);
+    request.log.info({ client_id: rotated.client_id, admin_client_id: request.adminClientId, grace_period: grace }, 'client secret rotated by an operator');
+    return noStore(reply).send(rotated);
+  });
+
+  app.post<{ Params: ClientParams }>(`${client}/rotate-registration-token`, async (request, reply) => {
+    optionalBody(request.body);
+    const rotated = await rotateRegistrationToken(deps, request.params.clientId);
+    request.log.info({ client_id: rotated.client_id, admin_client_id: request.adminClientId }, 'registration access token rotated by an operator');
+    return noStore(reply).send(rotated);
+  });
+
+  app.get(`${ADMIN_PATH}/keys`, async (_request, reply) => noStore(reply).send(await listKeys(() => keys.repository.all(), deps.now())));
+
+  app.post(`${ADMIN_PATH}/keys/rotate`, async (request, reply) => {
+    optionalBody(request.body);
+    const key = await rotateKey(keys.serverKeys, deps.now());
+    request.log.info({ kid: key.kid, admin_client_id: request.adminClientId }, 'signing key added by an operator');
+    return noStore(reply).code(201).send(key);
+  });
+}
