@@ -4,9 +4,12 @@
 // autocannon over loopback for a fixed time each, checks every response had the expected status,
 // prints a table and writes bench/results.json. Exits non-zero if any check fails.
 //
-// Scenarios: discovery, registration, registration reads, and the token endpoint
+// Scenarios: discovery, registration, registration reads, the admin client list (first page of 50
+// with ADMIN_LIST_CLIENTS clients stored, bulk-loaded by SQL), and the token endpoint
 // (client_credentials) with private_key_jwt (ES256) and with client_secret_jwt (HS256) client
-// assertions, a fresh one per request (see token-load.mjs). Before the server starts, the
+// assertions, a fresh one per request (see token-load.mjs); client_secret_jwt runs twice, side by
+// side: against the server as configured (last_used_at recorded) and against a second server on
+// the same database with CLIENT_USAGE_TRACKING=false. Before the server starts, the
 // single-core ES256 crypto ceiling (verify + sign pairs per second, crypto-ceiling.mjs) is
 // measured; the private_key_jwt rate is reported as a share of it (target: at least 80 %,
 // reported, not enforced).
@@ -27,7 +30,7 @@
 //   BENCH_SERVER_ENTRY    server script to run instead of dist/server.js (A/B of a modified build)
 
 import { spawn, execFileSync } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
+import { createPrivateKey, randomBytes } from 'node:crypto';
 import { once } from 'node:events';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
@@ -61,8 +64,10 @@ const REGISTER_BODY = JSON.stringify({
   client_name: 'bench',
   token_endpoint_auth_method: 'client_secret_basic',
 });
-const SCENARIO_KEYS = ['discovery', 'register', 'read', 'token-pkjwt', 'token-csjwt'];
-const TOKEN_SCENARIOS = ['token-pkjwt', 'token-csjwt'];
+const SCENARIO_KEYS = ['discovery', 'register', 'read', 'token-pkjwt', 'token-csjwt', 'token-csjwt-untracked', 'admin-list'];
+const TOKEN_SCENARIOS = ['token-pkjwt', 'token-csjwt', 'token-csjwt-untracked'];
+/** Clients bulk-loaded by SQL before the admin list scenario. */
+const ADMIN_LIST_CLIENTS = 100_000;
 /** The scenario compared with the crypto ceiling, and the share of it the issue asks for. */
 const CEILING_SCENARIO = 'token-pkjwt';
 const CEILING_TARGET_PERCENT = 80;
@@ -156,6 +161,9 @@ function freePort() {
  * Output is kept (last lines only) to explain a failure, and counted: at LOG_LEVEL=warn every
  * line is a warning or an error, which a clean run should not have.
  */
+/** One key for every server of a run: a second server and the admin bootstrap open the same data. */
+const SECRETS_KEY = randomBytes(32).toString('base64');
+
 function startServer(port, databaseUrl, profileName, extraEnv) {
   // --cpu-prof writes the profile when the process exits, which SIGTERM leads to (stopServer)
   const profileArgs = profileName ? ['--cpu-prof', `--cpu-prof-dir=${PROFILE_DIR}`, `--cpu-prof-name=${profileName}`] : [];
@@ -167,7 +175,7 @@ function startServer(port, databaseUrl, profileName, extraEnv) {
       HOST: '127.0.0.1',
       ISSUER: `http://127.0.0.1:${port}`,
       DATABASE_URL: databaseUrl,
-      SECRETS_KEY: randomBytes(32).toString('base64'),
+      SECRETS_KEY,
       LOG_LEVEL: 'warn',
       ...extraEnv,
     },
@@ -355,9 +363,61 @@ function scenarios(clients, tokenClients) {
       ? [
           tokenScenario('token-pkjwt', 'POST /token private_key_jwt ES256', tokenClients, tokenClients.pkjwt),
           tokenScenario('token-csjwt', 'POST /token client_secret_jwt HS256', tokenClients, tokenClients.csjwt),
+          { ...tokenScenario('token-csjwt-untracked', 'POST /token client_secret_jwt HS256, no last_used_at', tokenClients, tokenClients.csjwt), server: 'untracked' },
         ]
       : []),
+    {
+      key: 'admin-list',
+      name: `GET /admin/clients (${ADMIN_LIST_CLIENTS / 1000}k clients)`,
+      expectedStatus: 200,
+      path: '/admin/clients?limit=50',
+      prepare: () => ({ options: { method: 'GET', headers: { authorization: `Bearer ${adminAccess.token}` } } }),
+    },
   ];
+}
+
+/** The admin token of the admin-list scenario, set before it runs. */
+const adminAccess = { token: '' };
+
+/**
+ * Bulk-loads clients by SQL (the admin list must stay fast however many there are) and makes an
+ * admin client the way `oidc-registrar admin bootstrap` does, then gets it a token.
+ */
+async function prepareAdminList(settings, baseUrl) {
+  const started = Date.now();
+  await withAdminClient(settings.benchUrl, (client) =>
+    client.query(
+      `INSERT INTO clients (client_id, metadata, registration_token_hash, client_id_issued_at)
+       SELECT 'bulk' || lpad(i::text, 12, '0'),
+              jsonb_build_object('client_name', 'Bulk ' || i, 'token_endpoint_auth_method', 'none',
+                                 'grant_types', jsonb_build_array('authorization_code'), 'response_types', jsonb_build_array('code'),
+                                 'redirect_uris', jsonb_build_array('https://rp.example/cb'), 'application_type', 'web'),
+              sha256(i::text::bytea), 1600000000 + i
+         FROM generate_series(1, $1::int) AS i`,
+      [ADMIN_LIST_CLIENTS],
+    ),
+  );
+  console.log(`  loaded ${ADMIN_LIST_CLIENTS} clients by SQL in ${((Date.now() - started) / 1000).toFixed(1)} s`);
+  const { bootstrapAdminClient } = await import('../dist/admin/bootstrap.js');
+  const { loadConfig } = await import('../dist/config/config.js');
+  const { connectPostgres } = await import('../dist/storage/postgres.js');
+  const { pino } = await import('pino');
+  const db = connectPostgres(settings.benchUrl, 2, pino({ level: 'silent' }));
+  let credentials;
+  try {
+    credentials = await bootstrapAdminClient(db, loadConfig({ DATABASE_URL: settings.benchUrl, SECRETS_KEY, ISSUER: baseUrl }));
+  } finally {
+    await db.close();
+  }
+  const [assertion] = signAssertions({ count: 1, clientId: credentials.client_id, audience: baseUrl, alg: 'ES256', key: createPrivateKey({ key: credentials.private_jwk, format: 'jwk' }), kid: credentials.private_jwk.kid }).assertions;
+  const response = await fetch(`${baseUrl}/token`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/x-www-form-urlencoded' },
+    body: new URLSearchParams({ grant_type: 'client_credentials', scope: 'admin:read', client_assertion_type: 'urn:ietf:params:oauth:client-assertion-type:jwt-bearer', client_assertion: assertion }),
+  });
+  const body = await response.json();
+  if (response.status !== 200) throw new Error(`admin token: ${response.status} ${JSON.stringify(body)}`);
+  adminAccess.token = body.access_token;
 }
 
 let running; // the autocannon run in progress, so Ctrl-C can stop it
@@ -492,14 +552,29 @@ async function bench(settings) {
     for (const scenario of scenarios(clients, tokenClients).filter((s) => selected(s.key))) {
       if (aborted) throw new Error('interrupted');
       process.stdout.write(`running ${scenario.name} ...\n`);
-      const prepared = scenario.prepare ? scenario.prepare(settings) : { options: scenario.options };
-      const pid = server.child.pid;
-      const cpuBefore = cpuSnapshot(pid);
-      const result = await runScenario(baseUrl, scenario, settings, prepared.options);
-      const cpu = cpuSince(cpuBefore, pid);
-      if (aborted) throw new Error('interrupted');
-      if (server.exited) throw new Error(`server exited during "${scenario.name}" (code ${server.child.exitCode})`);
-      report.rows.push(summarise(scenario, result, serverMemory(pid), cpu, prepared));
+      if (scenario.key === 'admin-list') await prepareAdminList(settings, baseUrl);
+      // the side-by-side twin: a second server on the same data, differing in one setting only
+      let target = server;
+      let targetUrl = baseUrl;
+      if (scenario.server === 'untracked') {
+        const twinPort = await freePort();
+        targetUrl = `http://127.0.0.1:${twinPort}`;
+        // the same issuer: the assertions are addressed to it
+        target = startServer(twinPort, settings.benchUrl, null, { ...settings.serverEnv, ISSUER: baseUrl, CLIENT_USAGE_TRACKING: 'false' });
+        await waitForReady(targetUrl, target);
+      }
+      try {
+        const prepared = scenario.prepare ? scenario.prepare(settings) : { options: scenario.options };
+        const pid = target.child.pid;
+        const cpuBefore = cpuSnapshot(pid);
+        const result = await runScenario(targetUrl, scenario, settings, prepared.options);
+        const cpu = cpuSince(cpuBefore, pid);
+        if (aborted) throw new Error('interrupted');
+        if (target.exited) throw new Error(`server exited during "${scenario.name}" (code ${target.child.exitCode})`);
+        report.rows.push(summarise(scenario, result, serverMemory(pid), cpu, prepared));
+      } finally {
+        if (target !== server) await stopServer(target);
+      }
     }
     report.memory = serverMemory(server.child.pid);
     return report;

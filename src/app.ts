@@ -144,7 +144,7 @@ export async function buildApp(config: Config, deps: AppDeps): Promise<FastifyIn
   const replay = new ReplayRepository(deps.db);
   const revocations = new RevocationRepository(deps.db);
   const references = new ReferenceTokenRepository(deps.db);
-  const usage = new ClientUsage(now, config.clientCacheSize);
+  const usage = new ClientUsage(now, config.clientCacheSize, config.clientUsageTracking);
   const clientAuthDeps: ClientAuthDeps = {
     clients,
     usage,
@@ -195,8 +195,11 @@ export async function buildApp(config: Config, deps: AppDeps): Promise<FastifyIn
 
   runPeriodically(app, KEY_REFRESH_SECONDS, () => serverKeys.refresh());
   // last_used_at: one statement a minute for every client used since, never a write per request
-  runPeriodically(app, USAGE_RESOLUTION_SECONDS, () => usage.flush((ids, at) => clients.markUsed(ids, at, USAGE_RESOLUTION_SECONDS)));
-  app.addHook('onClose', async () => void (await usage.flush((ids, at) => clients.markUsed(ids, at, USAGE_RESOLUTION_SECONDS)).catch(() => undefined)));
+  if (config.clientUsageTracking) {
+    const flush = () => usage.flush((ids, at) => clients.markUsed(ids, at, USAGE_RESOLUTION_SECONDS));
+    runPeriodically(app, USAGE_RESOLUTION_SECONDS, flush);
+    app.addHook('onClose', async () => void (await flush().catch(() => undefined)));
+  }
   runPeriodically(app, PURGE_SECONDS, async () => {
     const purged = {
       assertions: await replay.purgeExpired(now()),

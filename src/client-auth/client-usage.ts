@@ -16,11 +16,13 @@ export class ClientUsage {
   constructor(
     private readonly now: () => number,
     maxClients: number,
+    private readonly enabled = true,
   ) {
     this.queuedAt = new LRUCache({ max: maxClients });
   }
 
   record(clientId: string): void {
+    if (!this.enabled) return;
     const now = this.now();
     const last = this.queuedAt.get(clientId);
     if (last !== undefined && now - last < USAGE_RESOLUTION_SECONDS) return;

@@ -35,6 +35,7 @@ export const ENV_VARIABLES = {
   CLOCK_SKEW: 'Seconds of clock difference tolerated in client assertions (default 30).',
   CLIENT_ASSERTION_MAX_LIFETIME: 'Longest accepted client assertion lifetime, exp minus now, in seconds (default 300).',
   CLIENT_ASSERTION_ACCEPT_ENDPOINT_AUDIENCE: 'true: also accept an endpoint URL (token, introspection, revocation) as the only assertion aud (legacy clients; default false).',
+  CLIENT_USAGE_TRACKING: 'false: last_used_at of clients is not recorded (it costs one UPDATE a minute per instance; default true).',
   CLIENT_CACHE_SIZE: 'How many clients\' parsed key sets, and how many fetched jwks_uri documents, an instance keeps in memory (default 10000).',
   OUTBOUND_ALLOWED_HOSTS: 'Comma-separated host[:port] list that outbound fetches (jwks_uri) may reach over http or on internal addresses.',
   OUTBOUND_TIMEOUT_MS: 'Timeout of outbound fetches in milliseconds (default 3000).',
@@ -82,6 +83,8 @@ export interface Config {
   };
   /** Bound of the per-instance caches of clients' keys (parsed sets, fetched documents). */
   clientCacheSize: number;
+  /** Whether last_used_at is recorded. */
+  clientUsageTracking: boolean;
   outbound: {
     allowedHosts: ReadonlySet<string>;
     timeoutMs: number;
@@ -273,6 +276,7 @@ export function loadConfig(env: Env = process.env): Config {
       acceptEndpointAudience: boolean(env, 'CLIENT_ASSERTION_ACCEPT_ENDPOINT_AUDIENCE', false),
     },
     clientCacheSize: integer(env, 'CLIENT_CACHE_SIZE', 10_000, 1, 1_000_000),
+    clientUsageTracking: boolean(env, 'CLIENT_USAGE_TRACKING', true),
     outbound: {
       allowedHosts: new Set(allowedHosts),
       timeoutMs: integer(env, 'OUTBOUND_TIMEOUT_MS', 3000, 100, 60_000),
