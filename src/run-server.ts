@@ -7,7 +7,7 @@ import { openDatabase } from './storage/open-database.js';
 const SHUTDOWN_GRACE_MS = 10_000;
 
 /** Loads config, builds the app, listens, and shuts down gracefully. Nothing else. */
-async function main(): Promise<void> {
+async function start(): Promise<void> {
   let config: Config;
   try {
     config = loadConfig();
@@ -75,7 +75,16 @@ async function main(): Promise<void> {
   );
 }
 
-main().catch((error: unknown) => {
+/**
+ * `node dist/server.js` and `oidc-registrar serve`: resolves once the server listens; it exits the
+ * process itself, with 0 after a graceful shutdown, 78 for a bad configuration or a taken PORT,
+ * 1 when it cannot start.
+ */
+export async function runServer(): Promise<void> {
+  await start().catch(exitOnStartFailure);
+}
+
+function exitOnStartFailure(error: unknown): never {
   // a value that turns out wrong only against the data (SECRETS_KEY) is a configuration error too
   if (error instanceof ConfigError) {
     process.stderr.write(`oidc-registrar: configuration error: ${error.message}\n`);
@@ -87,4 +96,4 @@ main().catch((error: unknown) => {
   }
   process.stderr.write(`oidc-registrar: failed to start: ${error instanceof Error ? error.message : String(error)}\n`);
   process.exit(1);
-});
+}
