@@ -14,8 +14,9 @@ export class AdminUnreachableError extends Error {
 
 function describeCause(cause: unknown): string {
   if (cause instanceof Error && cause.name === 'TimeoutError') return 'timed out';
-  const inner = cause instanceof Error ? (cause.cause as NodeJS.ErrnoException | undefined) : undefined;
-  if (inner?.code !== undefined) return inner.code;
+  // fetch says only "fetch failed"; the reason (ECONNREFUSED, ENOTFOUND ...) is its cause
+  const inner = cause instanceof Error && cause.cause instanceof Error ? (cause.cause as NodeJS.ErrnoException) : undefined;
+  if (inner !== undefined) return inner.code ?? inner.message;
   return cause instanceof Error ? cause.message : String(cause);
 }
 
