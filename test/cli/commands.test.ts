@@ -1,9 +1,10 @@
-import { chmodSync, mkdirSync, mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { FakeAdminApi } from './support/fake-admin-api.js';
-import { runCli } from './support/run-cli.js';
+import { CLI, runCli } from './support/run-cli.js';
 
 /**
  * The CLI as a process against a stand-in admin API: what it sends, what it prints, how it
@@ -222,6 +223,34 @@ describe('clients: list, get, update, patch, disable, enable, rotate, delete', (
     expect((await cli(['clients', 'delete', client.client_id, '--yes'])).code).toBe(1); // gone: 404
     const other = api.addClient();
     expect(JSON.parse((await cli(['clients', 'delete', other.client_id, '--yes', '--json'])).stdout)).toEqual({ client_id: other.client_id, deleted: true });
+  });
+});
+
+/** util-linux `script` gives the command a terminal; the answer is typed on it. */
+const SCRIPT = '/usr/bin/script';
+
+describe.runIf(existsSync(SCRIPT))('confirmation on a terminal', () => {
+  async function onTerminal(args: string[], answer: string): Promise<{ code: number | null; output: string }> {
+    const command = [process.execPath, CLI, ...args].map((word) => `'${word}'`).join(' ');
+    const child = spawn(SCRIPT, ['-qec', command, '/dev/null'], { env: { PATH: process.env.PATH ?? '', ...env }, stdio: ['pipe', 'pipe', 'pipe'] });
+    let output = '';
+    child.stdout.on('data', (chunk: Buffer) => {
+      output += chunk.toString();
+      if (output.includes('[y/N]')) child.stdin.end(`${answer}\n`);
+    });
+    return new Promise((resolve) => child.once('close', (code) => resolve({ code, output })));
+  }
+
+  it('asks before deleting: "n" cancels (exit 1, nothing sent), "y" deletes', async () => {
+    const client = api.addClient();
+    const no = await onTerminal(['clients', 'delete', client.client_id], 'n');
+    expect(no.output).toContain(`Delete client ${client.client_id}? [y/N]`);
+    expect(no.output).toContain('oidc-registrar: cancelled');
+    expect(no.code).toBe(1);
+    expect(api.requests).toHaveLength(0);
+    const yes = await onTerminal(['clients', 'delete', client.client_id], 'y');
+    expect(yes.code).toBe(0);
+    expect(api.clients.has(client.client_id)).toBe(false);
   });
 });
 
