@@ -1,4 +1,4 @@
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -69,8 +69,8 @@ describe('--help everywhere', () => {
   });
 
   it('--version prints the package version', async () => {
-    const result = await runCli(['--version'], { env });
-    expect(result).toMatchObject({ code: 0, stdout: '0.1.0\n' });
+    const { version } = JSON.parse(readFileSync('package.json', 'utf8')) as { version: string };
+    expect(await runCli(['--version'], { env })).toMatchObject({ code: 0, stdout: `${version}\n` });
   });
 });
 
