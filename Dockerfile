@@ -25,6 +25,8 @@ RUN npm ci --omit=dev --no-audit --no-fund && rm -rf "$(npm config get cache)"
 # dist/ and migrations/ side by side: dist/storage/migrate.js reads ../../migrations at runtime.
 COPY --from=build /app/dist ./dist
 COPY migrations ./migrations
+# The operator command on the PATH: `podman exec <container> oidc-registrar clients list`.
+RUN chmod +x /app/dist/cli.js && ln -s /app/dist/cli.js /usr/local/bin/oidc-registrar
 # Code stays root-owned (read-only to the server); only the embedded-database dir is writable.
 RUN mkdir -p /app/data && chown node:node /app/data
 USER node

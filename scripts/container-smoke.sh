@@ -126,6 +126,13 @@ server_uid=$(podman exec "$name" node -e 'process.stdout.write(require("fs").rea
 [ "$server_uid" != 0 ] || fail "the server process (pid 1) runs as root"
 log "server runs as uid $server_uid"
 
+# --- the operator command is on the PATH, and sees the server's database ---
+cli_help=$(podman exec "$name" oidc-registrar --help) || fail "oidc-registrar --help failed in the container"
+case "$cli_help" in *"Usage: oidc-registrar"*) ;; *) fail "unexpected oidc-registrar --help: $cli_help" ;; esac
+migrated=$(podman exec "$name" oidc-registrar migrate) || fail "oidc-registrar migrate failed in the container"
+[ "$migrated" = "the database is up to date" ] || fail "oidc-registrar migrate printed: $migrated"
+log "oidc-registrar is on the PATH; migrate finds the database up to date"
+
 # --- graceful stop: exit 0 means the SIGTERM handler closed the server (pid 1 has no default
 # SIGTERM action, so without a handler podman would SIGKILL after 15 s: exit 137) ---
 podman_q stop -t 15 "$name" >/dev/null || fail "podman stop failed"

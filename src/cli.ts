@@ -1,67 +1,80 @@
-import { keysCommand } from './cli/keys.js';
-import { secretsCommand } from './cli/secrets.js';
-import { ConfigError, loadConfig } from './config/config.js';
-import { createLogger } from './logging.js';
-import { openDatabase } from './storage/open-database.js';
+#!/usr/bin/env node
+import { readFileSync } from 'node:fs';
+import { Command, CommanderError } from 'commander';
+import { AdminTokenError } from './admin-client/admin-token.js';
+import { CredentialsError } from './admin-client/credentials.js';
+import { AdminUnreachableError } from './admin-client/http-admin-api.js';
+import { AdminApiError } from './admin-client/types.js';
+import { registerAdminCommands } from './cli/admin.js';
+import { registerClientsCommands } from './cli/clients.js';
+import { registerKeysCommands } from './cli/keys.js';
+import { registerMigrateCommand } from './cli/migrate.js';
+import { CliExit } from './cli/options.js';
+import { registerSecretsCommands } from './cli/secrets.js';
+import { registerServeCommand } from './cli/serve.js';
+import { registerTokenCommand } from './cli/token.js';
+import { ConfigError } from './config/config.js';
 
-const USAGE = `usage: oidc-registrar-cli <command>
+/** Exit codes: 0 done, 1 failed (the reason on stderr), 2 the command line was wrong. */
+const EXIT_FAILURE = 1;
+const EXIT_USAGE = 2;
 
-  keys list                 the server's signing keys: kid, alg, created, activates
-  keys rotate               add a new signing key: published now, signing after SIGNING_KEY_ACTIVATION_DELAY
-  secrets status            how many stored rows depend on each secrets key
-  secrets reseal [--batch-size N]
-                            re-encrypt every client secret and signing key under SECRETS_KEY, so that
-                            SECRETS_KEY_PREVIOUS can be dropped; safe beside running servers on
-                            PostgreSQL, and run again to finish an interrupted run (default 500 rows a batch)
-
-The same environment variables as the server select the database (DATABASE_URL or DATA_DIR) and
-the keys (SECRETS_KEY, SECRETS_KEY_PREVIOUS). The embedded database allows one process at a time:
-stop the server first.`;
-
-const EX_USAGE = 64;
-
-type Parsed = { group: 'keys'; command: 'list' | 'rotate' } | { group: 'secrets'; command: 'status' | 'reseal'; batchSize: number };
-
-function parse(args: readonly string[]): Parsed | undefined {
-  const [group, command, ...rest] = args;
-  if (group === 'keys' && (command === 'list' || command === 'rotate') && rest.length === 0) return { group, command };
-  if (group === 'secrets' && (command === 'status' || command === 'reseal')) {
-    let batchSize = 500;
-    if (command === 'reseal' && rest[0] === '--batch-size' && rest.length === 2) {
-      batchSize = Number(rest[1]);
-      if (!Number.isInteger(batchSize) || batchSize < 1 || batchSize > 10_000) return undefined;
-    } else if (rest.length > 0) {
-      return undefined;
-    }
-    return { group, command, batchSize };
-  }
-  return undefined;
+function version(): string {
+  const pkg = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version?: string };
+  return pkg.version ?? 'unknown';
 }
 
-/** Operator commands against the same database and keys the server uses. */
-async function main(args: readonly string[]): Promise<number> {
-  const parsed = parse(args);
-  if (!parsed) {
-    process.stderr.write(`${USAGE}\n`);
-    return EX_USAGE;
+function buildProgram(): Command {
+  const program = new Command('oidc-registrar')
+    .description(
+      'The oidc-registrar server and its operator commands. Remote commands call the admin API of a running server with an ' +
+        "admin client's credentials (--url, --credentials); admin bootstrap, migrate and secrets work on the database itself.",
+    )
+    .version(version(), '-V, --version')
+    // every subcommand made with .command() below inherits these
+    .exitOverride()
+    .showHelpAfterError('(add --help for usage)')
+    .showSuggestionAfterError();
+  registerClientsCommands(program);
+  registerKeysCommands(program);
+  registerTokenCommand(program);
+  registerAdminCommands(program);
+  registerServeCommand(program);
+  registerMigrateCommand(program);
+  registerSecretsCommands(program);
+  program.addHelpText('after', '\nExit codes: 0 done, 1 failed (the server\'s error_description on stderr), 2 usage error.');
+  return program;
+}
+
+function fail(message: string): number {
+  process.stderr.write(`oidc-registrar: ${message}\n`);
+  return EXIT_FAILURE;
+}
+
+/** What each kind of failure prints, and the exit code it ends with. */
+function exitCodeOf(error: unknown): number {
+  if (error instanceof CommanderError) {
+    // commander printed the help or the usage error already
+    return error.exitCode === 0 ? 0 : EXIT_USAGE;
   }
-  const config = loadConfig();
-  const db = await openDatabase(config, createLogger('warn'));
-  const out = (line: string) => void process.stdout.write(`${line}\n`);
+  if (error instanceof CliExit) {
+    if (error.message !== '') process.stderr.write(`oidc-registrar: ${error.message}\n`);
+    return error.exitCode;
+  }
+  if (error instanceof AdminTokenError) return fail(`cannot obtain an admin token: ${error.description} (${error.error})`);
+  if (error instanceof AdminApiError) return fail(`${error.description} (${error.error}, HTTP ${error.status})`);
+  if (error instanceof AdminUnreachableError || error instanceof CredentialsError) return fail(error.message);
+  if (error instanceof ConfigError) return fail(`configuration error: ${error.message}`);
+  return fail(error instanceof Error ? error.message : String(error));
+}
+
+async function main(argv: readonly string[]): Promise<number> {
   try {
-    return parsed.group === 'keys'
-      ? await keysCommand(parsed.command, config, db, out)
-      : await secretsCommand(parsed.command, config, db, out, parsed.batchSize);
-  } finally {
-    await db.close();
+    await buildProgram().parseAsync([...argv], { from: 'user' });
+    return 0;
+  } catch (error) {
+    return exitCodeOf(error);
   }
 }
 
-main(process.argv.slice(2)).then(
-  (code) => process.exit(code),
-  (error: unknown) => {
-    const message = error instanceof ConfigError ? `configuration error: ${error.message}` : error instanceof Error ? error.message : String(error);
-    process.stderr.write(`oidc-registrar-cli: ${message}\n`);
-    process.exit(error instanceof ConfigError ? 78 : 1);
-  },
-);
+main(process.argv.slice(2)).then((code) => process.exit(code));

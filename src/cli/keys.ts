@@ -1,33 +1,33 @@
-import type { Config } from '../config/config.js';
-import { createSecretBox } from '../crypto/secret-box.js';
-import { assertSecretsKeysOpen } from '../crypto/secrets-key-check.js';
-import type { Database } from '../storage/database.js';
-import { ServerKeyRepository } from '../storage/server-key-repository.js';
-import { ServerKeys, serverKeySealContext } from '../tokens/server-keys.js';
+import type { Command } from 'commander';
+import type { ServerKeyInfo } from '../admin-client/types.js';
+import { addRemoteOptions, connect, type RemoteOptions } from './options.js';
+import { emit, formatTable, formatTime, type Column } from './output.js';
 
-const iso = (seconds: number) => new Date(seconds * 1000).toISOString();
+const KEY_COLUMNS: readonly Column<ServerKeyInfo>[] = [
+  { header: 'KID', value: (k) => k.kid },
+  { header: 'ALG', value: (k) => k.alg },
+  { header: 'STATE', value: (k) => k.state },
+  { header: 'CREATED', value: (k) => formatTime(k.created_at) },
+  { header: 'ACTIVATES', value: (k) => formatTime(k.activates_at) },
+];
 
-/** `keys list` and `keys rotate`: the server's signing keys. */
-export async function keysCommand(command: 'list' | 'rotate', config: Config, db: Database, out: (line: string) => void): Promise<number> {
-  const now = () => Math.floor(Date.now() / 1000);
-  const repository = new ServerKeyRepository(db);
-  const secrets = createSecretBox(config.secretsKeys);
-  // a rotation under the wrong SECRETS_KEY would seal a key that no server can open
-  assertSecretsKeysOpen(secrets, (await repository.all()).map((key) => ({ kind: 'server signing key', sealed: key.privateCiphertext, context: serverKeySealContext(key.kid) })));
-  const keys = new ServerKeys(repository, secrets, {
-    alg: config.signingKeys.alg,
-    activationDelaySeconds: config.signingKeys.activationDelaySeconds,
-    rotationIntervalSeconds: 0,
-    retentionSeconds: config.tokens.lifetimeSeconds + config.clientAuth.clockSkewSeconds,
-  }, now);
-  await keys.start();
-  if (command === 'rotate') {
-    const key = await keys.rotate();
-    out(`added ${key.kid} (${key.alg}): published now, signs from ${iso(key.activatesAt)}`);
-  }
-  for (const key of await repository.all()) {
-    const state = key.activatesAt > now() ? 'pending' : 'published';
-    out(`${key.kid}\t${key.alg}\tcreated ${iso(key.createdAt)}\tactivates ${iso(key.activatesAt)}\t${state}`);
-  }
-  return 0;
+export function formatKeyTable(keys: readonly ServerKeyInfo[]): string {
+  return formatTable(keys, KEY_COLUMNS);
+}
+
+/** `keys list` and `keys rotate`: the server's signing keys, through the admin API. */
+export function registerKeysCommands(program: Command): void {
+  const keys = program.command('keys').description("the server's token signing keys (admin API)");
+
+  addRemoteOptions(keys.command('list').description('signing keys: pending (published, not signing yet), active, retired')).action(async (options: RemoteOptions) => {
+    const { keys: list } = await (await connect(options)).api.listKeys();
+    emit(options.json, { keys: list }, () => formatKeyTable(list));
+  });
+
+  addRemoteOptions(
+    keys.command('rotate').description('add a signing key: published at once, signing after SIGNING_KEY_ACTIVATION_DELAY'),
+  ).action(async (options: RemoteOptions) => {
+    const key = await (await connect(options)).api.rotateKey();
+    emit(options.json, key, () => `added ${key.kid} (${key.alg}): published now, signs from ${formatTime(key.activates_at)}`);
+  });
 }

@@ -1,8 +1,11 @@
+import { InvalidArgumentError, type Command } from 'commander';
 import type { Config } from '../config/config.js';
 import { keyUsage, resealAll, SEALED_TABLES, type KeyUsage } from '../crypto/reseal.js';
 import { createSecretBox } from '../crypto/secret-box.js';
 import type { Database } from '../storage/database.js';
 import { SealedValuesRepository, type SealedTable } from '../storage/sealed-values-repository.js';
+import { withLocalDatabase } from './local-database.js';
+import { CliExit } from './options.js';
 
 const LABEL: Record<SealedTable, string> = { server_keys: 'server signing keys', clients: 'client secrets' };
 
@@ -51,4 +54,41 @@ export async function secretsCommand(
   for (const line of usageLines(usage)) out(line);
   const stranded = usage.some((u) => u.configuredAs === undefined && u.rows.server_keys + u.rows.clients > 0);
   return stranded ? 1 : 0;
+}
+
+function batchSize(value: string): number {
+  const size = Number(value);
+  if (!/^\d+$/.test(value) || size < 1 || size > 10_000) throw new InvalidArgumentError('expected a whole number from 1 to 10000');
+  return size;
+}
+
+/** `secrets status|reseal`: on the database itself, with the server's SECRETS_KEY variables. */
+export function registerSecretsCommands(program: Command): void {
+  const secrets = program
+    .command('secrets')
+    .description('client secrets and signing keys encrypted at rest: finish a SECRETS_KEY rotation (database, not the API)')
+    .addHelpText(
+      'after',
+      '\nThe same environment variables as the server select the database (DATABASE_URL or DATA_DIR) and the keys\n' +
+        '(SECRETS_KEY, SECRETS_KEY_PREVIOUS). The embedded database allows one process at a time: stop the server first.',
+    );
+  const run = (command: 'status' | 'reseal', size: number) =>
+    withLocalDatabase(async (db, config) => {
+      const out = (line: string) => void process.stdout.write(`${line}\n`);
+      // exits 1 while rows depend on a key that is not configured: the table above says which
+      if ((await secretsCommand(command, config, db, out, size)) !== 0) throw new CliExit(1);
+    });
+
+  secrets
+    .command('status')
+    .description('how many stored rows depend on each secrets key')
+    .action(() => run('status', 500));
+  secrets
+    .command('reseal')
+    .description(
+      're-encrypt every client secret and signing key under SECRETS_KEY, so that SECRETS_KEY_PREVIOUS can be dropped; ' +
+        'safe beside running servers on PostgreSQL, and run again to finish an interrupted run',
+    )
+    .option('--batch-size <n>', 'rows per batch, 1 to 10000', batchSize, 500)
+    .action((options: { batchSize: number }) => run('reseal', options.batchSize));
 }

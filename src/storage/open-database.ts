@@ -7,6 +7,11 @@ import { connectPostgres } from './postgres.js';
 
 /** Opens the configured database and brings its schema up to date. */
 export async function openDatabase(config: Pick<Config, 'database'>, log: Logger): Promise<Database> {
+  return (await openAndMigrate(config, log)).db;
+}
+
+/** openDatabase, also telling which migrations this call applied (`oidc-registrar migrate`). */
+export async function openAndMigrate(config: Pick<Config, 'database'>, log: Logger): Promise<{ db: Database; applied: string[] }> {
   const started = Date.now();
   const dataDir = config.database.kind === 'embedded' ? config.database.dataDir : undefined;
   const creating = dataDir !== undefined && !embeddedDatabaseExists(dataDir);
@@ -20,7 +25,7 @@ export async function openDatabase(config: Pick<Config, 'database'>, log: Logger
     const applied = await migrate(db);
     if (applied.length > 0) log.info({ migrations: applied }, 'database migrated');
     if (creating) log.info({ dataDir, ms: Date.now() - started }, 'embedded database created');
-    return db;
+    return { db, applied };
   } catch (error) {
     await db.close().catch(() => undefined);
     throw error;

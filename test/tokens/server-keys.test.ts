@@ -1,12 +1,9 @@
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { execFile } from 'node:child_process';
-import { promisify } from 'node:util';
 import { createLocalJWKSet, jwtVerify } from 'jose';
+import { pino } from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createSecretBox } from '../../src/crypto/secret-box.js';
+import { connectPostgres } from '../../src/storage/postgres.js';
 import { ServerKeyRepository } from '../../src/storage/server-key-repository.js';
 import { ServerKeys, type ServerKeyPolicy } from '../../src/tokens/server-keys.js';
 import { freshDatabase, request, startTestServer, storageKind, TEST_SECRETS_KEY, type TestServer } from '../support/test-server.js';
@@ -104,7 +101,7 @@ describe(`server signing keys (${storageKind})`, () => {
   });
 });
 
-describe(`the JWKS endpoint and a rotation through the CLI (${storageKind})`, () => {
+describe(`the JWKS endpoint and a rotation by another process (${storageKind})`, () => {
   let server: TestServer | undefined;
   afterEach(async () => {
     await server?.close();
@@ -131,25 +128,16 @@ describe(`the JWKS endpoint and a rotation through the CLI (${storageKind})`, ()
     expect(res.body.keys[0]).not.toHaveProperty('d');
   });
 
-  it.runIf(storageKind === 'embedded')('`cli keys rotate` adds a pending key to the embedded database', async () => {
-    // the embedded database belongs to one process: the CLI works on its own DATA_DIR here
-    const dataDir = mkdtempSync(join(tmpdir(), 'registrar-cli-'));
-    cleanups.push(async () => rmSync(dataDir, { recursive: true, force: true }));
-    const run = (...args: string[]) => promisify(execFile)(process.execPath, ['dist/cli.js', ...args], { env: { PATH: process.env.PATH, DATA_DIR: dataDir } });
-    expect((await run('keys', 'list')).stdout.trim().split('\n')).toHaveLength(1);
-    expect((await run('keys', 'rotate')).stdout).toMatch(/^added \S+ \(ES256\): published now, signs from /);
-    const listed = (await run('keys', 'list')).stdout.trim().split('\n');
-    expect(listed).toHaveLength(2);
-    expect(listed.filter((line) => line.endsWith('pending'))).toHaveLength(1);
-  });
-
-  it.runIf(storageKind === 'postgres')('`cli keys rotate` publishes a key at once that signs only after the delay', async () => {
+  // `oidc-registrar keys rotate` goes through the admin API now: test/cli/e2e.test.ts
+  it.runIf(storageKind === 'postgres')('a rotation by another process publishes a key at once that signs only after the delay', async () => {
     server = await startTestServer();
-    const run = (...args: string[]) =>
-      promisify(execFile)(process.execPath, ['dist/cli.js', ...args], { env: { PATH: process.env.PATH, DATABASE_URL: server!.databaseUrl!, SECRETS_KEY: TEST_SECRETS_KEY } });
     const before: string[] = (await request(server, 'GET', '/jwks')).body.keys.map((k: { kid: string }) => k.kid);
-    const kid = /^added (\S+) \(ES256\)/.exec((await run('keys', 'rotate')).stdout)?.[1];
-    expect(kid).toBeDefined();
+    // another process on the same database: its own pool, the same SECRETS_KEY
+    const otherPool = connectPostgres(server.databaseUrl!, 2, pino({ level: 'silent' }));
+    cleanups.push(() => otherPool.close());
+    const other = new ServerKeys(new ServerKeyRepository(otherPool), createSecretBox([Buffer.from(TEST_SECRETS_KEY, 'base64')]), { ...policy, activationDelaySeconds: 600 }, () => Math.floor(Date.now() / 1000));
+    await other.start();
+    const { kid } = await other.rotate();
     // an instance that starts now, or any instance at its next key refresh, publishes both...
     const replica = await startTestServer({}, undefined, server);
     cleanups.push(() => replica.close());

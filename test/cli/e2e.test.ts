@@ -1,0 +1,210 @@
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { exportJWK, generateKeyPair } from 'jose';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { freePort, startServerProcess, type ServerProcess } from '../support/server-process.js';
+import { freshDatabase, storageKind, TEST_SECRETS_KEY } from '../support/test-server.js';
+import { runCli, type CliResult } from './support/run-cli.js';
+
+/**
+ * The CLI as a process against the real server: admin bootstrap on its database, then every
+ * remote command through the admin API. Skipped until the server side of the admin API is in
+ * this branch (src/admin/routes.ts); commands.test.ts covers the CLI against a stand-in meanwhile.
+ */
+const serverHasAdminApi = existsSync('src/admin/routes.ts');
+
+const now = () => Math.floor(Date.now() / 1000);
+
+async function tokenFor(url: string, clientId: string, secret: string): Promise<number> {
+  const response = await fetch(`${url}/token`, {
+    method: 'POST',
+    headers: { authorization: `Basic ${Buffer.from(`${encodeURIComponent(clientId)}:${encodeURIComponent(secret)}`).toString('base64')}` },
+    body: new URLSearchParams({ grant_type: 'client_credentials' }),
+  });
+  await response.body?.cancel();
+  return response.status;
+}
+
+describe.skipIf(!serverHasAdminApi)(`oidc-registrar against the real server (${storageKind})`, () => {
+  let dir: string;
+  let serverEnv: Record<string, string>;
+  let server: ServerProcess;
+  let credentials: string;
+  let bootstrap: CliResult;
+  let drop = async (): Promise<void> => undefined;
+  const cli = (args: string[], input?: string) =>
+    runCli(args, {
+      // DATA_DIR elsewhere: the credentials come from the variable, as an operator's would
+      env: { OIDC_REGISTRAR_CREDENTIALS: credentials, XDG_CACHE_HOME: join(dir, 'cache'), DATA_DIR: join(dir, 'elsewhere') },
+      ...(input !== undefined ? { input } : {}),
+    });
+  const json = async (args: string[], input?: string) => {
+    const result = await cli([...args, '--json'], input);
+    if (result.code !== 0) throw new Error(`${args.join(' ')} exited ${result.code}: ${result.stderr}`);
+    return JSON.parse(result.stdout);
+  };
+
+  beforeAll(async () => {
+    dir = mkdtempSync(join(tmpdir(), 'registrar-cli-e2e-'));
+    const port = String(await freePort());
+    serverEnv = { PORT: port, ISSUER: `http://127.0.0.1:${port}`, DATA_DIR: join(dir, 'data') };
+    if (storageKind === 'postgres') {
+      const database = await freshDatabase();
+      await database.db.close();
+      drop = database.drop;
+      serverEnv = { ...serverEnv, DATABASE_URL: database.url!, SECRETS_KEY: TEST_SECRETS_KEY };
+    }
+    credentials = join(dir, 'admin.json');
+    // on the database itself, before the server holds it (the embedded one allows one process)
+    bootstrap = await runCli(['admin', 'bootstrap', '--out', credentials], { env: serverEnv });
+    server = await startServerProcess(serverEnv);
+  }, 90_000);
+  afterAll(async () => {
+    await server?.stop();
+    await drop();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('admin bootstrap wrote a 0600 credentials file: issuer, client_id and a private JWK it does not print', () => {
+    expect(bootstrap.stderr).toBe('');
+    expect(bootstrap.code).toBe(0);
+    expect(statSync(credentials).mode & 0o777).toBe(0o600);
+    const file = JSON.parse(readFileSync(credentials, 'utf8'));
+    expect(file).toMatchObject({ issuer: server.url, client_id: expect.any(String), private_jwk: { kid: expect.any(String), alg: expect.any(String), d: expect.any(String) } });
+    expect(bootstrap.stdout).toBe(`wrote ${credentials} (mode 0600): admin client ${file.client_id} of ${server.url}\n`);
+    expect(bootstrap.stdout).not.toContain(file.private_jwk.d);
+  });
+
+  it('token prints an admin access token for curl, and the same one again while it lasts', async () => {
+    const first = await cli(['token']);
+    expect(first.code).toBe(0);
+    const token = first.stdout.trim();
+    const listed = await fetch(`${server.url}/admin/clients`, { headers: { authorization: `Bearer ${token}` } });
+    expect(listed.status).toBe(200);
+    expect(await listed.json()).toMatchObject({ clients: expect.any(Array) });
+    expect((await cli(['token'])).stdout.trim()).toBe(token);
+  });
+
+  it('the one-liner: clients create --data my_client.json, whose --json output a script can use', async () => {
+    const file = join(dir, 'my_client.json');
+    writeFileSync(file, JSON.stringify({ client_name: 'From a file', grant_types: ['client_credentials'], token_endpoint_auth_method: 'client_secret_basic', scope: 'profile' }));
+    const created = await json(['clients', 'create', '--data', file]);
+    expect(created).toMatchObject({ client_name: 'From a file', created_via: 'admin_api', client_id: expect.any(String), client_secret: expect.any(String) });
+    expect(await tokenFor(server.url, created.client_id, created.client_secret)).toBe(200);
+  });
+
+  it('clients create from flags, and from standard input', async () => {
+    const created = await json([
+      'clients', 'create', '--name', 'From flags', '--redirect-uri', 'https://rp.example/cb', '--auth-method', 'client_secret_post',
+      '--scope', 'openid profile', '--token-format', 'reference', '--expires-in', '1d',
+    ]);
+    expect(created).toMatchObject({ client_name: 'From flags', redirect_uris: ['https://rp.example/cb'], token_endpoint_auth_method: 'client_secret_post', scope: 'openid profile', access_token_format: 'reference' });
+    expect(Math.abs(created.expires_at - (now() + 86_400))).toBeLessThan(60);
+    const piped = await json(['clients', 'create', '--data', '-'], '{"client_name":"From stdin","grant_types":["client_credentials"]}');
+    expect(piped.client_name).toBe('From stdin');
+  });
+
+  it('clients list: a table, --json, a search', async () => {
+    const table = await cli(['clients', 'list']);
+    expect(table.code).toBe(0);
+    expect(table.stdout.split('\n')[0]).toMatch(/^CLIENT ID +NAME +AUTH METHOD +STATE +CREATED +LAST USED$/);
+    expect(table.stdout).toContain('From flags');
+    const all = await json(['clients', 'list', '--all']);
+    expect(all.clients.map((c: { client_name?: string }) => c.client_name)).toEqual(expect.arrayContaining(['From a file', 'From flags', 'From stdin']));
+    const found = await json(['clients', 'list', '--query', 'from FLAGS']);
+    expect(found.clients.map((c: { client_name?: string }) => c.client_name)).toEqual(['From flags']);
+  });
+
+  it('clients get, patch and update', async () => {
+    const created = await json(['clients', 'create', '--name', 'Changing', '--grant-type', 'client_credentials']);
+    const got = await json(['clients', 'get', created.client_id]);
+    expect(got).toMatchObject({ client_id: created.client_id, client_name: 'Changing', has_client_secret: true });
+    expect(got).not.toHaveProperty('client_secret');
+    expect((await cli(['clients', 'get', created.client_id])).stdout).toMatch(new RegExp(`^client_id +${created.client_id}\\nclient_name +Changing\\n`));
+    expect((await json(['clients', 'patch', created.client_id, '--name', 'Patched'])).client_name).toBe('Patched');
+    const replaced = await json(['clients', 'update', created.client_id, '--yes', '--data', '-'], JSON.stringify({ client_name: 'Replaced', grant_types: ['client_credentials'], access_token_format: 'reference' }));
+    expect(replaced).toMatchObject({ client_name: 'Replaced', access_token_format: 'reference' });
+  });
+
+  it('disable and enable: a disabled client gets no tokens', async () => {
+    const created = await json(['clients', 'create', '--name', 'Switch', '--grant-type', 'client_credentials']);
+    expect(await tokenFor(server.url, created.client_id, created.client_secret)).toBe(200);
+    expect((await json(['clients', 'disable', created.client_id, '--yes'])).disabled).toBe(true);
+    expect(await tokenFor(server.url, created.client_id, created.client_secret)).toBe(401);
+    expect((await json(['clients', 'enable', created.client_id])).disabled).toBe(false);
+    expect(await tokenFor(server.url, created.client_id, created.client_secret)).toBe(200);
+  });
+
+  it('rotate-secret and rotate-token: the new ones work, the old ones do not', async () => {
+    const created = await json(['clients', 'create', '--name', 'Rotating', '--grant-type', 'client_credentials']);
+    const rotated = await json(['clients', 'rotate-secret', created.client_id, '--yes']);
+    expect(rotated.client_secret).not.toBe(created.client_secret);
+    expect(await tokenFor(server.url, created.client_id, rotated.client_secret)).toBe(200);
+    expect(await tokenFor(server.url, created.client_id, created.client_secret)).toBe(401);
+
+    const renewed = await json(['clients', 'rotate-token', created.client_id, '--yes']);
+    const read = (token: string) => fetch(created.registration_client_uri, { headers: { authorization: `Bearer ${token}` } }).then((r) => r.status);
+    expect(await read(renewed.registration_access_token)).toBe(200);
+    expect(await read(created.registration_access_token)).toBe(401);
+  });
+
+  it('clients delete --yes; the client is gone (exit 1 with the server\'s description)', async () => {
+    const created = await json(['clients', 'create', '--name', 'Doomed', '--grant-type', 'client_credentials']);
+    expect(await cli(['clients', 'delete', created.client_id])).toMatchObject({ code: 2 }); // no terminal, no --yes
+    expect(await cli(['clients', 'delete', created.client_id, '--yes'])).toMatchObject({ code: 0, stdout: `deleted ${created.client_id}\n` });
+    const gone = await cli(['clients', 'get', created.client_id]);
+    expect(gone.code).toBe(1);
+    expect(gone.stderr).toMatch(/^oidc-registrar: .+ \(not_found, HTTP 404\)\n$/);
+  });
+
+  it("a refused request exits 1 with the server's error_description", async () => {
+    const result = await cli(['clients', 'create', '--redirect-uri', 'http://rp.example/cb']);
+    expect(result.code).toBe(1);
+    expect(result.stdout).toBe('');
+    expect(result.stderr).toMatch(/^oidc-registrar: redirect_uris\[0\] .+ \(invalid_redirect_uri, HTTP 400\)\n$/);
+  });
+
+  it('keys list and keys rotate: the new key is published at once and pending', async () => {
+    const before = await json(['keys', 'list']);
+    expect(before.keys.some((k: { state: string }) => k.state === 'active')).toBe(true);
+    const added = await json(['keys', 'rotate']);
+    expect(added).toMatchObject({ state: 'pending', alg: 'ES256' });
+    const after = await json(['keys', 'list']);
+    expect(after.keys).toContainEqual(expect.objectContaining({ kid: added.kid, state: 'pending' }));
+    const published = (await (await fetch(`${server.url}/jwks`)).json()) as { keys: { kid: string }[] };
+    expect(published.keys.map((k) => k.kid)).toContain(added.kid);
+    expect((await cli(['keys', 'list'])).stdout).toMatch(new RegExp(`^${added.kid} +ES256 +pending `, 'm'));
+  });
+
+  it('credentials with a key the server does not know: exit 1, cannot obtain an admin token', async () => {
+    const file = JSON.parse(readFileSync(credentials, 'utf8'));
+    const { privateKey } = await generateKeyPair('ES256', { extractable: true });
+    const forged = join(dir, 'forged.json');
+    writeFileSync(forged, JSON.stringify({ ...file, private_jwk: { ...(await exportJWK(privateKey)), kid: file.private_jwk.kid, alg: 'ES256' } }), { mode: 0o600 });
+    const result = await runCli(['clients', 'list', '--credentials', forged], { env: { XDG_CACHE_HOME: join(dir, 'forged-cache') } });
+    expect(result.code).toBe(1);
+    expect(result.stderr).toMatch(/^oidc-registrar: cannot obtain an admin token: .+ \(invalid_client\)\n$/);
+  });
+});
+
+describe.skipIf(!serverHasAdminApi || storageKind !== 'embedded')('an embedded server writes DATA_DIR/admin-credentials.json, the default of a checkout', () => {
+  it('the first start writes it (0600); commands find it and the server from DATA_DIR alone', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'registrar-cli-embedded-'));
+    const dataDir = join(dir, 'data');
+    mkdirSync(dataDir);
+    const server = await startServerProcess({ DATA_DIR: dataDir });
+    try {
+      const file = join(dataDir, 'admin-credentials.json');
+      expect(statSync(file).mode & 0o777).toBe(0o600);
+      expect(JSON.parse(readFileSync(file, 'utf8')).issuer).toBe(server.url);
+      const listed = await runCli(['clients', 'list', '--json'], { env: { DATA_DIR: dataDir, XDG_CACHE_HOME: join(dir, 'cache') } });
+      expect(listed.stderr).toBe('');
+      expect(listed.code).toBe(0);
+      expect(JSON.parse(listed.stdout)).toMatchObject({ clients: expect.any(Array) });
+    } finally {
+      expect(await server.stop()).toBe(0);
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }, 60_000);
+});
