@@ -64,10 +64,7 @@ export class ServerKeys {
   async start(): Promise<void> {
     await this.repository.insertUnlessCreatedAfter(Number.MIN_SAFE_INTEGER, () => newServerKey(this.policy.alg, this.secrets, this.now(), this.now()));
     await this.refresh();
-    if (this.keys[0]?.stored.alg !== this.policy.alg) {
-      await this.rotate();
-      await this.refresh();
-    }
+    if (this.keys[0]?.stored.alg !== this.policy.alg) await this.rotate();
   }
 
   /** Re-reads keys (another instance may have rotated), rotates when due, prunes expired ones. */
@@ -101,11 +98,15 @@ export class ServerKeys {
     return Math.max(now + this.policy.activationDelaySeconds, newest + 1);
   }
 
-  /** Introduces a new key, published now, signing after the activation delay. */
+  /**
+   * Introduces a new key, published now (this instance's /jwks at once, others' within their
+   * refresh interval), signing after the activation delay.
+   */
   async rotate(): Promise<StoredServerKey> {
     const now = this.now();
     const key = await newServerKey(this.policy.alg, this.secrets, now, this.activationTime(now));
     await this.repository.insert(key);
+    await this.refresh();
     return key;
   }
 
