@@ -35,7 +35,8 @@ export type Action =
   | { type: 'list/search'; q: string }
   | { type: 'list/next-page'; cursor: string }
   | { type: 'list/previous-page' }
-  | { type: 'list/select'; index: number }
+  /** Moves the selection by `by` rows within a page of `rows`. */
+  | { type: 'list/move'; by: number; rows: number }
   | { type: 'open'; clientId: string }
   | { type: 'add' }
   | { type: 'edit'; clientId: string }
@@ -63,8 +64,10 @@ export function reducer(state: TuiState, action: Action): TuiState {
     case 'list/previous-page':
       if (state.list.cursors.length <= 1) return state;
       return { ...state, list: { ...state.list, cursors: state.list.cursors.slice(0, -1), selected: 0 } };
-    case 'list/select':
-      return { ...state, list: { ...state.list, selected: Math.max(0, action.index) } };
+    case 'list/move': {
+      const last = Math.max(0, action.rows - 1);
+      return { ...state, list: { ...state.list, selected: Math.max(0, Math.min(last, Math.min(state.list.selected, last) + action.by)) } };
+    }
     case 'open':
       return go(state, { name: 'detail', clientId: action.clientId });
     case 'add':

@@ -17,8 +17,15 @@ describe('TUI store', () => {
   });
 
   it('a new search starts again at the first page', () => {
-    const state = run({ type: 'list/next-page', cursor: 'c1' }, { type: 'list/select', index: 3 }, { type: 'list/search', q: 'shop' });
+    const state = run({ type: 'list/next-page', cursor: 'c1' }, { type: 'list/move', by: 3, rows: 10 }, { type: 'list/search', q: 'shop' });
     expect(state.list).toEqual({ q: 'shop', cursors: [undefined], selected: 0 });
+  });
+
+  it('the selection moves within the page', () => {
+    expect(run({ type: 'list/move', by: 1, rows: 3 }, { type: 'list/move', by: 1, rows: 3 }).list.selected).toBe(2);
+    expect(run({ type: 'list/move', by: 5, rows: 3 }).list.selected).toBe(2);
+    expect(run({ type: 'list/move', by: -1, rows: 3 }).list.selected).toBe(0);
+    expect(run({ type: 'list/move', by: 1, rows: 0 }).list.selected).toBe(0);
   });
 
   it('back from an edit returns to the client, back from a client to the list, where the list was', () => {
