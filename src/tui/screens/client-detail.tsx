@@ -1,4 +1,4 @@
-import { Box, Text } from 'ink';
+import { Box, Spacer, Text } from 'ink';
 import { useEffect, useState } from 'react';
 import type { AdminApi, AdminClient } from '../../admin-client/types.js';
 import { METADATA_FIELD_NAMES } from '../../registration/metadata-fields.js';
@@ -103,7 +103,8 @@ export function ClientDetail({ api, clientId, secrets, notice, height, dispatch 
   };
 
   const lines = client ? detailLines(client) : [];
-  const visible = Math.max(3, height - 12);
+  // what is left beside the title, messages, the secrets panel and the key help
+  const visible = Math.max(3, height - 10 - (secrets ? 6 : 0));
   const maxScroll = Math.max(0, lines.length - visible);
 
   useKeys((input, key) => {
@@ -156,7 +157,7 @@ export function ClientDetail({ api, clientId, secrets, notice, height, dispatch 
   const labelWidth = Math.min(36, 2 + Math.max(0, ...lines.map(([label]) => label.length)));
 
   return (
-    <Box flexDirection="column">
+    <Box flexDirection="column" flexGrow={1}>
       <Title detail={name ?? clientId}>client</Title>
       {secrets ? <SecretsPanel secrets={secrets} /> : null}
       <Message kind="notice" text={message} />
@@ -184,6 +185,7 @@ export function ClientDetail({ api, clientId, secrets, notice, height, dispatch 
         </Box>
       ))}
       {Math.min(scroll, maxScroll) < maxScroll ? <Text dimColor>  ↓ more</Text> : null}
+      <Spacer />
       <KeyHelp
         keys={
           secrets

@@ -1,4 +1,4 @@
-import { Box, Text } from 'ink';
+import { Box, Spacer, Text } from 'ink';
 import { useEffect, useState } from 'react';
 import { AdminApiError, type AdminApi, type AdminClient } from '../../admin-client/types.js';
 import { createBody, emptyForm, fieldNamedIn, FORM_SECTIONS, formFromClient, patchBody, type FormField } from '../client-form-model.js';
@@ -98,7 +98,7 @@ export function ClientForm(props: ClientFormProps) {
   const sectionHasError = (index: number) => FORM_SECTIONS[index]!.fields.some((field) => errors[field.name] !== undefined);
 
   return (
-    <Box flexDirection="column">
+    <Box flexDirection="column" flexGrow={1}>
       <Title detail={clientId}>{props.mode === 'add' ? 'add client' : 'edit client'}</Title>
       <Box flexWrap="wrap">
         {FORM_SECTIONS.map((each, index) => (
@@ -135,6 +135,7 @@ export function ClientForm(props: ClientFormProps) {
         <Text {...(focus === CANCEL ? { inverse: true, bold: true } : {})}>{' [ Cancel ] '}</Text>
         {saving ? <Text dimColor> saving…</Text> : null}
       </Box>
+      <Spacer />
       <KeyHelp
         keys={[
           ['Tab/Shift-Tab ↑/↓', 'move'],

@@ -1,4 +1,4 @@
-import { Box, Text } from 'ink';
+import { Box, Spacer, Text } from 'ink';
 import { useEffect, useState } from 'react';
 import type { AdminApi, AdminClient, ClientPage } from '../../admin-client/types.js';
 import { editText, TextInput, type TextState } from '../components/text-input.js';
@@ -27,7 +27,8 @@ export function clientMarks(client: AdminClient, nowSeconds = Math.floor(Date.no
 
 const ID_WIDTH = 34;
 const METHOD_WIDTH = 22;
-const MARKS_WIDTH = 24;
+/** Room for "disabled expired"; "admin" may be cut. */
+const MARKS_WIDTH = 17;
 
 /**
  * The opening screen: one page of clients (newest first), searched with `q` and paged with the
@@ -86,7 +87,7 @@ export function ClientList({ api, position, pageSize, width, notice, dispatch, o
   const where = [q === '' ? undefined : `search "${q}"`, `page ${cursors.length}`].filter(Boolean).join(' · ');
 
   return (
-    <Box flexDirection="column">
+    <Box flexDirection="column" flexGrow={1}>
       <Title detail={where}>clients</Title>
       {search !== undefined ? (
         <Box>
@@ -117,6 +118,7 @@ export function ClientList({ api, position, pageSize, width, notice, dispatch, o
         </Text>
       ))}
       {page?.next_cursor ? <Text dimColor>  … more on the next page (n)</Text> : null}
+      <Spacer />
       <KeyHelp
         keys={[
           ['↑/↓', 'select'],
