@@ -75,6 +75,14 @@ describe('TUI client form', () => {
     await waitForText(screen, /› client_name\s+Fast client/);
   });
 
+  it('text and control keys in a single read (tmux send-keys "abc" Enter, a paste) are split into keys', async () => {
+    const api = new FakeAdminApi();
+    const screen = await addForm(api);
+    await press(screen, 'Pasted\t\thttps://rp.example/cb\u007f\u007fcb2\u001b[5~\u001b[Z\u001b[Z\r');
+    await waitForText(screen, 'client new-client-1 created');
+    expect(api.calls.find((call) => call.method === 'createClient')!.args[0]).toMatchObject({ client_name: 'Pasted', redirect_uris: ['https://rp.example/cb2'] });
+  });
+
   it('a server error that names a field is shown next to that field, in its section', async () => {
     const api = new FakeAdminApi();
     api.refuse = (body) =>

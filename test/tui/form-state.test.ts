@@ -2,6 +2,7 @@ import type { Key } from 'ink';
 import { describe, expect, it } from 'vitest';
 import { emptyForm, FORM_FIELDS } from '../../src/tui/client-form-model.js';
 import { editText } from '../../src/tui/components/text-input.js';
+import { splitKeys } from '../../src/tui/components/use-keys.js';
 import { CANCEL, formKeyPress, formState, SAVE, withErrors, type FormState } from '../../src/tui/form-state.js';
 
 const noKey: Key = {
@@ -78,4 +79,24 @@ describe('editing a line of text', () => {
       expect(editText(text, '', key(pressed))).toBeUndefined();
     },
   );
+});
+
+describe('splitting an input ink read at once', () => {
+  it('leaves a single key or plain text alone', () => {
+    expect(splitKeys('a', noKey)).toEqual([['a', noKey]]);
+    expect(splitKeys('hello world', noKey)).toEqual([['hello world', noKey]]);
+    expect(splitKeys('', key({ tab: true }))).toEqual([['', key({ tab: true })]]);
+  });
+
+  it('splits text from Tab, Enter, Backspace and Ctrl keys', () => {
+    expect(splitKeys('ab\t\tc\r\u007f\u0015', noKey)).toEqual([
+      ['ab', noKey],
+      ['', key({ tab: true })],
+      ['', key({ tab: true })],
+      ['c', noKey],
+      ['', key({ return: true })],
+      ['', key({ delete: true })],
+      ['u', key({ ctrl: true })],
+    ]);
+  });
 });
