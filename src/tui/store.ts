@@ -37,6 +37,8 @@ export type Action =
   | { type: 'list/previous-page' }
   /** Moves the selection by `by` rows within a page of `rows`. */
   | { type: 'list/move'; by: number; rows: number }
+  /** Opens the selected one of the page's clients: the selection as stored, moved or not by keys of the same read. */
+  | { type: 'list/open'; clientIds: readonly string[] }
   | { type: 'open'; clientId: string }
   | { type: 'add' }
   | { type: 'edit'; clientId: string }
@@ -67,6 +69,10 @@ export function reducer(state: TuiState, action: Action): TuiState {
     case 'list/move': {
       const last = Math.max(0, action.rows - 1);
       return { ...state, list: { ...state.list, selected: Math.max(0, Math.min(last, Math.min(state.list.selected, last) + action.by)) } };
+    }
+    case 'list/open': {
+      const clientId = action.clientIds[Math.min(state.list.selected, action.clientIds.length - 1)];
+      return clientId === undefined ? state : go(state, { name: 'detail', clientId });
     }
     case 'open':
       return go(state, { name: 'detail', clientId: action.clientId });

@@ -89,6 +89,9 @@ describe('TUI client list', () => {
     expect(await waitForText(screen, 'oidc-registrar · client · Second')).toMatch(/client_id\s+b2/);
     await press(screen, KEY.escape);
     await waitForText(screen, 'oidc-registrar · clients');
+    // ↓ and Enter in one read, as tmux send-keys Down Enter sends them
+    await press(screen, KEY.up, `${KEY.down}${KEY.enter}`);
+    await waitForText(screen, 'oidc-registrar · client · Second');
   });
 
   it('says so when there are no clients, and when the server fails', async () => {

@@ -28,6 +28,13 @@ describe('TUI store', () => {
     expect(run({ type: 'list/move', by: 1, rows: 0 }).list.selected).toBe(0);
   });
 
+  it('Enter opens the client the stored selection points at, even one moved in the same read', () => {
+    const state = run({ type: 'list/move', by: 1, rows: 3 }, { type: 'list/open', clientIds: ['a', 'b', 'c'] });
+    expect(state.screen).toEqual({ name: 'detail', clientId: 'b' });
+    expect(run({ type: 'list/move', by: 5, rows: 9 }, { type: 'list/open', clientIds: ['a', 'b'] }).screen).toEqual({ name: 'detail', clientId: 'b' });
+    expect(run({ type: 'list/open', clientIds: [] }).screen).toEqual({ name: 'list' });
+  });
+
   it('back from an edit returns to the client, back from a client to the list, where the list was', () => {
     const editing = run({ type: 'list/next-page', cursor: 'c1' }, { type: 'open', clientId: 'a' }, { type: 'edit', clientId: 'a' });
     const detail = reducer(editing, { type: 'back' });

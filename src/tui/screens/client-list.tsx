@@ -78,7 +78,7 @@ export function ClientList({ api, position, pageSize, width, notice, dispatch, o
     else if (key.escape && q !== '') dispatch({ type: 'list/search', q: '' });
     else if (key.upArrow || input === 'k') dispatch({ type: 'list/move', by: -1, rows: clients.length });
     else if (key.downArrow || input === 'j') dispatch({ type: 'list/move', by: 1, rows: clients.length });
-    else if (key.return && clients[row]) dispatch({ type: 'open', clientId: clients[row].client_id });
+    else if (key.return) dispatch({ type: 'list/open', clientIds: clients.map((client) => client.client_id) });
     else if ((key.pageDown || input === 'n') && page?.next_cursor) dispatch({ type: 'list/next-page', cursor: page.next_cursor });
     else if ((key.pageUp || input === 'p') && cursors.length > 1) dispatch({ type: 'list/previous-page' });
   });
