@@ -24,9 +24,9 @@ const missing = [
 
 const run = promisify(execFile);
 const CLI = resolve('dist/cli.js');
-/** A tmux server of this test's own, so that nothing of a developer's tmux is touched. */
-const SOCKET = `oidc-registrar-tui-test-${process.pid}`;
-const tmux = (...args: string[]) => run('tmux', ['-L', SOCKET, ...args]);
+/** A tmux server of this test's own (its socket in the test's directory): a developer's tmux is never touched. */
+let socket = '';
+const tmux = (...args: string[]) => run('tmux', ['-S', socket, ...args]);
 const sleep = (ms: number) => new Promise((done) => setTimeout(done, ms));
 
 const screen = async (): Promise<string> => (await tmux('capture-pane', '-p', '-t', 'tui')).stdout;
@@ -89,6 +89,7 @@ describe.skipIf(missing.length > 0)(
 
     beforeAll(async () => {
       dir = mkdtempSync(join(tmpdir(), 'registrar-tui-e2e-'));
+      socket = join(dir, 'tmux.sock');
       const port = String(await freePort());
       let env: Record<string, string> = { PORT: port, ISSUER: `http://127.0.0.1:${port}`, DATA_DIR: join(dir, 'data') };
       if (storageKind === 'postgres') {
