@@ -13,6 +13,7 @@ import { CliExit } from './cli/options.js';
 import { registerSecretsCommands } from './cli/secrets.js';
 import { registerServeCommand } from './cli/serve.js';
 import { registerTokenCommand } from './cli/token.js';
+import { registerTuiCommand } from './cli/tui.js';
 import { ConfigError } from './config/config.js';
 
 /** Exit codes: 0 done, 1 failed (the reason on stderr), 2 the command line was wrong. */
@@ -38,6 +39,7 @@ function buildProgram(): Command {
   registerClientsCommands(program);
   registerKeysCommands(program);
   registerTokenCommand(program);
+  registerTuiCommand(program);
   registerAdminCommands(program);
   registerServeCommand(program);
   registerMigrateCommand(program);

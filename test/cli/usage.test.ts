@@ -26,6 +26,7 @@ const COMMANDS = [
   'keys list',
   'keys rotate',
   'token',
+  'tui',
   'admin',
   'admin bootstrap',
   'serve',

@@ -1,0 +1,148 @@
+import { AdminApiError, type AdminApi, type AdminClient, type ClientListQuery, type ClientPage, type ServerKeyInfo } from '../../src/admin-client/types.js';
+
+/**
+ * An in-memory admin API for the TUI's component tests: the TUI receives its API as a prop, and
+ * this one answers as the contract (/admin) says, newest first, with opaque cursors. `refuse`
+ * lets a test have the server refuse a body, as its validation would.
+ */
+export class FakeAdminApi implements AdminApi {
+  readonly clients: AdminClient[];
+  readonly calls: { method: string; args: unknown[] }[] = [];
+  refuse: ((body: Record<string, unknown>) => AdminApiError | undefined) | undefined;
+  private sequence = 0;
+
+  constructor(clients: AdminClient[] = []) {
+    // newest first, as the server lists them
+    this.clients = [...clients].sort((a, b) => b.created_at - a.created_at);
+  }
+
+  private record(method: string, ...args: unknown[]) {
+    this.calls.push({ method, args });
+  }
+
+  private find(clientId: string): AdminClient {
+    const client = this.clients.find((each) => each.client_id === clientId);
+    if (!client) throw new AdminApiError(404, 'not_found', `no client ${clientId}`);
+    return client;
+  }
+
+  private update(clientId: string, change: Partial<AdminClient>): AdminClient {
+    const index = this.clients.findIndex((each) => each.client_id === clientId);
+    const updated = { ...this.find(clientId), ...change, updated_at: this.clients[index]!.updated_at + 1 } as AdminClient;
+    this.clients[index] = updated;
+    return updated;
+  }
+
+  async listClients(query: ClientListQuery): Promise<ClientPage> {
+    this.record('listClients', query);
+    const q = query.q?.toLowerCase();
+    const matching = this.clients.filter((client) => q === undefined || client.client_id.toLowerCase().includes(q) || (client.client_name ?? '').toLowerCase().includes(q));
+    const start = query.cursor === undefined ? 0 : Number(query.cursor.replace('after-', ''));
+    const limit = query.limit ?? 50;
+    const end = start + limit;
+    return { clients: matching.slice(start, end), next_cursor: end < matching.length ? `after-${end}` : null };
+  }
+
+  async getClient(clientId: string): Promise<AdminClient> {
+    this.record('getClient', clientId);
+    return this.find(clientId);
+  }
+
+  async createClient(body: Record<string, unknown>) {
+    this.record('createClient', body);
+    const refusal = this.refuse?.(body);
+    if (refusal) throw refusal;
+    this.sequence += 1;
+    const method = typeof body.token_endpoint_auth_method === 'string' ? body.token_endpoint_auth_method : 'client_secret_basic';
+    const client = fakeClient({ ...body, client_id: `new-client-${this.sequence}`, token_endpoint_auth_method: method, created_at: 2_000_000_000 + this.sequence });
+    this.clients.unshift(client);
+    const secret = method === 'none' || method === 'private_key_jwt' ? {} : { client_secret: `secret-${this.sequence}` };
+    return { ...client, ...secret, registration_access_token: `rat-${this.sequence}` };
+  }
+
+  async replaceClient(clientId: string, body: Record<string, unknown>): Promise<AdminClient> {
+    this.record('replaceClient', clientId, body);
+    const refusal = this.refuse?.(body);
+    if (refusal) throw refusal;
+    return this.update(clientId, body as Partial<AdminClient>);
+  }
+
+  async patchClient(clientId: string, patch: Record<string, unknown>): Promise<AdminClient> {
+    this.record('patchClient', clientId, patch);
+    const refusal = this.refuse?.(patch);
+    if (refusal) throw refusal;
+    const merged: Record<string, unknown> = { ...this.find(clientId) };
+    for (const [name, value] of Object.entries(patch)) {
+      if (value === null && name !== 'expires_at') delete merged[name];
+      else merged[name] = value;
+    }
+    const index = this.clients.findIndex((each) => each.client_id === clientId);
+    this.clients[index] = merged as AdminClient;
+    return merged as AdminClient;
+  }
+
+  async deleteClient(clientId: string): Promise<void> {
+    this.record('deleteClient', clientId);
+    this.find(clientId);
+    this.clients.splice(this.clients.findIndex((each) => each.client_id === clientId), 1);
+  }
+
+  async disableClient(clientId: string): Promise<AdminClient> {
+    this.record('disableClient', clientId);
+    return this.update(clientId, { disabled: true });
+  }
+
+  async enableClient(clientId: string): Promise<AdminClient> {
+    this.record('enableClient', clientId);
+    return this.update(clientId, { disabled: false });
+  }
+
+  async rotateSecret(clientId: string, gracePeriodSeconds?: number) {
+    this.record('rotateSecret', clientId, gracePeriodSeconds);
+    const client = this.find(clientId);
+    if (!client.has_client_secret) throw new AdminApiError(400, 'invalid_request', `client ${clientId} authenticates with ${client.token_endpoint_auth_method}, which uses no secret`);
+    this.sequence += 1;
+    return { ...this.update(clientId, {}), client_secret: `rotated-secret-${this.sequence}` };
+  }
+
+  async rotateRegistrationToken(clientId: string) {
+    this.record('rotateRegistrationToken', clientId);
+    return { ...this.find(clientId), registration_access_token: 'rotated-rat' };
+  }
+
+  async listKeys(): Promise<{ keys: ServerKeyInfo[] }> {
+    return { keys: [] };
+  }
+
+  async rotateKey(): Promise<ServerKeyInfo> {
+    return { kid: 'k2', alg: 'ES256', created_at: 0, activates_at: 600, state: 'pending' };
+  }
+}
+
+/** A client as the admin API represents it, with the given fields over plausible defaults. */
+export function fakeClient(fields: Record<string, unknown> & { client_id: string }): AdminClient {
+  const method = (fields.token_endpoint_auth_method as string | undefined) ?? 'client_secret_basic';
+  const createdAt = (fields.created_at as number | undefined) ?? 1_700_000_000;
+  return {
+    application_type: 'web',
+    grant_types: ['authorization_code'],
+    response_types: ['code'],
+    token_endpoint_auth_method: method,
+    id_token_signed_response_alg: 'RS256',
+    subject_type: 'public',
+    client_id_issued_at: createdAt,
+    has_client_secret: method.startsWith('client_secret'),
+    ...(method.startsWith('client_secret') ? { client_secret_expires_at: 0 } : {}),
+    registration_client_uri: `http://127.0.0.1:8080/register/${fields.client_id}`,
+    access_token_format: 'jwt',
+    access_token_lifetime: 300,
+    expires_at: null,
+    disabled: false,
+    admin: false,
+    created_at: createdAt,
+    updated_at: createdAt,
+    created_via: 'admin_api',
+    last_used_at: null,
+    ...fields,
+  } as AdminClient;
+}
