@@ -34,7 +34,7 @@ const READ_ONLY_FIELDS = new Set<string>([
 ]);
 
 export const MAX_PAGE_SIZE = 200;
-const DEFAULT_PAGE_SIZE = 50;
+export const DEFAULT_PAGE_SIZE = 50;
 /** A change that loses a race with another operator's is retried this many times. */
 const CHANGE_ATTEMPTS = 3;
 
