@@ -12,11 +12,16 @@ import addFormatsModule from 'ajv-formats';
 import { createLocalJWKSet, exportJWK, generateKeyPair, jwtVerify, SignJWT, type JSONWebKeySet } from 'jose';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { parse } from 'yaml';
+import { adminClient, MAX_GRACE_PERIOD_SECONDS, MAX_PAGE_SIZE } from '../../src/admin/clients.js';
+import { SERVER_KEY_STATES } from '../../src/admin/keys.js';
+import { ADMIN_SCOPE_VALUES } from '../../src/admin/scopes.js';
+import { SETTING_FIELD_NAMES, SETTING_FIELDS } from '../../src/admin/settings.js';
+import { CREATED_VIA } from '../../src/admin-client/types.js';
 import { JWT_BEARER_ASSERTION_TYPE, MAX_ASSERTION_LENGTH } from '../../src/client-auth/client-assertion.js';
-import { SERVER_SIGNING_ALGS } from '../../src/config/config.js';
+import { ACCESS_TOKEN_FORMATS, SERVER_SIGNING_ALGS } from '../../src/config/config.js';
 import { buildProviderMetadata } from '../../src/discovery/provider-metadata.js';
 import { ENDPOINT_PATHS, endpointUrls } from '../../src/http/endpoints.js';
-import { OAUTH_ERRORS } from '../../src/http/oauth-error.js';
+import { insufficientScope, OAUTH_ERRORS } from '../../src/http/oauth-error.js';
 import { RETRY_AFTER_SECONDS } from '../../src/http/error-handler.js';
 import { DatabaseUnavailableError } from '../../src/storage/unavailable.js';
 import { PRIVATE_JWK_MEMBERS } from '../../src/protocol/jwk.js';
@@ -30,6 +35,7 @@ import {
   TOKEN_ENDPOINT_AUTH_METHODS,
 } from '../../src/protocol/client-metadata-values.js';
 import { CLIENT_METADATA_FIELDS, SERVER_ISSUED_FIELDS, type FieldSpec } from '../../src/registration/metadata-fields.js';
+import { DEFAULT_SETTINGS } from '../../src/storage/client-repository.js';
 import { TOKEN_ENDPOINT_GRANT_TYPES } from '../../src/tokens/client-credentials.js';
 import { request, startTestServer, storageKind, type TestServer } from '../support/test-server.js';
 
@@ -158,7 +164,10 @@ function buildAjv(): Ajv2020 {
   addFormats(ajv);
   const strictDoc = structuredClone(doc);
   const strictSchemas = asObject(asObject(strictDoc.components, 'components').schemas, 'schemas');
-  for (const name of ['ClientInformation', 'ProviderMetadata', 'Health', 'TokenResponse', 'IntrospectionResponse', 'JsonWebKeySet', 'ServerPublicKey']) {
+  for (const name of [
+    'ClientInformation', 'ProviderMetadata', 'Health', 'TokenResponse', 'IntrospectionResponse', 'JsonWebKeySet', 'ServerPublicKey',
+    'AdminClientFields', 'ClientPage', 'ServerKeyList', 'ServerKeyInfo',
+  ]) {
     asObject(strictSchemas[name], name).unevaluatedProperties = false;
   }
   // The document's own top-level members (openapi, info, paths, components...) are no schema
@@ -432,6 +441,10 @@ describe('openapi.yaml against the code', () => {
     expect(enumOf('SubjectType')).toEqual([...SUBJECT_TYPES]);
     expect(enumOf('ResponseType')).toEqual([...RESPONSE_TYPES]);
     expect(enumOf('Claim')).toEqual([...CLAIMS_SUPPORTED]);
+    expect(enumOf('AccessTokenFormat')).toEqual([...ACCESS_TOKEN_FORMATS]);
+    expect(enumOf('CreatedVia')).toEqual([...CREATED_VIA]);
+    expect(enumOf('ServerKeyState')).toEqual([...SERVER_KEY_STATES]);
+    expect(asObject(asObject(schema('ServerKeyInfo').properties, 'ServerKeyInfo.properties').alg, 'alg').enum).toEqual([...SERVER_SIGNING_ALGS]);
     const oauthError = asObject(asObject(schema('OAuthError').properties, 'OAuthError.properties').error, 'OAuthError.error');
     expect(oauthError.enum).toEqual(Object.keys(OAUTH_ERRORS));
     expect(schema('OAuthError').additionalProperties).toBe(false);
@@ -464,6 +477,7 @@ describe('openapi.yaml against the code', () => {
     const constants = [
       TOKEN_ENDPOINT_AUTH_METHODS, GRANT_TYPES, SIGNING_ALGS, KEY_MANAGEMENT_ALGS, CONTENT_ENCRYPTION_ALGS,
       APPLICATION_TYPES, SUBJECT_TYPES, RESPONSE_TYPES, CLAIMS_SUPPORTED, Object.keys(OAUTH_ERRORS), TOKEN_ENDPOINT_GRANT_TYPES,
+      ACCESS_TOKEN_FORMATS, SETTING_FIELDS.access_token_format.schema.enum, CREATED_VIA, SERVER_KEY_STATES, SERVER_SIGNING_ALGS,
     ].map((values) => JSON.stringify([...values]));
     const stray = enumsIn(doc).filter(({ pointer, values }) => {
       if (constants.includes(JSON.stringify(values))) return false;
@@ -573,6 +587,58 @@ describe('openapi.yaml against the code', () => {
       expect(schemaProblems(pointerOf('components', 'schemas', 'ProviderMetadata'), withNone), name).not.toEqual([]);
     }
     expect(Object.fromEntries(Object.keys(endpointUrls(config.issuer)).map((name) => [name, full[name]]))).toEqual(endpointUrls(config.issuer));
+  });
+
+  it('describes the operator settings exactly as SETTING_FIELDS, the one list the admin API parses', () => {
+    const settings = asObject(schema('AdminClientSettings').properties, 'AdminClientSettings.properties');
+    expect(Object.keys(settings)).toEqual(SETTING_FIELD_NAMES);
+    const problems = SETTING_FIELD_NAMES.flatMap((name) =>
+      fieldSchemaProblems(name, derefSchema(settings[name], `AdminClientSettings.properties.${name}`), SETTING_FIELDS[name].schema, false),
+    );
+    expect(problems).toEqual([]);
+    // Requests and the representation both carry them; the representation with defaults filled in.
+    for (const name of ['AdminClientRequest', 'AdminClientFields']) {
+      expect((schema(name).allOf as JsonObject[]).slice(0, 2).map((part) => part.$ref), name).toEqual([
+        '#/components/schemas/ClientMetadata',
+        '#/components/schemas/AdminClientSettings',
+      ]);
+    }
+  });
+
+  it('describes the admin representation as adminClient() builds it, and the admin limits as the code sets them', () => {
+    const fields = asObject((schema('AdminClientFields').allOf as JsonObject[])[2], 'AdminClientFields.allOf[2]');
+    const stored = {
+      clientId: 'AAAAAAAAAAAAAAAAAAAAAAAA',
+      metadata: { grant_types: ['client_credentials'], token_endpoint_auth_method: 'client_secret_basic', client_name: 'Billing' },
+      secretCiphertext: 'sealed',
+      secretExpiresAt: 0,
+      previousSecret: null,
+      registrationTokenHash: new Uint8Array(32),
+      clientIdIssuedAt: 1_767_225_600,
+      settings: DEFAULT_SETTINGS,
+      createdVia: 'admin_api' as const,
+      updatedAt: 1_767_225_600,
+      lastUsedAt: null,
+      version: 1,
+    };
+    const shown = adminClient({ issuer: 'https://id.example', tokenDefaults: { format: 'jwt', lifetimeSeconds: 300 } }, stored);
+    expect(schemaProblems(pointerOf('components', 'schemas', 'AdminClient'), shown)).toEqual([]);
+    // The members of the server's own beside metadata and settings: the representation's, and
+    // the two credentials that only the answers issuing them carry.
+    const own = (names: string[]) => names.filter((name) => !(name in CLIENT_METADATA_FIELDS) && !(SETTING_FIELD_NAMES as string[]).includes(name)).sort();
+    expect(own(Object.keys(asObject(fields.properties, 'properties')))).toEqual(own([...Object.keys(shown), 'client_secret', 'registration_access_token']));
+    expect(own(fields.required as string[])).toEqual(own(Object.keys(shown)).filter((name) => name !== 'client_secret_expires_at'));
+
+    const page = asObject(schema('ClientPage').properties, 'ClientPage.properties');
+    expect(asObject(page.clients, 'clients').maxItems).toBe(MAX_PAGE_SIZE);
+    const rotation = asObject(schema('RotateSecretRequest').properties, 'RotateSecretRequest.properties');
+    expect(asObject(rotation.grace_period, 'grace_period').maximum).toBe(MAX_GRACE_PERIOD_SECONDS);
+  });
+
+  it('names the scope the admin API asks for in the insufficient_scope challenge', () => {
+    const challenge = new RegExp(String(asObject(at('/components/headers/WWWAuthenticateInsufficientScope/schema'), 'schema').pattern));
+    for (const scope of ADMIN_SCOPE_VALUES) expect(insufficientScope(scope).headers['www-authenticate']).toMatch(challenge);
+    expect(insufficientScope('openid').headers['www-authenticate']).not.toMatch(challenge);
   });
 
   it('has examples that match their schemas', () => {
