@@ -1269,6 +1269,30 @@ describe(`openapi.yaml against a running server (${storageKind})`, () => {
       expect(documented.filter((name) => !shown.has(name))).toEqual([]);
     });
 
+    it('gives the tokens the client\'s own settings: reference tokens and lifetimes, disabled and expired clients (RFC 6749 §5.1, RFC 7662)', async () => {
+      const created = await create({ ...machine, access_token_format: 'reference', access_token_lifetime: 90 });
+      const auth = { authorization: basic(created.client_id as string, created.client_secret as string) };
+      const issued = await call(adminServer, 'POST', '/token', form({ grant_type: 'client_credentials' }, auth));
+      expect([issued.status, (issued.body as JsonObject).expires_in]).toEqual([200, 90]);
+      const reference = (issued.body as JsonObject).access_token as string;
+      expect(reference).toMatch(/^[A-Za-z0-9_-]{43}$/);
+      const active = await call(adminServer, 'POST', '/introspect', form({ token: reference }, auth));
+      expect(active.body).toMatchObject({ active: true, client_id: created.client_id, scope: 'openid' });
+
+      // a disabled client cannot authenticate or manage itself; an expired one neither
+      await admin('POST', `/clients/${created.client_id as string}/disable`);
+      expect((await call(adminServer, 'POST', '/token', form({ grant_type: 'client_credentials' }, auth))).status).toBe(401);
+      const self = await call(adminServer, 'GET', `/register/${created.client_id as string}`, { token: created.registration_access_token as string });
+      expect([self.status, (self.body as JsonObject).error]).toEqual([401, 'invalid_token']);
+      await admin('PATCH', `/clients/${created.client_id as string}`, patch({ disabled: null, expires_at: Math.floor(Date.now() / 1000) - 1 }));
+      expect((await call(adminServer, 'POST', '/token', form({ grant_type: 'client_credentials' }, auth))).status).toBe(401);
+
+      // the admin scopes only for admin clients
+      const plain = await create(machine);
+      const asked = await call(adminServer, 'POST', '/token', form({ grant_type: 'client_credentials', scope: 'admin:read' }, { authorization: basic(plain.client_id as string, plain.client_secret as string) }));
+      expect([asked.status, (asked.body as JsonObject).error]).toEqual([400, 'invalid_scope']);
+    });
+
     it('lists and adds signing keys as documented', async () => {
       const before = await admin('GET', '/keys');
       expect(before.status).toBe(200);
