@@ -685,6 +685,8 @@ describe('openapi.yaml against the code', () => {
 
     const page = asObject(schema('ClientPage').properties, 'ClientPage.properties');
     expect(asObject(page.clients, 'clients').maxItems).toBe(MAX_PAGE_SIZE);
+    const limit = (asObject(at(pointerOf('paths', '/admin/clients', 'get')), 'list').parameters as JsonObject[]).find((p) => p.name === 'limit');
+    expect(asObject(limit?.schema, 'limit.schema')).toMatchObject({ minimum: 1, maximum: MAX_PAGE_SIZE, default: DEFAULT_PAGE_SIZE });
     const rotation = asObject(schema('RotateSecretRequest').properties, 'RotateSecretRequest.properties');
     expect(asObject(rotation.grace_period, 'grace_period').maximum).toBe(MAX_GRACE_PERIOD_SECONDS);
   });
