@@ -4,7 +4,9 @@
  */
 
 export type AccessTokenFormat = 'jwt' | 'reference';
-export type CreatedVia = 'dynamic_registration' | 'admin_api' | 'bootstrap';
+/** How a client came to be: the values of `created_via` (the OpenAPI document is checked against them). */
+export const CREATED_VIA = ['dynamic_registration', 'admin_api', 'bootstrap'] as const;
+export type CreatedVia = (typeof CREATED_VIA)[number];
 
 /** The admin representation of a client: its metadata, flat, beside the operator's settings. */
 export type AdminClient = Record<string, unknown> & {

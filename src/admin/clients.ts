@@ -34,7 +34,7 @@ const READ_ONLY_FIELDS = new Set<string>([
 ]);
 
 export const MAX_PAGE_SIZE = 200;
-const DEFAULT_PAGE_SIZE = 50;
+export const DEFAULT_PAGE_SIZE = 50;
 /** A change that loses a race with another operator's is retried this many times. */
 const CHANGE_ATTEMPTS = 3;
 
@@ -239,11 +239,17 @@ function timeParam(name: string, value: string | undefined): number | undefined 
   return Number(value);
 }
 
-/** GET /admin/clients: one page, newest first, with the filters of the query string. */
-export async function listClients(deps: AdminDeps, query: Readonly<Record<string, string | undefined>>): Promise<ClientPage> {
+/**
+ * GET /admin/clients: one page, newest first, with the filters of the query string. A parameter
+ * given twice arrives as an array; it is refused, never read as one of its values.
+ */
+export async function listClients(deps: AdminDeps, parameters: Readonly<Record<string, string | readonly string[] | undefined>>): Promise<ClientPage> {
   const known = new Set(['limit', 'cursor', 'q', 'auth_method', 'disabled', 'expired', 'created_after', 'created_before']);
-  const unknown = Object.keys(query).filter((name) => !known.has(name));
+  const unknown = Object.keys(parameters).filter((name) => !known.has(name));
   if (unknown.length > 0) throw invalidRequest(`unknown query parameter ${unknown.join(', ')}`);
+  const repeated = Object.keys(parameters).filter((name) => Array.isArray(parameters[name]));
+  if (repeated.length > 0) throw invalidRequest(`query parameter ${repeated.join(', ')} must be given once`);
+  const query = parameters as Readonly<Record<string, string | undefined>>;
   let limit = DEFAULT_PAGE_SIZE;
   if (query.limit !== undefined) {
     limit = Number(query.limit);

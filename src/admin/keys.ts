@@ -2,6 +2,9 @@ import type { ServerKeyInfo } from '../admin-client/types.js';
 import type { StoredServerKey } from '../storage/server-key-repository.js';
 import type { ServerKeys } from '../tokens/server-keys.js';
 
+/** The states a server key is described in, in the order of its life (the OpenAPI document lists them). */
+export const SERVER_KEY_STATES = Object.keys({ pending: true, active: true, retired: true } satisfies Record<ServerKeyInfo['state'], true>) as ServerKeyInfo['state'][];
+
 /** Keys newest first: the first whose activation has passed signs; older ones are retired. */
 export function describeKeys(keys: readonly StoredServerKey[], now: number): ServerKeyInfo[] {
   const signing = keys.find((key) => key.activatesAt <= now);

@@ -47,7 +47,7 @@ export function adminRoutes(app: FastifyInstance, deps: AdminDeps, tokens: Acces
   const clients = `${ADMIN_PATH}/clients`;
   const client = `${clients}/:clientId`;
 
-  app.get<{ Querystring: Record<string, string> }>(clients, async (request, reply) => noStore(reply).send(await listClients(deps, request.query)));
+  app.get<{ Querystring: Record<string, string | string[]> }>(clients, async (request, reply) => noStore(reply).send(await listClients(deps, request.query)));
 
   app.post(clients, async (request, reply) => {
     const created = await createClient(deps, objectBody(request.body));

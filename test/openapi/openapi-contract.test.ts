@@ -12,11 +12,17 @@ import addFormatsModule from 'ajv-formats';
 import { createLocalJWKSet, exportJWK, generateKeyPair, jwtVerify, SignJWT, type JSONWebKeySet } from 'jose';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { parse } from 'yaml';
+import { adminClient, DEFAULT_PAGE_SIZE, MAX_GRACE_PERIOD_SECONDS, MAX_PAGE_SIZE } from '../../src/admin/clients.js';
+import { SERVER_KEY_STATES } from '../../src/admin/keys.js';
+import { ADMIN_PATH } from '../../src/admin/routes.js';
+import { ADMIN_SCOPE_VALUES, ADMIN_SCOPES } from '../../src/admin/scopes.js';
+import { SETTING_FIELD_NAMES, SETTING_FIELDS } from '../../src/admin/settings.js';
+import { CREATED_VIA, type AdminCredentials } from '../../src/admin-client/types.js';
 import { JWT_BEARER_ASSERTION_TYPE, MAX_ASSERTION_LENGTH } from '../../src/client-auth/client-assertion.js';
-import { SERVER_SIGNING_ALGS } from '../../src/config/config.js';
+import { ACCESS_TOKEN_FORMATS, SERVER_SIGNING_ALGS } from '../../src/config/config.js';
 import { buildProviderMetadata } from '../../src/discovery/provider-metadata.js';
 import { ENDPOINT_PATHS, endpointUrls } from '../../src/http/endpoints.js';
-import { OAUTH_ERRORS } from '../../src/http/oauth-error.js';
+import { insufficientScope, OAUTH_ERRORS } from '../../src/http/oauth-error.js';
 import { RETRY_AFTER_SECONDS } from '../../src/http/error-handler.js';
 import { DatabaseUnavailableError } from '../../src/storage/unavailable.js';
 import { PRIVATE_JWK_MEMBERS } from '../../src/protocol/jwk.js';
@@ -30,7 +36,9 @@ import {
   TOKEN_ENDPOINT_AUTH_METHODS,
 } from '../../src/protocol/client-metadata-values.js';
 import { CLIENT_METADATA_FIELDS, SERVER_ISSUED_FIELDS, type FieldSpec } from '../../src/registration/metadata-fields.js';
+import { DEFAULT_SETTINGS } from '../../src/storage/client-repository.js';
 import { TOKEN_ENDPOINT_GRANT_TYPES } from '../../src/tokens/client-credentials.js';
+import { adminToken, bootstrapAdmin } from '../support/admin.js';
 import { request, startTestServer, storageKind, type TestServer } from '../support/test-server.js';
 
 type JsonObject = Record<string, unknown>;
@@ -158,7 +166,10 @@ function buildAjv(): Ajv2020 {
   addFormats(ajv);
   const strictDoc = structuredClone(doc);
   const strictSchemas = asObject(asObject(strictDoc.components, 'components').schemas, 'schemas');
-  for (const name of ['ClientInformation', 'ProviderMetadata', 'Health', 'TokenResponse', 'IntrospectionResponse', 'JsonWebKeySet', 'ServerPublicKey']) {
+  for (const name of [
+    'ClientInformation', 'ProviderMetadata', 'Health', 'TokenResponse', 'IntrospectionResponse', 'JsonWebKeySet', 'ServerPublicKey',
+    'AdminClientFields', 'ClientPage', 'ServerKeyList', 'ServerKeyInfo',
+  ]) {
     asObject(strictSchemas[name], name).unevaluatedProperties = false;
   }
   // The document's own top-level members (openapi, info, paths, components...) are no schema
@@ -279,6 +290,37 @@ async function call(server: TestServer, method: string, path: string, options: R
 
 const FORM = 'application/x-www-form-urlencoded';
 
+type Attempt = [method: string, path: string, options: RequestOptions];
+
+/** What the document promises while the database fails outright, and while it is out of reach. */
+const TROUBLE_ANSWERS = { failing: [500, 'server_error'], unreachable: [503, 'temporarily_unavailable'] } as const;
+type Trouble = keyof typeof TROUBLE_ANSWERS;
+
+/**
+ * Runs `check` while every query of `target` fails, then while the database is out of reach
+ * (test/storage/database-outage.test.ts makes it so for real); the database works again after.
+ */
+async function withDatabaseTrouble(target: TestServer, check: (trouble: Trouble) => Promise<void>): Promise<void> {
+  const failing = vi.spyOn(target.db, 'query').mockRejectedValue(new Error('database is down (injected by the test)'));
+  const failingPing = vi.spyOn(target.db, 'ping').mockRejectedValue(new Error('database is down (injected by the test)'));
+  try {
+    await check('failing');
+    failing.mockRejectedValue(new DatabaseUnavailableError('ECONNREFUSED'));
+    await check('unreachable');
+  } finally {
+    failing.mockRestore();
+    failingPing.mockRestore();
+  }
+}
+
+async function expectTroubleAnswers(target: TestServer, attempts: readonly Attempt[], trouble: Trouble): Promise<void> {
+  for (const [method, path, options] of attempts) {
+    const res = await call(target, method, path, options);
+    expect([res.status, (res.body as JsonObject).error], `${method} ${path}`).toEqual(TROUBLE_ANSWERS[trouble]);
+    if (trouble === 'unreachable') expect(res.headers.get('retry-after')).toBe(String(RETRY_AFTER_SECONDS));
+  }
+}
+
 /** The pointer of an operation's request body schema (JSON unless another media type is named). */
 function requestSchemaPointer(method: string, template: string, mediaType = 'application/json'): string {
   return `${pointerOf('paths', template, method, 'requestBody', 'content', mediaType)}/schema`;
@@ -380,11 +422,25 @@ describe('openapi.yaml against the code', () => {
         'GET /jwks',
         'GET /healthz',
         'GET /readyz',
+        'GET /admin/clients',
+        'POST /admin/clients',
+        'GET /admin/clients/{client_id}',
+        'PUT /admin/clients/{client_id}',
+        'PATCH /admin/clients/{client_id}',
+        'DELETE /admin/clients/{client_id}',
+        'POST /admin/clients/{client_id}/disable',
+        'POST /admin/clients/{client_id}/enable',
+        'POST /admin/clients/{client_id}/rotate-secret',
+        'POST /admin/clients/{client_id}/rotate-registration-token',
+        'GET /admin/keys',
+        'POST /admin/keys/rotate',
       ].sort(),
     );
     // The paths are the ones the routes and discovery read.
     const paths = Object.keys(asObject(doc.paths, 'paths'));
     for (const path of Object.values(ENDPOINT_PATHS)) expect(paths, path).toContain(path);
+    const admin = operations.filter((op) => op.node.tags !== undefined && (op.node.tags as string[]).includes('admin'));
+    expect(admin.map((op) => op.template).filter((path) => !path.startsWith(`${ADMIN_PATH}/`))).toEqual([]);
   });
 
   it('compiles every schema of the document in strict mode', () => {
@@ -432,6 +488,10 @@ describe('openapi.yaml against the code', () => {
     expect(enumOf('SubjectType')).toEqual([...SUBJECT_TYPES]);
     expect(enumOf('ResponseType')).toEqual([...RESPONSE_TYPES]);
     expect(enumOf('Claim')).toEqual([...CLAIMS_SUPPORTED]);
+    expect(enumOf('AccessTokenFormat')).toEqual([...ACCESS_TOKEN_FORMATS]);
+    expect(enumOf('CreatedVia')).toEqual([...CREATED_VIA]);
+    expect(enumOf('ServerKeyState')).toEqual([...SERVER_KEY_STATES]);
+    expect(asObject(asObject(schema('ServerKeyInfo').properties, 'ServerKeyInfo.properties').alg, 'alg').enum).toEqual([...SERVER_SIGNING_ALGS]);
     const oauthError = asObject(asObject(schema('OAuthError').properties, 'OAuthError.properties').error, 'OAuthError.error');
     expect(oauthError.enum).toEqual(Object.keys(OAUTH_ERRORS));
     expect(schema('OAuthError').additionalProperties).toBe(false);
@@ -464,6 +524,7 @@ describe('openapi.yaml against the code', () => {
     const constants = [
       TOKEN_ENDPOINT_AUTH_METHODS, GRANT_TYPES, SIGNING_ALGS, KEY_MANAGEMENT_ALGS, CONTENT_ENCRYPTION_ALGS,
       APPLICATION_TYPES, SUBJECT_TYPES, RESPONSE_TYPES, CLAIMS_SUPPORTED, Object.keys(OAUTH_ERRORS), TOKEN_ENDPOINT_GRANT_TYPES,
+      ACCESS_TOKEN_FORMATS, SETTING_FIELDS.access_token_format.schema.enum, CREATED_VIA, SERVER_KEY_STATES, SERVER_SIGNING_ALGS,
     ].map((values) => JSON.stringify([...values]));
     const stray = enumsIn(doc).filter(({ pointer, values }) => {
       if (constants.includes(JSON.stringify(values))) return false;
@@ -503,12 +564,19 @@ describe('openapi.yaml against the code', () => {
         const where = `${operationKey(op)} ${status}`;
         if (headers['x-request-id']?.required !== true) problems.push(`${where}: X-Request-Id`);
         if (headers['cache-control']?.required !== true) problems.push(`${where}: Cache-Control`);
-        if (status === '201' && headers.location?.required !== true) problems.push(`${where}: Location`);
-        if (status === '401' && headers['www-authenticate']?.required !== true) problems.push(`${where}: WWW-Authenticate`);
+        // a new signing key has no URI of its own to name
+        if (status === '201' && headers.location?.required !== true && operationKey(op) !== 'POST /admin/keys/rotate') problems.push(`${where}: Location`);
+        if ((status === '401' || status === '403') && headers['www-authenticate']?.required !== true) problems.push(`${where}: WWW-Authenticate`);
       }
       const security = (op.node.security as unknown[]).map((s) => Object.keys(asObject(s, 'security')).join());
-      if (security.includes('registrationAccessToken') || security.includes('initialAccessToken')) {
+      if (security.includes('registrationAccessToken') || security.includes('initialAccessToken') || security.includes('adminAccessToken')) {
         if (!('401' in asObject(op.node.responses, op.pointer))) problems.push(`${operationKey(op)}: bearer-protected without 401`);
+      }
+      // The admin API: one scope each, admin:read to read and admin:write for the rest (RFC 6750 §3.1).
+      if (security.includes('adminAccessToken')) {
+        const needed = op.method === 'get' ? ADMIN_SCOPES.read : ADMIN_SCOPES.write;
+        if (JSON.stringify(op.node.security) !== JSON.stringify([{ adminAccessToken: [needed] }])) problems.push(`${operationKey(op)}: security should be adminAccessToken [${needed}]`);
+        if (!('403' in asObject(op.node.responses, op.pointer))) problems.push(`${operationKey(op)}: scope-protected without 403`);
       }
       // Client authentication failures answer with the Basic challenge of RFC 6749 §5.2.
       if (security.includes('clientSecretBasic')) {
@@ -520,7 +588,7 @@ describe('openapi.yaml against the code', () => {
     }
     expect(problems).toEqual([]);
     const schemes = asObject(asObject(doc.components, 'components').securitySchemes, 'securitySchemes');
-    for (const name of ['initialAccessToken', 'registrationAccessToken']) {
+    for (const name of ['initialAccessToken', 'registrationAccessToken', 'adminAccessToken']) {
       expect(asObject(schemes[name], name)).toMatchObject({ type: 'http', scheme: 'bearer' });
     }
     expect(asObject(schemes.clientSecretBasic, 'clientSecretBasic')).toMatchObject({ type: 'http', scheme: 'basic' });
@@ -573,6 +641,60 @@ describe('openapi.yaml against the code', () => {
       expect(schemaProblems(pointerOf('components', 'schemas', 'ProviderMetadata'), withNone), name).not.toEqual([]);
     }
     expect(Object.fromEntries(Object.keys(endpointUrls(config.issuer)).map((name) => [name, full[name]]))).toEqual(endpointUrls(config.issuer));
+  });
+
+  it('describes the operator settings exactly as SETTING_FIELDS, the one list the admin API parses', () => {
+    const settings = asObject(schema('AdminClientSettings').properties, 'AdminClientSettings.properties');
+    expect(Object.keys(settings)).toEqual(SETTING_FIELD_NAMES);
+    const problems = SETTING_FIELD_NAMES.flatMap((name) =>
+      fieldSchemaProblems(name, derefSchema(settings[name], `AdminClientSettings.properties.${name}`), SETTING_FIELDS[name].schema, false),
+    );
+    expect(problems).toEqual([]);
+    // Requests and the representation both carry them; the representation with defaults filled in.
+    for (const name of ['AdminClientRequest', 'AdminClientFields']) {
+      expect((schema(name).allOf as JsonObject[]).slice(0, 2).map((part) => part.$ref), name).toEqual([
+        '#/components/schemas/ClientMetadata',
+        '#/components/schemas/AdminClientSettings',
+      ]);
+    }
+  });
+
+  it('describes the admin representation as adminClient() builds it, and the admin limits as the code sets them', () => {
+    const fields = asObject((schema('AdminClientFields').allOf as JsonObject[])[2], 'AdminClientFields.allOf[2]');
+    const stored = {
+      clientId: 'AAAAAAAAAAAAAAAAAAAAAAAA',
+      metadata: { grant_types: ['client_credentials'], token_endpoint_auth_method: 'client_secret_basic', client_name: 'Billing' },
+      secretCiphertext: 'sealed',
+      secretExpiresAt: 0,
+      previousSecret: null,
+      registrationTokenHash: new Uint8Array(32),
+      clientIdIssuedAt: 1_767_225_600,
+      settings: DEFAULT_SETTINGS,
+      createdVia: 'admin_api' as const,
+      updatedAt: 1_767_225_600,
+      lastUsedAt: null,
+      version: 1,
+    };
+    const shown = adminClient({ issuer: 'https://id.example', tokenDefaults: { format: 'jwt', lifetimeSeconds: 300 } }, stored);
+    expect(schemaProblems(pointerOf('components', 'schemas', 'AdminClient'), shown)).toEqual([]);
+    // The members of the server's own beside metadata and settings: the representation's, and
+    // the two credentials that only the answers issuing them carry.
+    const own = (names: string[]) => names.filter((name) => !(name in CLIENT_METADATA_FIELDS) && !(SETTING_FIELD_NAMES as string[]).includes(name)).sort();
+    expect(own(Object.keys(asObject(fields.properties, 'properties')))).toEqual(own([...Object.keys(shown), 'client_secret', 'registration_access_token']));
+    expect(own(fields.required as string[])).toEqual(own(Object.keys(shown)).filter((name) => name !== 'client_secret_expires_at'));
+
+    const page = asObject(schema('ClientPage').properties, 'ClientPage.properties');
+    expect(asObject(page.clients, 'clients').maxItems).toBe(MAX_PAGE_SIZE);
+    const limit = (asObject(at(pointerOf('paths', '/admin/clients', 'get')), 'list').parameters as JsonObject[]).find((p) => p.name === 'limit');
+    expect(asObject(limit?.schema, 'limit.schema')).toMatchObject({ minimum: 1, maximum: MAX_PAGE_SIZE, default: DEFAULT_PAGE_SIZE });
+    const rotation = asObject(schema('RotateSecretRequest').properties, 'RotateSecretRequest.properties');
+    expect(asObject(rotation.grace_period, 'grace_period').maximum).toBe(MAX_GRACE_PERIOD_SECONDS);
+  });
+
+  it('names the scope the admin API asks for in the insufficient_scope challenge', () => {
+    const challenge = new RegExp(String(asObject(at('/components/headers/WWWAuthenticateInsufficientScope/schema'), 'schema').pattern));
+    for (const scope of ADMIN_SCOPE_VALUES) expect(insufficientScope(scope).headers['www-authenticate']).toMatch(challenge);
+    expect(insufficientScope('openid').headers['www-authenticate']).not.toMatch(challenge);
   });
 
   it('has examples that match their schemas', () => {
@@ -1003,35 +1125,20 @@ describe(`openapi.yaml against a running server (${storageKind})`, () => {
     const machine = await registerMachine();
     const asMachine = { authorization: basic(machine.id, machine.secret) };
     const accessTokenBefore = await accessToken(machine);
-    const failing = vi.spyOn(server.db, 'query').mockRejectedValue(new Error('database is down (injected by the test)'));
-    const failingPing = vi.spyOn(server.db, 'ping').mockRejectedValue(new Error('database is down (injected by the test)'));
-    try {
-      const attempts: [string, string, RequestOptions][] = [
-        ['POST', '/register', { json: { redirect_uris: ['https://rp.example/cb'] } }],
-        ['GET', path, { token }],
-        ['PUT', path, { token, json: { client_id: created.client_id, redirect_uris: ['https://rp.example/cb'] } }],
-        ['DELETE', path, { token }],
-        ['POST', '/token', form({ grant_type: 'client_credentials' }, asMachine)],
-        ['POST', '/introspect', form({ token: accessTokenBefore }, asMachine)],
-        ['POST', '/revoke', form({ token: accessTokenBefore }, asMachine)],
-      ];
-      for (const [method, target, options] of attempts) {
-        const res = await call(server, method, target, options);
-        expect([res.status, (res.body as JsonObject).error]).toEqual([500, 'server_error']);
-      }
+    const attempts: Attempt[] = [
+      ['POST', '/register', { json: { redirect_uris: ['https://rp.example/cb'] } }],
+      ['GET', path, { token }],
+      ['PUT', path, { token, json: { client_id: created.client_id, redirect_uris: ['https://rp.example/cb'] } }],
+      ['DELETE', path, { token }],
+      ['POST', '/token', form({ grant_type: 'client_credentials' }, asMachine)],
+      ['POST', '/introspect', form({ token: accessTokenBefore }, asMachine)],
+      ['POST', '/revoke', form({ token: accessTokenBefore }, asMachine)],
+    ];
+    await withDatabaseTrouble(server, async (trouble) => {
+      await expectTroubleAnswers(server, attempts, trouble);
       const ready = await call(server, 'GET', '/readyz');
       expect([ready.status, (ready.body as JsonObject).error]).toEqual([503, 'temporarily_unavailable']);
-      // the database out of reach (test/storage/database-outage.test.ts makes it so for real)
-      failing.mockRejectedValue(new DatabaseUnavailableError('ECONNREFUSED'));
-      for (const [method, target, options] of attempts) {
-        const res = await call(server, method, target, options);
-        expect([res.status, (res.body as JsonObject).error]).toEqual([503, 'temporarily_unavailable']);
-        expect(res.headers.get('retry-after')).toBe(String(RETRY_AFTER_SECONDS));
-      }
-    } finally {
-      failing.mockRestore();
-      failingPing.mockRestore();
-    }
+    });
     expect((await call(server, 'GET', '/readyz')).status).toBe(200);
   });
 
@@ -1042,11 +1149,317 @@ describe(`openapi.yaml against a running server (${storageKind})`, () => {
       ['POST', '/healthz'],
       ['PATCH', '/register/AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA'],
       ['GET', '/register/a/b'],
+      ['PUT', '/admin/clients'],
+      ['POST', '/admin/clients/AAAAAAAAAAAAAAAAAAAAAAAA/archive'],
+      ['DELETE', '/admin/keys'],
     ] as const) {
       expect(findOperation(method, path), `${method} ${path} is documented`).toBeUndefined();
       const res = await call(server, method, path, method === 'GET' ? {} : { json: {} });
       expect([res.status, (res.body as JsonObject).error]).toEqual([404, 'not_found']);
     }
+  });
+
+  // ---- the admin API ----
+
+  describe('the admin API', () => {
+    let adminServer: TestServer;
+    let credentials: AdminCredentials;
+    /** admin:read and admin:write, as the CLI asks. */
+    let token: string;
+    let readOnly: string;
+    let writeOnly: string;
+    beforeAll(async () => {
+      adminServer = await startTestServer();
+      credentials = await bootstrapAdmin(adminServer);
+      token = await adminToken(adminServer, credentials);
+      readOnly = await adminToken(adminServer, credentials, 'admin:read');
+      writeOnly = await adminToken(adminServer, credentials, 'admin:write');
+    });
+    afterAll(async () => adminServer?.close());
+
+    const MERGE_PATCH = 'application/merge-patch+json';
+    const machine = { grant_types: ['client_credentials'], scope: 'openid', client_name: 'Billing service' };
+    /** The members of the representation the answers have carried, beside the metadata. */
+    const shown = new Set<string>();
+
+    /** A request to the admin API with the full admin token unless told otherwise; checked against the document. */
+    async function admin(method: string, path: string, options: RequestOptions = {}): Promise<Exchange & { body: JsonObject }> {
+      const res = await call(adminServer, method, `${ADMIN_PATH}${path}`, { token, ...options });
+      if (isObject(res.body) && typeof res.body.client_id === 'string') for (const name of Object.keys(res.body)) shown.add(name);
+      if (isObject(res.body) && Array.isArray(res.body.clients)) for (const client of res.body.clients as JsonObject[]) for (const name of Object.keys(client)) shown.add(name);
+      return res as Exchange & { body: JsonObject };
+    }
+
+    /** Creates a client after checking the body against the documented request schema. */
+    async function create(body: JsonObject): Promise<JsonObject> {
+      expect(schemaProblems(requestSchemaPointer('post', '/admin/clients'), body)).toEqual([]);
+      const res = await admin('POST', '/clients', { json: body });
+      expect(res.status, res.text).toBe(201);
+      return res.body;
+    }
+
+    /** A merge patch; an object is first checked against the documented patch schema. */
+    const patch = (body: unknown): RequestOptions => {
+      if (isObject(body)) expect(schemaProblems(requestSchemaPointer('patch', '/admin/clients/{client_id}', MERGE_PATCH), body)).toEqual([]);
+      return { body: JSON.stringify(body), headers: { 'content-type': MERGE_PATCH } };
+    };
+    const json = { 'content-type': 'application/json' };
+    const tooLarge = (extra: JsonObject = {}): RequestOptions => ({ body: JSON.stringify({ ...extra, pad: 'x'.repeat(70 * 1024) }), headers: json });
+    const asText: RequestOptions = { body: 'disable it', headers: { 'content-type': 'text/plain' } };
+
+    it('creates, reads, lists, changes, rotates and deletes clients, each answer as documented', async () => {
+      const created = await create({ ...machine, 'client_name#fr': 'Service de facturation', contacts: ['ops@example.com'], access_token_lifetime: 120, expires_at: 4_000_000_000 });
+      const id = created.client_id as string;
+      expect(typeof created.client_secret).toBe('string');
+      expect(created).toMatchObject({ has_client_secret: true, access_token_lifetime: 120, created_via: 'admin_api', last_used_at: null });
+      const publicClient = await create({ redirect_uris: ['https://rp.example/cb'], token_endpoint_auth_method: 'none', access_token_format: 'reference', admin: true, disabled: true });
+      expect(publicClient).not.toHaveProperty('client_secret');
+      expect(publicClient).not.toHaveProperty('client_secret_expires_at');
+
+      const read = await admin('GET', `/clients/${id}`);
+      expect(read.status).toBe(200);
+      expect(read.body).not.toHaveProperty('client_secret');
+      expect((await admin('GET', `/clients/${credentials.client_id}`)).body.created_via).toBe('bootstrap');
+      const registered = await call(adminServer, 'POST', '/register', { json: machine });
+      expect((await admin('GET', `/clients/${(registered.body as JsonObject).client_id as string}`)).body.created_via).toBe('dynamic_registration');
+
+      // the list, its filters and its pages
+      const first = await admin('GET', '/clients?limit=1');
+      expect(first.status).toBe(200);
+      expect((first.body.clients as JsonObject[]).length).toBe(1);
+      const next = await admin('GET', `/clients?limit=1&cursor=${first.body.next_cursor as string}`);
+      expect((next.body.clients as JsonObject[])[0]!.client_id).not.toBe((first.body.clients as JsonObject[])[0]!.client_id);
+      const filtered = await admin('GET', `/clients?q=BILLING&auth_method=client_secret_basic&disabled=false&expired=false&created_after=0&created_before=${Math.floor(Date.now() / 1000) + 60}&limit=${MAX_PAGE_SIZE}`);
+      expect((filtered.body.clients as JsonObject[]).map((c) => c.client_id)).toContain(id);
+      const all = await admin('GET', '/clients');
+      expect((all.body.clients as JsonObject[]).length).toBeLessThanOrEqual(DEFAULT_PAGE_SIZE);
+      expect(all.body.next_cursor).toBeNull();
+      expect((await admin('GET', '/clients?q=&disabled=true')).body.clients).toEqual([expect.objectContaining({ client_id: publicClient.client_id })]);
+
+      // a representation read can be sent back changed; a client that newly needs a secret gets one
+      const { client_name: _name, ...withoutName } = read.body;
+      const replacement = { ...withoutName, client_uri: 'https://billing.example' };
+      expect(schemaProblems(requestSchemaPointer('put', '/admin/clients/{client_id}'), replacement)).toEqual([]);
+      const replaced = await admin('PUT', `/clients/${id}`, { json: replacement });
+      expect(replaced.status).toBe(200);
+      expect(replaced.body).not.toHaveProperty('client_name');
+      expect(replaced.body).not.toHaveProperty('client_secret');
+      const withSecret = await admin('PUT', `/clients/${publicClient.client_id as string}`, { json: { redirect_uris: ['https://rp.example/cb'], token_endpoint_auth_method: 'client_secret_post' } });
+      expect(withSecret.status).toBe(200);
+      expect(typeof withSecret.body.client_secret).toBe('string');
+      const patched = await admin('PATCH', `/clients/${id}`, patch({ client_uri: null, contacts: ['billing@example.com'], expires_at: null, disabled: true }));
+      expect(patched.status).toBe(200);
+      expect(patched.body).toMatchObject({ contacts: ['billing@example.com'], expires_at: null, disabled: true });
+
+      expect((await admin('POST', `/clients/${id}/enable`)).body.disabled).toBe(false);
+      expect((await admin('POST', `/clients/${id}/disable`, { json: {} })).body.disabled).toBe(true);
+      const rotation = { grace_period: 60 };
+      expect(schemaProblems(requestSchemaPointer('post', '/admin/clients/{client_id}/rotate-secret'), rotation)).toEqual([]);
+      const rotated = await admin('POST', `/clients/${id}/rotate-secret`, { json: rotation });
+      expect([rotated.status, typeof rotated.body.client_secret]).toEqual([200, 'string']);
+      expect((await admin('POST', `/clients/${id}/rotate-secret`)).status).toBe(200);
+      const reissued = await admin('POST', `/clients/${id}/rotate-registration-token`);
+      expect([reissued.status, typeof reissued.body.registration_access_token]).toEqual([200, 'string']);
+
+      const deleted = await admin('DELETE', `/clients/${id}`);
+      expect([deleted.status, deleted.text]).toEqual([204, '']);
+      expect((await admin('GET', `/clients/${id}`)).status).toBe(404);
+
+      // every member the document lists beside the metadata has been in a real answer
+      const fields = asObject((schema('AdminClientFields').allOf as JsonObject[])[2], 'AdminClientFields.allOf[2]');
+      const documented = [...Object.keys(asObject(fields.properties, 'properties')), ...SETTING_FIELD_NAMES].filter((name) => !(name in CLIENT_METADATA_FIELDS));
+      expect(documented.filter((name) => !shown.has(name))).toEqual([]);
+    });
+
+    it('gives the tokens the client\'s own settings: reference tokens and lifetimes, disabled and expired clients (RFC 6749 §5.1, RFC 7662)', async () => {
+      const created = await create({ ...machine, access_token_format: 'reference', access_token_lifetime: 90 });
+      const auth = { authorization: basic(created.client_id as string, created.client_secret as string) };
+      const issued = await call(adminServer, 'POST', '/token', form({ grant_type: 'client_credentials' }, auth));
+      expect([issued.status, (issued.body as JsonObject).expires_in]).toEqual([200, 90]);
+      const reference = (issued.body as JsonObject).access_token as string;
+      expect(reference).toMatch(/^[A-Za-z0-9_-]{43}$/);
+      const active = await call(adminServer, 'POST', '/introspect', form({ token: reference }, auth));
+      expect(active.body).toMatchObject({ active: true, client_id: created.client_id, scope: 'openid' });
+
+      // a disabled client cannot authenticate or manage itself; an expired one neither
+      await admin('POST', `/clients/${created.client_id as string}/disable`);
+      expect((await call(adminServer, 'POST', '/token', form({ grant_type: 'client_credentials' }, auth))).status).toBe(401);
+      const self = await call(adminServer, 'GET', `/register/${created.client_id as string}`, { token: created.registration_access_token as string });
+      expect([self.status, (self.body as JsonObject).error]).toEqual([401, 'invalid_token']);
+      await admin('PATCH', `/clients/${created.client_id as string}`, patch({ disabled: null, expires_at: Math.floor(Date.now() / 1000) - 1 }));
+      expect((await call(adminServer, 'POST', '/token', form({ grant_type: 'client_credentials' }, auth))).status).toBe(401);
+
+      // the admin scopes only for admin clients
+      const plain = await create(machine);
+      const asked = await call(adminServer, 'POST', '/token', form({ grant_type: 'client_credentials', scope: 'admin:read' }, { authorization: basic(plain.client_id as string, plain.client_secret as string) }));
+      expect([asked.status, (asked.body as JsonObject).error]).toEqual([400, 'invalid_scope']);
+    });
+
+    it('lists and adds signing keys as documented', async () => {
+      const before = await admin('GET', '/keys');
+      expect(before.status).toBe(200);
+      expect((before.body.keys as JsonObject[]).map((key) => key.state)).toEqual(['active']);
+      const added = await admin('POST', '/keys/rotate');
+      expect([added.status, added.body.state, added.headers.get('location')]).toEqual([201, 'pending', null]);
+      expect(((await admin('GET', '/keys')).body.keys as JsonObject[]).map((key) => [key.kid, key.state])).toEqual([
+        [added.body.kid, 'pending'],
+        [(before.body.keys as JsonObject[])[0]!.kid, 'active'],
+      ]);
+    });
+
+    /** One request each operation accepts, for the checks every operation shares. */
+    async function everyOperation(): Promise<Attempt[]> {
+      const { client_id: id } = await create(machine);
+      const client = `/clients/${id as string}`;
+      return [
+        ['GET', '/clients', {}],
+        ['POST', '/clients', { json: machine }],
+        ['GET', client, {}],
+        ['PUT', client, { json: machine }],
+        ['PATCH', client, patch({ client_name: 'Renamed' })],
+        ['POST', `${client}/disable`, {}],
+        ['POST', `${client}/enable`, {}],
+        ['POST', `${client}/rotate-secret`, {}],
+        ['POST', `${client}/rotate-registration-token`, {}],
+        ['GET', '/keys', {}],
+        ['POST', '/keys/rotate', {}],
+        ['DELETE', client, {}],
+      ];
+    }
+
+    it('needs an admin access token with the scope each operation names (RFC 6750 §3.1)', async () => {
+      const attempts = await everyOperation();
+      expect(attempts.map(([method, path]) => operationKey(findOperation(method, `${ADMIN_PATH}${path}`)!)).sort()).toEqual(
+        operations.filter((op) => op.template.startsWith(`${ADMIN_PATH}/`)).map(operationKey).sort(),
+      );
+      for (const [method, path, options] of attempts) {
+        const bare = await admin(method, path, { ...options, token: undefined as never });
+        expect([bare.status, bare.body.error, bare.headers.get('www-authenticate')], `${method} ${path}`).toEqual([401, 'invalid_token', 'Bearer']);
+        const needed = method === 'GET' ? ADMIN_SCOPES.read : ADMIN_SCOPES.write;
+        const lacking = await admin(method, path, { ...options, token: method === 'GET' ? writeOnly : readOnly });
+        expect([lacking.status, lacking.body.error, lacking.headers.get('www-authenticate')], `${method} ${path}`).toEqual([
+          403,
+          'insufficient_scope',
+          `Bearer error="insufficient_scope", scope="${needed}"`,
+        ]);
+      }
+      // A token that is not one, not this server's, or of a client that is not an admin.
+      const other = await create({ ...machine, token_endpoint_auth_method: 'client_secret_basic' });
+      const notAdmin = await call(adminServer, 'POST', '/token', form({ grant_type: 'client_credentials' }, { authorization: basic(other.client_id as string, other.client_secret as string) }));
+      for (const bad of ['not-a-token', 'A'.repeat(43), (notAdmin.body as JsonObject).access_token as string]) {
+        const res = await admin('GET', '/clients', { token: bad });
+        expect([res.status, res.body.error]).toEqual([401, 'invalid_token']);
+        expect(res.headers.get('www-authenticate')).toMatch(/^Bearer error="invalid_token"/);
+      }
+      expect((await admin('GET', '/clients', { headers: { authorization: basic('a', 'b') }, token: undefined as never })).status).toBe(401);
+    });
+
+    it('refuses bad requests with the documented errors, naming the accepted media type', async () => {
+      const { client_id: id } = await create(machine);
+      const { client_id: publicId } = await create({ redirect_uris: ['https://rp.example/cb'], token_endpoint_auth_method: 'none' });
+      const client = `/clients/${id as string}`;
+      const unknown = '/clients/AAAAAAAAAAAAAAAAAAAAAAAA';
+      const badMetadata: [JsonObject, string][] = [
+        [{ redirect_uris: ['http://rp.example/cb'] }, 'invalid_redirect_uri'],
+        [{ ...machine, grant_types: ['password'] }, 'invalid_client_metadata'],
+        [{ ...machine, software_statement: 'eyJhbGciOiJSUzI1NiJ9.e30.c2ln' }, 'unapproved_software_statement'],
+        [{ ...machine, access_token_lifetime: 86_401 }, 'invalid_request'],
+        [{ ...machine, access_token_format: 'opaque' }, 'invalid_request'],
+      ];
+      const cases: [string, string, RequestOptions, number, string][] = [
+        ...['limit=0', `limit=${MAX_PAGE_SIZE + 1}`, 'cursor=bogus', 'disabled=yes', 'created_before=soon', 'auth_method=magic', 'sort=name', 'q=a&q=b', 'limit=1&limit=2']
+          .map((query): [string, string, RequestOptions, number, string] => ['GET', `/clients?${query}`, {}, 400, 'invalid_request']),
+
+        ...badMetadata.map(([body, error]): [string, string, RequestOptions, number, string] => ['POST', '/clients', { json: body }, 400, error]),
+        ['POST', '/clients', { json: [machine] }, 400, 'invalid_request'],
+        ['POST', '/clients', { body: '{"grant_types": [', headers: json }, 400, 'invalid_request'],
+        ['POST', '/clients', tooLarge(machine), 413, 'request_too_large'],
+        ['POST', '/clients', { body: 'grant_types=client_credentials', headers: { 'content-type': FORM } }, 415, 'unsupported_media_type'],
+
+        ...badMetadata.map(([body, error]): [string, string, RequestOptions, number, string] => ['PUT', client, { json: body }, 400, error]),
+        ['PUT', client, { json: { ...machine, client_id: 'someone-else-000000000' } }, 400, 'invalid_request'],
+        ['PUT', unknown, { json: machine }, 404, 'not_found'],
+        ['PUT', client, tooLarge(machine), 413, 'request_too_large'],
+        ['PUT', client, asText, 415, 'unsupported_media_type'],
+
+        ...badMetadata.map(([body, error]): [string, string, RequestOptions, number, string] => ['PATCH', client, patch(body), 400, error]),
+        ['PATCH', client, patch(['not', 'an', 'object']), 400, 'invalid_request'],
+        ['PATCH', client, { body: '{', headers: { 'content-type': MERGE_PATCH } }, 400, 'invalid_request'],
+        ['PATCH', unknown, patch({ client_name: 'x' }), 404, 'not_found'],
+        ['PATCH', client, { body: JSON.stringify({ pad: 'x'.repeat(70 * 1024) }), headers: { 'content-type': MERGE_PATCH } }, 413, 'request_too_large'],
+        ['PATCH', client, { json: { client_name: 'x' } }, 415, 'unsupported_media_type'],
+        ['PATCH', client, asText, 415, 'unsupported_media_type'],
+
+        ['GET', unknown, {}, 404, 'not_found'],
+        ['GET', '/clients/not-a-client-id', {}, 404, 'not_found'],
+
+        ['DELETE', client, { body: '{', headers: json }, 400, 'invalid_request'],
+        ['DELETE', unknown, {}, 404, 'not_found'],
+        ['DELETE', client, tooLarge(), 413, 'request_too_large'],
+        ['DELETE', client, asText, 415, 'unsupported_media_type'],
+
+        ...['disable', 'enable', 'rotate-registration-token'].flatMap((action): [string, string, RequestOptions, number, string][] => [
+          ['POST', `${client}/${action}`, { json: ['now'] }, 400, 'invalid_request'],
+          ['POST', `${client}/${action}`, { body: '{', headers: json }, 400, 'invalid_request'],
+          ['POST', `${unknown}/${action}`, {}, 404, 'not_found'],
+          ['POST', `${client}/${action}`, tooLarge(), 413, 'request_too_large'],
+          ['POST', `${client}/${action}`, asText, 415, 'unsupported_media_type'],
+        ]),
+
+        ['POST', `${client}/rotate-secret`, { json: { grace_period: -1 } }, 400, 'invalid_request'],
+        ['POST', `${client}/rotate-secret`, { json: { grace_period: MAX_GRACE_PERIOD_SECONDS + 1 } }, 400, 'invalid_request'],
+        ['POST', `${client}/rotate-secret`, { json: { grace_period: '60' } }, 400, 'invalid_request'],
+        ['POST', `/clients/${publicId as string}/rotate-secret`, {}, 400, 'invalid_request'],
+        ['POST', `${unknown}/rotate-secret`, {}, 404, 'not_found'],
+        ['POST', `${client}/rotate-secret`, tooLarge(), 413, 'request_too_large'],
+        ['POST', `${client}/rotate-secret`, asText, 415, 'unsupported_media_type'],
+
+        ['POST', '/keys/rotate', { json: 'now' }, 400, 'invalid_request'],
+        ['POST', '/keys/rotate', tooLarge(), 413, 'request_too_large'],
+        ['POST', '/keys/rotate', asText, 415, 'unsupported_media_type'],
+      ];
+      for (const [method, path, options, status, error] of cases) {
+        const res = await admin(method, path, options);
+        expect([res.status, res.body.error], `${method} ${path} ${JSON.stringify(options).slice(0, 120)}`).toEqual([status, error]);
+      }
+      // nothing of a refused request was applied
+      expect((await admin('GET', client)).body).toMatchObject({ client_name: 'Billing service', grant_types: ['client_credentials'], access_token_lifetime: adminServer.config.tokens.lifetimeSeconds });
+    });
+
+    it('answers 409 conflict when other changes to the client win every retry', async () => {
+      const { client_id: id } = await create(machine);
+      const client = `/clients/${id as string}`;
+      const query = adminServer.db.query.bind(adminServer.db);
+      // Another operator's change lands between each read of this request and its conditional write.
+      const racing = vi.spyOn(adminServer.db, 'query').mockImplementation(async (sql: string, params?: readonly unknown[]) => {
+        if (/^UPDATE clients SET [\s\S]* WHERE client_id = \$1 AND version = \$2/.test(sql)) {
+          await query('UPDATE clients SET version = version + 1 WHERE client_id = $1', [params?.[0]]);
+        }
+        return query(sql, params);
+      });
+      try {
+        for (const [method, path, options] of [
+          ['PUT', client, { json: machine }],
+          ['PATCH', client, patch({ client_name: 'Renamed' })],
+          ['POST', `${client}/disable`, {}],
+          ['POST', `${client}/enable`, {}],
+          ['POST', `${client}/rotate-secret`, {}],
+          ['POST', `${client}/rotate-registration-token`, {}],
+        ] as Attempt[]) {
+          const res = await admin(method, path, options);
+          expect([res.status, res.body.error], `${method} ${path}`).toEqual([409, 'conflict']);
+        }
+      } finally {
+        racing.mockRestore();
+      }
+      expect((await admin('GET', client)).body).toMatchObject({ client_name: 'Billing service', disabled: false });
+    });
+
+    it('answers 500 server_error when the database fails, 503 temporarily_unavailable when it is out of reach', async () => {
+      const attempts = (await everyOperation()).map(([method, path, options]): Attempt => [method, `${ADMIN_PATH}${path}`, { token, ...options }]);
+      await withDatabaseTrouble(adminServer, (trouble) => expectTroubleAnswers(adminServer, attempts, trouble));
+      expect((await admin('GET', '/clients')).status).toBe(200);
+    });
   });
 
   describe('with an initial access token (RFC 7591 §3)', () => {
