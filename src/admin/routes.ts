@@ -22,6 +22,9 @@ import { invalidRequest } from '../http/oauth-error.js';
 /** Where the admin API lives under the issuer. */
 export const ADMIN_PATH = '/admin';
 
+/** Actions take no body, or an optional one: an empty JSON body is no body. */
+const OPTIONAL_BODY = { config: { bodyOptional: true } };
+
 interface ClientParams {
   clientId: string;
 }
@@ -79,7 +82,7 @@ export function adminRoutes(app: FastifyInstance, deps: AdminDeps, tokens: Acces
   });
 
   for (const [action, disabled] of [['disable', true], ['enable', false]] as const) {
-    app.post<{ Params: ClientParams }>(`${client}/${action}`, async (request, reply) => {
+    app.post<{ Params: ClientParams }>(`${client}/${action}`, OPTIONAL_BODY, async (request, reply) => {
       optionalBody(request.body);
       const updated = await setDisabled(deps, request.params.clientId, disabled);
       request.log.info({ client_id: updated.client_id, admin_client_id: request.adminClientId }, `client ${action}d by an operator`);
@@ -87,14 +90,14 @@ export function adminRoutes(app: FastifyInstance, deps: AdminDeps, tokens: Acces
     });
   }
 
-  app.post<{ Params: ClientParams }>(`${client}/rotate-secret`, async (request, reply) => {
+  app.post<{ Params: ClientParams }>(`${client}/rotate-secret`, OPTIONAL_BODY, async (request, reply) => {
     const grace = optionalBody(request.body).grace_period ?? 0;
     const rotated = await rotateSecret(deps, request.params.clientId, typeof grace === 'number' ? grace : Number.NaN);
     request.log.info({ client_id: rotated.client_id, admin_client_id: request.adminClientId, grace_period: grace }, 'client secret rotated by an operator');
     return noStore(reply).send(rotated);
   });
 
-  app.post<{ Params: ClientParams }>(`${client}/rotate-registration-token`, async (request, reply) => {
+  app.post<{ Params: ClientParams }>(`${client}/rotate-registration-token`, OPTIONAL_BODY, async (request, reply) => {
     optionalBody(request.body);
     const rotated = await rotateRegistrationToken(deps, request.params.clientId);
     request.log.info({ client_id: rotated.client_id, admin_client_id: request.adminClientId }, 'registration access token rotated by an operator');
@@ -103,7 +106,7 @@ export function adminRoutes(app: FastifyInstance, deps: AdminDeps, tokens: Acces
 
   app.get(`${ADMIN_PATH}/keys`, async (_request, reply) => noStore(reply).send(await listKeys(() => keys.repository.all(), deps.now())));
 
-  app.post(`${ADMIN_PATH}/keys/rotate`, async (request, reply) => {
+  app.post(`${ADMIN_PATH}/keys/rotate`, OPTIONAL_BODY, async (request, reply) => {
     optionalBody(request.body);
     const key = await rotateKey(keys.serverKeys, deps.now());
     request.log.info({ kid: key.kid, admin_client_id: request.adminClientId }, 'signing key added by an operator');

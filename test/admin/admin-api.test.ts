@@ -226,6 +226,20 @@ describe(`admin API (${storageKind})`, () => {
       expect([noSecret.status, noSecret.body.error_description]).toEqual([400, 'the client has no secret to rotate: it authenticates with none']);
     });
 
+    it('actions take no body: an empty one sent as application/json is no body, a bad one is refused', async () => {
+      const created = (await call('POST', '/clients', { json: machine })).body as Json;
+      for (const action of ['disable', 'enable', 'rotate-registration-token']) {
+        const res = await call('POST', `/clients/${created.client_id}/${action}`, { body: '', headers: { 'content-type': 'application/json' } });
+        expect(res.status, action).toBe(200);
+      }
+      expect((await call('POST', '/keys/rotate', { body: '', headers: { 'content-type': 'application/json' } })).status).toBe(201);
+      const notJson = await call('POST', `/clients/${created.client_id}/disable`, { body: '{', headers: { 'content-type': 'application/json' } });
+      expect([notJson.status, notJson.body.error]).toEqual([400, 'invalid_request']);
+      // registration still needs its body
+      const empty = await request(server, 'POST', '/register', { body: '', headers: { 'content-type': 'application/json' } });
+      expect([empty.status, empty.body.error]).toEqual([400, 'invalid_request']);
+    });
+
     it('rotate-registration-token: the old token stops, the new one manages the client', async () => {
       const created = (await call('POST', '/clients', { json: machine })).body as Json;
       const rotated = (await call('POST', `/clients/${created.client_id}/rotate-registration-token`)).body as Json;
