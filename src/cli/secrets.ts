@@ -7,16 +7,20 @@ import { SealedValuesRepository, type SealedTable } from '../storage/sealed-valu
 import { withLocalDatabase } from './local-database.js';
 import { CliExit } from './options.js';
 
-const LABEL: Record<SealedTable, string> = { server_keys: 'server signing keys', clients: 'client secrets' };
+const LABEL: Record<SealedTable, string> = {
+  server_keys: 'server signing keys',
+  clients: 'client secrets',
+  previous_client_secrets: 'previous client secrets (grace periods)',
+};
+const total = (rows: Record<SealedTable, number>) => SEALED_TABLES.reduce((sum, table) => sum + rows[table], 0);
 
 function usageLines(usage: readonly KeyUsage[]): string[] {
   return usage.map(({ keyId, configuredAs, rows }) => {
     const counts = SEALED_TABLES.map((table) => `${LABEL[table]} ${rows[table]}`).join(', ');
-    const total = rows.server_keys + rows.clients;
     const note =
       configuredAs === undefined
         ? '  NOT CONFIGURED: these rows cannot be opened'
-        : configuredAs !== 'SECRETS_KEY' && total === 0
+        : configuredAs !== 'SECRETS_KEY' && total(rows) === 0
           ? '  nothing depends on it: it may be removed from SECRETS_KEY_PREVIOUS'
           : '';
     return `  ${keyId}  ${(configuredAs ?? 'unknown key').padEnd(24)}${counts}${note}`;
@@ -52,7 +56,7 @@ export async function secretsCommand(
   const usage = await keyUsage(repository, secrets);
   out('rows sealed under each key:');
   for (const line of usageLines(usage)) out(line);
-  const stranded = usage.some((u) => u.configuredAs === undefined && u.rows.server_keys + u.rows.clients > 0);
+  const stranded = usage.some((u) => u.configuredAs === undefined && total(u.rows) > 0);
   return stranded ? 1 : 0;
 }
 

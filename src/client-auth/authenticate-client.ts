@@ -120,7 +120,15 @@ function acceptedSecrets(deps: ClientAuthDeps, client: StoredClient): string[] {
   if (client.secretCiphertext === null) throw clientAuthenticationFailed(deps.policy.issuer, 'client has no secret');
   const secrets: string[] = [];
   if (client.secretExpiresAt === 0 || client.secretExpiresAt > now) secrets.push(deps.secrets.open(client.secretCiphertext, client.clientId));
-  if (client.previousSecret !== null && client.previousSecret.expiresAt > now) secrets.push(deps.secrets.open(client.previousSecret.ciphertext, client.clientId));
+  if (client.previousSecret !== null && client.previousSecret.expiresAt > now) {
+    // a previous secret the configured keys no longer open only shortens the grace period: the
+    // current secret must still work (start-up and `secrets status` report such rows)
+    try {
+      secrets.push(deps.secrets.open(client.previousSecret.ciphertext, client.clientId));
+    } catch {
+      // skipped
+    }
+  }
   if (secrets.length === 0) throw clientAuthenticationFailed(deps.policy.issuer, 'client secret has expired');
   return secrets;
 }

@@ -1,14 +1,18 @@
 import { serverKeySealContext } from '../tokens/server-keys.js';
-import type { SealedTable, SealedValuesRepository } from '../storage/sealed-values-repository.js';
+import { SEALED_COLUMNS, type SealedTable, type SealedValuesRepository } from '../storage/sealed-values-repository.js';
 import type { SecretBox } from './secret-box.js';
 
 /** What each ciphertext was sealed with, as authenticated data: see SecretBox. */
 const CONTEXT: Record<SealedTable, (id: string) => string> = {
   server_keys: serverKeySealContext,
   clients: (clientId) => clientId,
+  previous_client_secrets: (clientId) => clientId,
 };
 
-export const SEALED_TABLES: readonly SealedTable[] = ['server_keys', 'clients'];
+export const SEALED_TABLES = Object.keys(SEALED_COLUMNS) as SealedTable[];
+
+/** A count per kind of sealed value, all zero. */
+const zeros = (): Record<SealedTable, number> => Object.fromEntries(SEALED_TABLES.map((table) => [table, 0])) as Record<SealedTable, number>;
 
 export interface ResealReport {
   /** Rows moved onto the current key, per table. */
@@ -32,9 +36,9 @@ export async function resealAll(
 ): Promise<ResealReport> {
   const current = secrets.keyIds[0]!;
   const report: ResealReport = {
-    resealed: { server_keys: 0, clients: 0 },
-    changedMeanwhile: { server_keys: 0, clients: 0 },
-    unopenable: { server_keys: 0, clients: 0 },
+    resealed: zeros(),
+    changedMeanwhile: zeros(),
+    unopenable: zeros(),
   };
   for (const table of SEALED_TABLES) {
     let after = '';
@@ -81,7 +85,7 @@ export async function keyUsage(repository: SealedValuesRepository, secrets: Secr
     return {
       keyId,
       configuredAs: index === 0 ? 'SECRETS_KEY' : index > 0 ? `SECRETS_KEY_PREVIOUS #${index}` : undefined,
-      rows: { server_keys: counts.server_keys.get(keyId) ?? 0, clients: counts.clients.get(keyId) ?? 0 },
+      rows: Object.fromEntries(SEALED_TABLES.map((table) => [table, counts[table].get(keyId) ?? 0])) as Record<SealedTable, number>,
     };
   });
 }

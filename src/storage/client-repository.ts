@@ -154,13 +154,18 @@ export class ClientRepository {
     );
   }
 
-  /** A few sealed client secrets, for the start-up check that the secrets keys open them. */
+  /**
+   * A few sealed client secrets, current and previous (grace periods), for the start-up check
+   * that the secrets keys open them.
+   */
   async sampleSealedSecrets(limit: number): Promise<{ clientId: string; secretCiphertext: string }[]> {
-    const rows = await this.db.query<{ client_id: string; secret_ciphertext: string }>(
-      'SELECT client_id, secret_ciphertext FROM clients WHERE secret_ciphertext IS NOT NULL LIMIT $1',
+    const rows = await this.db.query<{ client_id: string; sealed: string }>(
+      `(SELECT client_id, secret_ciphertext AS sealed FROM clients WHERE secret_ciphertext IS NOT NULL LIMIT $1)
+       UNION ALL
+       (SELECT client_id, previous_secret_ciphertext AS sealed FROM clients WHERE previous_secret_ciphertext IS NOT NULL LIMIT $1)`,
       [limit],
     );
-    return rows.map((row) => ({ clientId: row.client_id, secretCiphertext: row.secret_ciphertext }));
+    return rows.map((row) => ({ clientId: row.client_id, secretCiphertext: row.sealed }));
   }
 
   /** Whether any client was created this way (the embedded first-start bootstrap asks). */

@@ -64,19 +64,19 @@ describe(`re-sealing under a new SECRETS_KEY (${storageKind})`, () => {
 
     const before = await keyUsage(repository, secrets);
     expect(before).toEqual([
-      { keyId: idOf(newKey), configuredAs: 'SECRETS_KEY', rows: { server_keys: 0, clients: 0 } },
-      { keyId: idOf(oldKey), configuredAs: 'SECRETS_KEY_PREVIOUS #1', rows: { server_keys: 1, clients: 7 } },
+      { keyId: idOf(newKey), configuredAs: 'SECRETS_KEY', rows: { server_keys: 0, clients: 0, previous_client_secrets: 0 } },
+      { keyId: idOf(oldKey), configuredAs: 'SECRETS_KEY_PREVIOUS #1', rows: { server_keys: 1, clients: 7, previous_client_secrets: 0 } },
     ]);
 
     const report = await resealAll(repository, secrets, { batchSize: 3 });
     expect(report).toEqual({
-      resealed: { server_keys: 1, clients: 7 },
-      changedMeanwhile: { server_keys: 0, clients: 0 },
-      unopenable: { server_keys: 0, clients: 0 },
+      resealed: { server_keys: 1, clients: 7, previous_client_secrets: 0 },
+      changedMeanwhile: { server_keys: 0, clients: 0, previous_client_secrets: 0 },
+      unopenable: { server_keys: 0, clients: 0, previous_client_secrets: 0 },
     });
     expect((await keyUsage(repository, secrets)).map((u) => u.rows)).toEqual([
-      { server_keys: 1, clients: 7 },
-      { server_keys: 0, clients: 0 },
+      { server_keys: 1, clients: 7, previous_client_secrets: 0 },
+      { server_keys: 0, clients: 0, previous_client_secrets: 0 },
     ]);
 
     // without the old key: starts, and every client authenticates with the secret it was given
@@ -84,6 +84,29 @@ describe(`re-sealing under a new SECRETS_KEY (${storageKind})`, () => {
     for (const client of clients) {
       const token = await postForm(server, '/token', { grant_type: 'client_credentials' }, { authorization: basic(client.client_id, client.client_secret) });
       expect(token.status).toBe(200);
+    }
+  });
+
+  it('moves the previous secret of a rotation in its grace period too; both still authenticate without the old key', async () => {
+    const { db } = await database();
+    const server = await serve(db, { SECRETS_KEY: oldKey });
+    const { bootstrapAdmin, adminToken } = await import('../support/admin.js');
+    const admin = await bootstrapAdmin({ db, config: loadConfig({ SECRETS_KEY: oldKey, ISSUER: server.url }) } as never);
+    const token = await adminToken({ url: server.url, config: { issuer: server.url } } as never, admin);
+    const created = (await request(server, 'POST', '/admin/clients', { token, json: { grant_types: ['client_credentials'] } })).body;
+    const rotated = (await request(server, 'POST', `/admin/clients/${created.client_id}/rotate-secret`, { token, json: { grace_period: 3600 } })).body;
+    await server.app.close();
+
+    const repository = new SealedValuesRepository(db);
+    const secrets = boxOf(newKey, oldKey);
+    expect((await keyUsage(repository, secrets))[1]!.rows).toEqual({ server_keys: 1, clients: 1, previous_client_secrets: 1 });
+    const report = await resealAll(repository, secrets, { batchSize: 10 });
+    expect(report.resealed).toEqual({ server_keys: 1, clients: 1, previous_client_secrets: 1 });
+
+    const after = await serve(db, { SECRETS_KEY: newKey });
+    for (const secret of [created.client_secret, rotated.client_secret]) {
+      const issued = await postForm(after, '/token', { grant_type: 'client_credentials' }, { authorization: basic(created.client_id, secret) });
+      expect(issued.status).toBe(200);
     }
   });
 
@@ -99,11 +122,11 @@ describe(`re-sealing under a new SECRETS_KEY (${storageKind})`, () => {
       },
     });
     await expect(interrupted).rejects.toThrow('interrupted (test)');
-    expect((await keyUsage(repository, secrets))[1]!.rows).toEqual({ server_keys: 0, clients: 3 });
+    expect((await keyUsage(repository, secrets))[1]!.rows).toEqual({ server_keys: 0, clients: 3, previous_client_secrets: 0 });
 
     const rest = await resealAll(repository, secrets, { batchSize: 2 });
-    expect(rest.resealed).toEqual({ server_keys: 0, clients: 3 });
-    expect((await keyUsage(repository, secrets))[1]!.rows).toEqual({ server_keys: 0, clients: 0 });
+    expect(rest.resealed).toEqual({ server_keys: 0, clients: 3, previous_client_secrets: 0 });
+    expect((await keyUsage(repository, secrets))[1]!.rows).toEqual({ server_keys: 0, clients: 0, previous_client_secrets: 0 });
   });
 
   it('leaves a row a running server changed meanwhile as the server wrote it', async () => {
@@ -136,7 +159,7 @@ describe(`re-sealing under a new SECRETS_KEY (${storageKind})`, () => {
     expect((await updates).every((r) => r.status === 200)).toBe(true);
     // rows the server updated first were already on the new key when the re-seal came to them
     expect(report.resealed.clients + report.changedMeanwhile.clients).toBeLessThanOrEqual(20);
-    expect((await keyUsage(new SealedValuesRepository(db), boxOf(newKey, oldKey)))[1]!.rows).toEqual({ server_keys: 0, clients: 0 });
+    expect((await keyUsage(new SealedValuesRepository(db), boxOf(newKey, oldKey)))[1]!.rows).toEqual({ server_keys: 0, clients: 0, previous_client_secrets: 0 });
     for (const client of clients) {
       const token = await postForm(server, '/token', { grant_type: 'client_credentials' }, { authorization: basic(client.client_id, client.client_secret) });
       expect(token.status).toBe(200);
@@ -148,11 +171,11 @@ describe(`re-sealing under a new SECRETS_KEY (${storageKind})`, () => {
     const repository = new SealedValuesRepository(db);
     const withoutOldKey = boxOf(newKey);
     const report = await resealAll(repository, withoutOldKey, { batchSize: 2 });
-    expect(report.unopenable).toEqual({ server_keys: 1, clients: 3 });
-    expect(report.resealed).toEqual({ server_keys: 0, clients: 0 });
+    expect(report.unopenable).toEqual({ server_keys: 1, clients: 3, previous_client_secrets: 0 });
+    expect(report.resealed).toEqual({ server_keys: 0, clients: 0, previous_client_secrets: 0 });
     expect(await keyUsage(repository, withoutOldKey)).toEqual([
-      { keyId: idOf(newKey), configuredAs: 'SECRETS_KEY', rows: { server_keys: 0, clients: 0 } },
-      { keyId: idOf(oldKey), configuredAs: undefined, rows: { server_keys: 1, clients: 3 } },
+      { keyId: idOf(newKey), configuredAs: 'SECRETS_KEY', rows: { server_keys: 0, clients: 0, previous_client_secrets: 0 } },
+      { keyId: idOf(oldKey), configuredAs: undefined, rows: { server_keys: 1, clients: 3, previous_client_secrets: 0 } },
     ]);
   });
 });
@@ -173,13 +196,13 @@ describe(`npm run cli -- secrets reseal (${storageKind})`, () => {
     const cli = (...args: string[]) =>
       promisify(execFile)(process.execPath, ['dist/cli.js', ...args], { env: { PATH: process.env.PATH, ...env, SECRETS_KEY: newKey, SECRETS_KEY_PREVIOUS: oldKey } });
     const status = await cli('secrets', 'status');
-    expect(status.stdout).toMatch(new RegExp(`${idOf(oldKey)}  SECRETS_KEY_PREVIOUS #1 +server signing keys 1, client secrets 3\\n`));
+    expect(status.stdout).toMatch(new RegExp(`${idOf(oldKey)}  SECRETS_KEY_PREVIOUS #1 +server signing keys 1, client secrets 3, previous client secrets \\(grace periods\\) 0\\n`));
 
     const reseal = await cli('secrets', 'reseal', '--batch-size', '2');
     expect(reseal.stdout).toContain('server signing keys: 1 re-sealed');
     expect(reseal.stdout).toContain('client secrets: 3 re-sealed');
-    expect(reseal.stdout).toMatch(new RegExp(`${idOf(newKey)}  SECRETS_KEY +server signing keys 1, client secrets 3\\n`));
-    expect(reseal.stdout).toMatch(new RegExp(`${idOf(oldKey)}  SECRETS_KEY_PREVIOUS #1 +server signing keys 0, client secrets 0  nothing depends on it`));
+    expect(reseal.stdout).toMatch(new RegExp(`${idOf(newKey)}  SECRETS_KEY +server signing keys 1, client secrets 3, previous client secrets \\(grace periods\\) 0\\n`));
+    expect(reseal.stdout).toMatch(new RegExp(`${idOf(oldKey)}  SECRETS_KEY_PREVIOUS #1 +server signing keys 0, client secrets 0, previous client secrets \\(grace periods\\) 0  nothing depends on it`));
     for (const secret of [oldKey, newKey]) expect(reseal.stdout + reseal.stderr).not.toContain(secret);
 
     const usage = await cli('secrets', 'reseal', '--batch-size', 'x').catch((error: { code: number; stderr: string }) => error);
