@@ -6,8 +6,8 @@ import { invalidRequest, OAuthError } from '../http/oauth-error.js';
 import { TOKEN_ENDPOINT_AUTH_METHODS } from '../protocol/client-metadata-values.js';
 import { registrationClientUri } from '../registration/client-registration.js';
 import { SERVER_ISSUED_FIELDS } from '../registration/metadata-fields.js';
-import { inFieldOrder, needsClientSecret, validateClientMetadata, type MetadataPolicy } from '../registration/validate-metadata.js';
-import { DEFAULT_SETTINGS, type ClientFilter, type ClientRepository, type ListPosition, type NewClient, type StoredClient } from '../storage/client-repository.js';
+import { inFieldOrder, needsClientSecret, nestedTooDeep, UNSTORABLE, validateClientMetadata, type MetadataPolicy } from '../registration/validate-metadata.js';
+import { DEFAULT_SETTINGS, type ClientFilter, type ClientSettings, type ClientRepository, type ListPosition, type NewClient, type StoredClient } from '../storage/client-repository.js';
 import { mergePatch } from './merge-patch.js';
 import { effectiveSettingsJson, parseSettings, rawSettingsJson, SETTING_FIELD_NAMES } from './settings.js';
 
@@ -32,6 +32,8 @@ const READ_ONLY_FIELDS = new Set<string>([
   'created_via',
   'last_used_at',
 ]);
+
+const CLIENT_ID_SHAPE = /^[A-Za-z0-9_-]{16,128}$/;
 
 export const MAX_PAGE_SIZE = 200;
 export const DEFAULT_PAGE_SIZE = 50;
@@ -105,7 +107,7 @@ export async function createClient(
 }
 
 async function getStored(deps: AdminDeps, clientId: string): Promise<StoredClient> {
-  const client = /^[A-Za-z0-9_-]{16,128}$/.test(clientId) ? await deps.clients.findById(clientId) : undefined;
+  const client = CLIENT_ID_SHAPE.test(clientId) ? await deps.clients.findById(clientId) : undefined;
   if (!client) throw notFound(clientId);
   return client;
 }
@@ -142,12 +144,17 @@ function secretFor(deps: AdminDeps, current: StoredClient, needsSecret: boolean)
   return { issued: sealed.secret, change: { secretCiphertext: sealed.secretCiphertext, secretExpiresAt: sealed.secretExpiresAt } };
 }
 
-async function replaceWith(deps: AdminDeps, clientId: string, document: (current: StoredClient) => Record<string, unknown>) {
+async function replaceWith(
+  deps: AdminDeps,
+  clientId: string,
+  document: (current: StoredClient) => Record<string, unknown>,
+  settingsBase: (current: StoredClient) => ClientSettings,
+) {
   let issued: string | undefined;
   const updated = await changeClient(deps, clientId, async (current) => {
     const body = document(current);
     if (body.client_id !== undefined && body.client_id !== clientId) throw invalidRequest('client_id in the body differs from the client being changed');
-    const { metadata, settings } = await parseBody(deps, body);
+    const { metadata, settings } = await parseBody(deps, body, settingsBase(current));
     const secret = secretFor(deps, current, needsClientSecret(metadata));
     issued = secret.issued;
     return { metadata, settings, ...secret.change };
@@ -155,19 +162,31 @@ async function replaceWith(deps: AdminDeps, clientId: string, document: (current
   return { ...adminClient(deps, updated), ...(issued !== undefined ? { client_secret: issued } : {}) };
 }
 
-/** PUT: the body replaces metadata and settings; omitted settings return to their defaults. */
+/**
+ * PUT: the body replaces the metadata and the token settings (omitted: the server's defaults).
+ * disabled, admin and expires_at change only when the body names them: a PUT that merely renames
+ * a client must not re-enable one an operator switched off, nor make or unmake an admin.
+ */
 export function replaceClient(deps: AdminDeps, clientId: string, body: Readonly<Record<string, unknown>>) {
-  return replaceWith(deps, clientId, () => ({ ...body }));
+  return replaceWith(
+    deps,
+    clientId,
+    () => ({ ...body }),
+    (current) => ({ ...DEFAULT_SETTINGS, disabled: current.settings.disabled, admin: current.settings.admin, expiresAt: current.settings.expiresAt }),
+  );
 }
 
 /** PATCH (RFC 7396): the patch is merged into the client's metadata and settings, then validated as a whole. */
 export function patchClient(deps: AdminDeps, clientId: string, patch: unknown) {
+  // merged recursively below: no deeper than any metadata can be
+  if (nestedTooDeep(patch)) throw invalidRequest('the merge patch is nested deeper than any client metadata');
   return replaceWith(deps, clientId, (current) => {
     const document = { ...current.metadata, ...rawSettingsJson(current.settings) };
     const merged = mergePatch(document, patch);
     if (typeof merged !== 'object' || merged === null || Array.isArray(merged)) throw invalidRequest('a merge patch of a client must be a JSON object');
     return merged as Record<string, unknown>;
-  });
+    // the merged document holds every setting the client has: what it lacks is the default
+  }, () => DEFAULT_SETTINGS);
 }
 
 export async function deleteClient(deps: AdminDeps, clientId: string): Promise<void> {
@@ -182,6 +201,13 @@ export async function setDisabled(deps: AdminDeps, clientId: string, disabled: b
 }
 
 export const MAX_GRACE_PERIOD_SECONDS = 7 * 86_400;
+
+function graceFor(current: StoredClient, gracePeriodSeconds: number, now: number): StoredClient['previousSecret'] {
+  if (gracePeriodSeconds === 0 || current.secretCiphertext === null) return null;
+  const ownExpiry = current.secretExpiresAt === 0 ? Number.POSITIVE_INFINITY : current.secretExpiresAt;
+  const expiresAt = Math.min(now + gracePeriodSeconds, ownExpiry);
+  return expiresAt > now ? { ciphertext: current.secretCiphertext, expiresAt } : null;
+}
 
 /**
  * A new client secret, shown once. With a grace period the previous one keeps authenticating
@@ -201,7 +227,8 @@ export async function rotateSecret(deps: AdminDeps, clientId: string, gracePerio
     return {
       secretCiphertext: sealed.secretCiphertext,
       secretExpiresAt: sealed.secretExpiresAt,
-      previousSecret: gracePeriodSeconds > 0 ? { ciphertext: current.secretCiphertext, expiresAt: deps.now() + gracePeriodSeconds } : null,
+      // the grace period never outlives the old secret's own expiry, nor revives an expired one
+      previousSecret: graceFor(current, gracePeriodSeconds, deps.now()),
     };
   });
   return { ...adminClient(deps, updated), client_secret: secret };
@@ -219,7 +246,7 @@ const encodeCursor = (position: ListPosition) => Buffer.from(JSON.stringify([pos
 function decodeCursor(cursor: string): ListPosition {
   try {
     const [issuedAt, clientId] = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8')) as unknown[];
-    if (Number.isSafeInteger(issuedAt) && typeof clientId === 'string' && clientId.length <= 128) return { issuedAt: issuedAt as number, clientId };
+    if (Number.isSafeInteger(issuedAt) && typeof clientId === 'string' && CLIENT_ID_SHAPE.test(clientId)) return { issuedAt: issuedAt as number, clientId };
   } catch {
     // refused below
   }
@@ -256,6 +283,9 @@ export async function listClients(deps: AdminDeps, parameters: Readonly<Record<s
     if (!/^\d+$/.test(query.limit) || limit < 1 || limit > MAX_PAGE_SIZE) throw invalidRequest(`limit must be a whole number from 1 to ${MAX_PAGE_SIZE}`);
   }
   if (query.q !== undefined && query.q.length > 200) throw invalidRequest('q must be at most 200 characters');
+  // text the database cannot hold (NUL, lone surrogates) can match nothing: refused, not a 500
+  // text the database cannot hold can match nothing: refused, not a 500
+  if (query.q !== undefined && UNSTORABLE.test(query.q)) throw invalidRequest('q contains a NUL character or an unpaired UTF-16 surrogate');
   if (query.auth_method !== undefined && !(TOKEN_ENDPOINT_AUTH_METHODS as readonly string[]).includes(query.auth_method)) {
     throw invalidRequest(`auth_method must be one of ${TOKEN_ENDPOINT_AUTH_METHODS.join(', ')}`);
   }

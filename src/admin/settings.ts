@@ -20,8 +20,9 @@ export const SETTING_FIELDS = {
     property: 'accessTokenLifetime',
   },
   expires_at: {
-    schema: { type: ['integer', 'null'], minimum: 0 },
-    rule: 'a time in seconds since the epoch, or null for never',
+    // up to the end of year 9999: the column is bigint, and nothing later is a real expiry
+    schema: { type: ['integer', 'null'], minimum: 0, maximum: 253_402_300_799 },
+    rule: 'a time in seconds since the epoch (before the year 10000), or null for never',
     property: 'expiresAt',
   },
   disabled: { schema: { type: 'boolean' }, rule: 'true or false', property: 'disabled' },

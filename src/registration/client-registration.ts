@@ -2,7 +2,7 @@ import type { SecretBox } from '../crypto/secret-box.js';
 import { newClientId, newClientSecret, newRegistrationAccessToken } from '../crypto/random.js';
 import { constantTimeEqual, hashToken, tokenMatchesHash } from '../crypto/token-hash.js';
 import { endpointUrls } from '../http/endpoints.js';
-import { invalidClientMetadata, invalidRequest, invalidToken } from '../http/oauth-error.js';
+import { invalidClientMetadata, invalidRequest, invalidToken, OAuthError } from '../http/oauth-error.js';
 import { clientUnusable } from '../client-auth/client-state.js';
 import { DEFAULT_SETTINGS, type ClientRepository, type NewClient, type StoredClient } from '../storage/client-repository.js';
 import { SERVER_ISSUED_FIELDS } from './metadata-fields.js';
@@ -102,12 +102,19 @@ async function authorize(deps: RegistrationDeps, clientId: string, token: string
   // a disabled or expired client no longer manages itself either; the log says which
   const unusable = clientUnusable(client, deps.now());
   if (unusable !== undefined) throw invalidToken(true, unusable);
+  // an admin client's registration token would be an admin credential (it can read the secret,
+  // swap the keys): admin clients are managed through the admin API only
+  if (client.settings.admin) throw invalidToken(true, 'admin clients are managed through the admin API, not RFC 7592');
   return client;
 }
 
+/** RFC 7592 §3: the client information response, with the registration access token presented. */
 export async function readClient(deps: RegistrationDeps, clientId: string, token: string): Promise<ClientInformation> {
-  return clientInformation(deps, await authorize(deps, clientId, token));
+  return clientInformation(deps, await authorize(deps, clientId, token), token);
 }
+
+/** An update that loses a race with another change is decided again this many times. */
+const UPDATE_ATTEMPTS = 3;
 
 /** Fields RFC 7592 §2.2 forbids in an update request. */
 const FORBIDDEN_IN_UPDATE = SERVER_ISSUED_FIELDS.filter((f) => f !== 'client_id' && f !== 'client_secret');
@@ -122,37 +129,46 @@ export async function updateClient(
   token: string,
   request: Readonly<Record<string, unknown>>,
 ): Promise<ClientInformation> {
-  const client = await authorize(deps, clientId, token);
+  let client = await authorize(deps, clientId, token);
   if (request.client_id !== client.clientId) {
     throw invalidRequest('client_id is required in the request body and must equal the client being updated');
   }
   const forbidden = FORBIDDEN_IN_UPDATE.filter((field) => field in request);
   if (forbidden.length > 0) throw invalidRequest(`the update request must not include ${forbidden.join(', ')}`);
-  if (request.client_secret !== undefined) {
-    const current = client.secretCiphertext === null ? undefined : deps.secrets.open(client.secretCiphertext, client.clientId);
-    if (typeof request.client_secret !== 'string' || current === undefined || !constantTimeEqual(request.client_secret, current)) {
-      throw invalidRequest('client_secret, when included, must equal the current client secret');
-    }
-  }
-
   const metadata: ClientMetadata = await validateClientMetadata(request, deps.policy);
-  const secret = !needsClientSecret(metadata)
-    ? { secretCiphertext: null, secretExpiresAt: 0 }
-    : client.secretCiphertext !== null && !secretDueForRenewal(deps, client)
-      ? // re-sealed, so that updates move secrets onto the current SECRETS_KEY
-        { secretCiphertext: deps.secrets.seal(deps.secrets.open(client.secretCiphertext, clientId), clientId), secretExpiresAt: client.secretExpiresAt }
-      : issueSecret(deps, clientId);
   const newToken = deps.rotateAccessTokenOnUpdate ? newRegistrationAccessToken() : undefined;
 
-  const updated = await deps.clients.update(clientId, client.registrationTokenHash, {
-    metadata,
-    ...secret,
-    ...(newToken !== undefined ? { registrationTokenHash: hashToken(newToken) } : {}),
-  });
-  if (!updated) throw invalidToken(); // deleted, or its token rotated, while we validated
-  deps.clientChanged(client);
-  // RFC 7592 §3: the response carries the registration access token, the one presented when kept
-  return clientInformation(deps, updated, newToken ?? token);
+  // written only over the version read: an operator's change made meanwhile (a rotated secret, a
+  // disable) is never overwritten; the update is decided again on the client as it now is
+  for (let attempt = 0; attempt < UPDATE_ATTEMPTS; attempt++) {
+    if (attempt > 0) client = await authorize(deps, clientId, token);
+    if (request.client_secret !== undefined) {
+      const current = client.secretCiphertext === null ? undefined : deps.secrets.open(client.secretCiphertext, client.clientId);
+      if (typeof request.client_secret !== 'string' || current === undefined || !constantTimeEqual(request.client_secret, current)) {
+        throw invalidRequest('client_secret, when included, must equal the current client secret');
+      }
+    }
+    const keepSecret = needsClientSecret(metadata) && client.secretCiphertext !== null && !secretDueForRenewal(deps, client);
+    const secret = !needsClientSecret(metadata)
+      ? { secretCiphertext: null, secretExpiresAt: 0 }
+      : keepSecret
+        ? // re-sealed, so that updates move secrets onto the current SECRETS_KEY
+          { secretCiphertext: deps.secrets.seal(deps.secrets.open(client.secretCiphertext!, clientId), clientId), secretExpiresAt: client.secretExpiresAt }
+        : issueSecret(deps, clientId);
+    const updated = await deps.clients.update(clientId, client.registrationTokenHash, client.version, {
+      metadata,
+      ...secret,
+      // a new or removed secret ends any grace period of the one before
+      clearPreviousSecret: !keepSecret,
+      ...(newToken !== undefined ? { registrationTokenHash: hashToken(newToken) } : {}),
+    });
+    if (updated) {
+      deps.clientChanged(client);
+      // RFC 7592 §3: the response carries the registration access token, the one presented when kept
+      return clientInformation(deps, updated, newToken ?? token);
+    }
+  }
+  throw new OAuthError('conflict', 'the client is being changed by another request; try again');
 }
 
 /** RFC 7592 §2.3: the client and its registration access token stop working at once. */

@@ -77,7 +77,7 @@ function canonicalLanguageTag(tag: string): string | undefined {
 }
 
 /** NUL and unpaired surrogates: valid in JSON strings, but PostgreSQL text and jsonb cannot hold them. */
-const UNSTORABLE = /\u0000|[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/;
+export const UNSTORABLE = /\u0000|[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/;
 
 /**
  * JSON nesting deeper than any metadata needs (a JWK in jwks sits at depth 4, its x5c entries at 5).
@@ -85,7 +85,7 @@ const UNSTORABLE = /\u0000|[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff
  */
 const MAX_DEPTH = 8;
 
-function nestedTooDeep(value: unknown): boolean {
+export function nestedTooDeep(value: unknown): boolean {
   const pending: [unknown, number][] = [[value, 0]];
   for (let item = pending.pop(); item !== undefined; item = pending.pop()) {
     const [node, depth] = item;

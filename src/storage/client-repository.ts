@@ -98,6 +98,8 @@ export interface ClientUpdate {
   metadata: Record<string, unknown>;
   secretCiphertext: string | null;
   secretExpiresAt: number;
+  /** The secret changed: a previous secret's grace period ends. */
+  clearPreviousSecret: boolean;
   registrationTokenHash?: Uint8Array;
 }
 
@@ -213,21 +215,24 @@ export class ClientRepository {
 
   /**
    * Applies `update` only while the client still has the registration token the caller proved
-   * (`tokenHash`): a concurrent update that rotated it, or a delete, makes this one a no-op and
-   * the result undefined, so no caller is handed a token that no longer works.
+   * (`tokenHash`) and is still at `version`: a concurrent update, rotation or delete makes this
+   * one a no-op and the result undefined, so no caller is handed a token that no longer works and
+   * no change made meanwhile is overwritten.
    */
-  async update(clientId: string, tokenHash: Uint8Array, update: ClientUpdate): Promise<StoredClient | undefined> {
+  async update(clientId: string, tokenHash: Uint8Array, version: number, update: ClientUpdate): Promise<StoredClient | undefined> {
     const [row] = await this.db.query<ClientRow>(
       `UPDATE clients
           SET metadata = $2::jsonb,
               secret_ciphertext = $3,
               secret_expires_at = $4,
               registration_token_hash = COALESCE($5, registration_token_hash),
+              previous_secret_ciphertext = CASE WHEN $8 THEN NULL ELSE previous_secret_ciphertext END,
+              previous_secret_expires_at = CASE WHEN $8 THEN NULL ELSE previous_secret_expires_at END,
               version = version + 1,
               updated_at = now()
-        WHERE client_id = $1 AND registration_token_hash = $6
+        WHERE client_id = $1 AND registration_token_hash = $6 AND version = $7
     RETURNING ${COLUMNS}`,
-      [clientId, JSON.stringify(update.metadata), update.secretCiphertext, update.secretExpiresAt, update.registrationTokenHash ?? null, tokenHash],
+      [clientId, JSON.stringify(update.metadata), update.secretCiphertext, update.secretExpiresAt, update.registrationTokenHash ?? null, tokenHash, version, update.clearPreviousSecret],
     );
     return row && fromRow(row);
   }

@@ -156,11 +156,14 @@ describe(`admin API (${storageKind})`, () => {
       expect(read).toMatchObject({ admin: false, access_token_lifetime: server.config.tokens.lifetimeSeconds, access_token_format: 'jwt', created_via: 'dynamic_registration' });
     });
 
-    it('PUT replaces metadata and settings: omitted fields go, omitted settings return to defaults', async () => {
-      const created = (await call('POST', '/clients', { json: { ...machine, contacts: ['ops@example.com'], access_token_lifetime: 60, admin: true } })).body as Json;
+    it('PUT replaces metadata and token settings: omitted fields go, omitted token settings return to defaults', async () => {
+      const created = (await call('POST', '/clients', { json: { ...machine, contacts: ['ops@example.com'], access_token_lifetime: 60, admin: true, disabled: true, expires_at: 4_000_000_000 } })).body as Json;
       const res = await call('PUT', `/clients/${created.client_id}`, { json: { client_id: created.client_id, grant_types: ['client_credentials'], client_name: 'Renamed', created_at: 1, last_used_at: 5 } });
       expect(res.status).toBe(200);
-      expect(res.body).toMatchObject({ client_name: 'Renamed', access_token_lifetime: server.config.tokens.lifetimeSeconds, admin: false });
+      // disabled, admin and expires_at change only when named: a rename re-enables nothing
+      expect(res.body).toMatchObject({ client_name: 'Renamed', access_token_lifetime: server.config.tokens.lifetimeSeconds, admin: true, disabled: true, expires_at: 4_000_000_000 });
+      const named = await call('PUT', `/clients/${created.client_id}`, { json: { grant_types: ['client_credentials'], admin: false, disabled: false, expires_at: null } });
+      expect(named.body).toMatchObject({ admin: false, disabled: false, expires_at: null });
       expect(res.body).not.toHaveProperty('contacts');
       expect(res.body).not.toHaveProperty('client_secret'); // kept, so not shown
       expect(res.body.created_at).toBe(created.created_at); // read-only fields are ignored
