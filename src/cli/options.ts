@@ -113,10 +113,21 @@ export async function readJsonObject(source: string): Promise<Record<string, unk
   try {
     value = JSON.parse(text);
   } catch (error) {
-    throw new CliExit(1, `--data ${name}: not JSON (${error instanceof Error ? error.message : String(error)})`);
+    // JSON.parse's own message may quote the input (`Unexpected token 'c', "client_sec..." is not
+    // valid JSON`), and the file may hold secrets: only where it went wrong is printed, never what
+    throw new CliExit(1, `--data ${name}: not valid JSON${jsonErrorPosition(text, error)}`);
   }
   if (typeof value !== 'object' || value === null || Array.isArray(value)) throw new CliExit(1, `--data ${name}: must hold a JSON object`);
   return value as Record<string, unknown>;
+}
+
+/** " (line L, column C)" from the offset JSON.parse reports, or "" when it reports none. */
+function jsonErrorPosition(text: string, error: unknown): string {
+  const message = error instanceof Error ? error.message : '';
+  const offset = /Unexpected end of JSON input/.test(message) ? text.length : Number(/at position (\d+)/.exec(message)?.[1] ?? Number.NaN);
+  if (!Number.isSafeInteger(offset) || offset < 0 || offset > text.length) return '';
+  const before = text.slice(0, offset).split('\n');
+  return ` (line ${before.length}, column ${before.at(-1)!.length + 1})`;
 }
 
 async function readStdin(): Promise<string> {

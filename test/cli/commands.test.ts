@@ -134,11 +134,31 @@ describe('clients create: the one-liner', () => {
 
   it.each([
     ['a missing file', ['--data', 'absent.json'], /--data absent\.json: no such file/],
-    ['a file that is not JSON', ['--data', '-'], /--data standard input: not JSON/],
+    ['a file that is not JSON', ['--data', '-'], /--data standard input: not valid JSON/],
   ])('%s exits 1 before anything is sent', async (_name, args, message) => {
     const result = await cli(['clients', 'create', ...args], { input: 'client_name=x' });
     expect(result.code).toBe(1);
     expect(result.stderr).toMatch(message);
+    expect(api.requests).toHaveLength(0);
+  });
+
+  it.each([
+    // JSON.parse quotes the input itself in some messages: `Unexpected token 'c', "client_sec"... is not valid JSON`
+    ['an unexpected token', 'client_secret=s3cr3t-value', ''],
+    ['a bad member, with where it is', '{"client_secret": "s3cr3t-value" "x": 1}', ' (line 1, column 34)'],
+    ['a trailing comma, on its line', '{\n  "client_secret": "s3cr3t-value",\n}', ' (line 3, column 1)'],
+    ['an unfinished object', '{"client_secret": "s3cr3t-value"', ' (line 1, column 33)'],
+  ])('a --data file that is not JSON: %s is said without a word of its content', async (_name, input, where) => {
+    const file = join(dir, 'client.json');
+    writeFileSync(file, input);
+    for (const [source, name, options] of [
+      [file, file, {}],
+      ['-', 'standard input', { input }],
+    ] as const) {
+      const result = await cli(['clients', 'create', '--data', source], options);
+      expect(result).toMatchObject({ code: 1, stdout: '', stderr: `oidc-registrar: --data ${name}: not valid JSON${where}\n` });
+      expect(result.stderr).not.toContain('s3cr3t');
+    }
     expect(api.requests).toHaveLength(0);
   });
 });
