@@ -37,18 +37,26 @@ export function defaultTokenCacheDir(env: Readonly<Record<string, string | undef
   return join(base, 'oidc-registrar');
 }
 
-/** One file per issuer and client: named by a hash, so neither leaks into a directory listing. */
-export function tokenCacheFile(cacheDir: string, issuer: string, clientId: string): string {
-  const key = createHash('sha256').update(`${issuer}\n${clientId}`).digest('hex').slice(0, 32);
+/**
+ * One file per issuer, client and server URL (the base the token is sent to): a token obtained
+ * from one server is never presented to another that --url points at. Named by a hash, so none
+ * of them leaks into a directory listing.
+ */
+export function tokenCacheFile(cacheDir: string, issuer: string, clientId: string, url: string): string {
+  const key = createHash('sha256').update(JSON.stringify([issuer, clientId, normalUrl(url)])).digest('hex').slice(0, 32);
   return join(cacheDir, `token-${key}.json`);
 }
+
+const normalUrl = (url: string) => url.replace(/\/+$/, '');
 
 interface CachedToken extends AdminToken {
   issuer: string;
   client_id: string;
+  /** The server URL the token was obtained from, and the only one it is sent to. */
+  url: string;
 }
 
-function readCachedToken(file: string, issuer: string, clientId: string, now: number): AdminToken | undefined {
+function readCachedToken(file: string, issuer: string, clientId: string, url: string, now: number): AdminToken | undefined {
   let cached: Partial<CachedToken>;
   try {
     cached = JSON.parse(readFileSync(file, 'utf8')) as Partial<CachedToken>;
@@ -58,6 +66,7 @@ function readCachedToken(file: string, issuer: string, clientId: string, now: nu
   const usable =
     cached.issuer === issuer &&
     cached.client_id === clientId &&
+    cached.url === url &&
     typeof cached.access_token === 'string' &&
     typeof cached.expires_at === 'number' &&
     cached.expires_at - EXPIRY_MARGIN_SECONDS > now;
@@ -154,19 +163,20 @@ export async function requestAdminToken(options: AdminTokenSourceOptions): Promi
 export function adminTokenSource(options: AdminTokenSourceOptions): AdminTokenSource {
   const now = options.now ?? (() => Math.floor(Date.now() / 1000));
   const { issuer, client_id: clientId } = options.loaded.credentials;
-  const file = options.cacheDir === undefined ? undefined : tokenCacheFile(options.cacheDir, issuer, clientId);
+  const url = normalUrl(options.url);
+  const file = options.cacheDir === undefined ? undefined : tokenCacheFile(options.cacheDir, issuer, clientId, url);
   let current: AdminToken | undefined;
 
   const renew = async () => {
     current = await requestAdminToken(options);
-    if (file !== undefined) writeCachedToken(file, options.cacheDir!, { issuer, client_id: clientId, ...current });
+    if (file !== undefined) writeCachedToken(file, options.cacheDir!, { issuer, client_id: clientId, url, ...current });
     return current;
   };
   return {
     renew,
     async get() {
       if (current !== undefined && current.expires_at - EXPIRY_MARGIN_SECONDS > now()) return current;
-      current = file === undefined ? undefined : readCachedToken(file, issuer, clientId, now());
+      current = file === undefined ? undefined : readCachedToken(file, issuer, clientId, url, now());
       return current ?? renew();
     },
   };

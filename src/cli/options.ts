@@ -75,10 +75,39 @@ export async function connect(options: RemoteOptions): Promise<Connection> {
   if ((statSync(file).mode & 0o077) !== 0) {
     process.stderr.write(`oidc-registrar: warning: ${file} is readable by other users; chmod 600 it\n`);
   }
-  const url = (options.url !== undefined && options.url !== '' ? options.url : loaded.credentials.issuer).replace(/\/+$/, '');
-  if (!/^https?:\/\/[^/]/.test(url)) throw usageError(`--url must be an http(s) URL, got "${url}"`);
+  const fromOption = options.url !== undefined && options.url !== '';
+  const url = (fromOption ? options.url! : loaded.credentials.issuer).replace(/\/+$/, '');
+  checkServerUrl(url, fromOption ? '--url' : `the issuer in ${file}, used when no --url is given`);
+  // the cached token is keyed by this URL too: a token obtained from one server is never sent to another
   const tokens = adminTokenSource({ loaded, url, cacheDir: defaultTokenCacheDir() });
   return { api: new HttpAdminApi({ url, tokens }), tokens, url };
+}
+
+/** 127.0.0.0/8 and ::1 as the URL parser writes them (it already turns 127.1 or 0x7f.0.0.1 into 127.0.0.1). */
+export function isLoopbackHost(hostname: string): boolean {
+  return hostname === 'localhost' || hostname === '[::1]' || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(hostname);
+}
+
+/**
+ * The admin bearer token goes to this URL: https, or plain http to a loopback host only, where it
+ * never crosses a network in clear. `source` names where the URL came from, for the message.
+ */
+export function checkServerUrl(url: string, source: string): void {
+  let parsed: URL | undefined;
+  try {
+    parsed = new URL(url);
+  } catch {
+    parsed = undefined;
+  }
+  if (parsed === undefined || (parsed.protocol !== 'https:' && parsed.protocol !== 'http:') || parsed.hostname === '') {
+    throw usageError(`--url must be an http(s) URL, got "${url}"${source === '--url' ? '' : ` (${source})`}`);
+  }
+  if (parsed.protocol === 'http:' && !isLoopbackHost(parsed.hostname)) {
+    throw usageError(
+      `--url must use https unless its host is loopback (localhost, 127.0.0.0/8, [::1]): ${url}${source === '--url' ? '' : ` (${source})`} ` +
+        'would carry the admin token in clear',
+    );
+  }
 }
 
 /**
@@ -113,10 +142,21 @@ export async function readJsonObject(source: string): Promise<Record<string, unk
   try {
     value = JSON.parse(text);
   } catch (error) {
-    throw new CliExit(1, `--data ${name}: not JSON (${error instanceof Error ? error.message : String(error)})`);
+    // JSON.parse's own message may quote the input (`Unexpected token 'c', "client_sec..." is not
+    // valid JSON`), and the file may hold secrets: only where it went wrong is printed, never what
+    throw new CliExit(1, `--data ${name}: not valid JSON${jsonErrorPosition(text, error)}`);
   }
   if (typeof value !== 'object' || value === null || Array.isArray(value)) throw new CliExit(1, `--data ${name}: must hold a JSON object`);
   return value as Record<string, unknown>;
+}
+
+/** " (line L, column C)" from the offset JSON.parse reports, or "" when it reports none. */
+function jsonErrorPosition(text: string, error: unknown): string {
+  const message = error instanceof Error ? error.message : '';
+  const offset = /Unexpected end of JSON input/.test(message) ? text.length : Number(/at position (\d+)/.exec(message)?.[1] ?? Number.NaN);
+  if (!Number.isSafeInteger(offset) || offset < 0 || offset > text.length) return '';
+  const before = text.slice(0, offset).split('\n');
+  return ` (line ${before.length}, column ${before.at(-1)!.length + 1})`;
 }
 
 async function readStdin(): Promise<string> {

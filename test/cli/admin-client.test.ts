@@ -6,6 +6,7 @@ import { adminTokenSource, AdminTokenError, defaultTokenCacheDir, EXPIRY_MARGIN_
 import { CredentialsError, readCredentials } from '../../src/admin-client/credentials.js';
 import { AdminUnreachableError, HttpAdminApi } from '../../src/admin-client/http-admin-api.js';
 import { AdminApiError } from '../../src/admin-client/types.js';
+import { checkServerUrl, CliExit } from '../../src/cli/options.js';
 import { FakeAdminApi } from './support/fake-admin-api.js';
 
 let api: FakeAdminApi;
@@ -47,7 +48,7 @@ describe('the admin token (private_key_jwt, client_credentials)', () => {
     const second = await adminTokenSource({ loaded, url: api.url, cacheDir }).get(); // as a later process would
     expect(second.access_token).toBe(first.access_token);
     expect(api.tokenRequests).toHaveLength(1);
-    const file = tokenCacheFile(cacheDir, api.url, api.clientId);
+    const file = tokenCacheFile(cacheDir, api.url, api.clientId, api.url);
     expect(statSync(file).mode & 0o777).toBe(0o600);
     expect(statSync(cacheDir).mode & 0o777).toBe(0o700);
     expect(readdirSync(cacheDir)).toEqual([file.split('/').pop()]); // no temporary files left behind
@@ -69,16 +70,40 @@ describe('the admin token (private_key_jwt, client_credentials)', () => {
     expect(api.tokenRequests).toHaveLength(2);
   });
 
-  it('is kept apart per issuer and client, and a damaged cache file is replaced', async () => {
-    expect(tokenCacheFile('/c', 'https://a.example', 'x')).not.toBe(tokenCacheFile('/c', 'https://b.example', 'x'));
-    expect(tokenCacheFile('/c', 'https://a.example', 'x')).not.toBe(tokenCacheFile('/c', 'https://a.example', 'y'));
+  it('is kept apart per issuer, client and server URL, and a damaged cache file is replaced', async () => {
+    const a = 'https://a.example';
+    expect(tokenCacheFile('/c', a, 'x', a)).not.toBe(tokenCacheFile('/c', 'https://b.example', 'x', a));
+    expect(tokenCacheFile('/c', a, 'x', a)).not.toBe(tokenCacheFile('/c', a, 'y', a));
+    expect(tokenCacheFile('/c', a, 'x', a)).not.toBe(tokenCacheFile('/c', a, 'x', 'https://b.example'));
+    expect(tokenCacheFile('/c', a, 'x', a)).toBe(tokenCacheFile('/c', a, 'x', `${a}/`));
     const loaded = await readCredentials(credentialsFile);
     const cacheDir = join(dir, 'cache');
     await adminTokenSource({ loaded, url: api.url, cacheDir }).get();
-    writeFileSync(tokenCacheFile(cacheDir, api.url, api.clientId), '{not json');
+    writeFileSync(tokenCacheFile(cacheDir, api.url, api.clientId, api.url), '{not json');
     const token = await adminTokenSource({ loaded, url: api.url, cacheDir }).get();
     expect(api.validTokens.has(token.access_token)).toBe(true);
     expect(api.tokenRequests).toHaveLength(2);
+  });
+
+  it('obtained from one server URL is never given out for another, even from a cache file under its name', async () => {
+    const loaded = await readCredentials(credentialsFile);
+    const cacheDir = join(dir, 'cache');
+    const cached = await adminTokenSource({ loaded, url: api.url, cacheDir }).get();
+    const other = await new FakeAdminApi().start();
+    try {
+      const elsewhere = await adminTokenSource({ loaded, url: other.url, cacheDir }).get().catch((e: unknown) => e);
+      expect(elsewhere).toBeInstanceOf(AdminTokenError); // asked the other server, which does not know this client
+      // a cache file copied over the other URL's name is not believed either: it names the URL it was obtained from
+      const file = tokenCacheFile(cacheDir, api.url, api.clientId, api.url);
+      expect(JSON.parse(readFileSync(file, 'utf8')).url).toBe(api.url);
+      writeFileSync(tokenCacheFile(cacheDir, api.url, api.clientId, other.url), readFileSync(file));
+      const copied = await adminTokenSource({ loaded, url: other.url, cacheDir }).get().catch((e: unknown) => e);
+      expect(copied).toBeInstanceOf(AdminTokenError);
+      expect(other.tokenRequests).toHaveLength(0);
+    } finally {
+      await other.stop();
+    }
+    expect((await adminTokenSource({ loaded, url: `${api.url}/`, cacheDir }).get()).access_token).toBe(cached.access_token);
   });
 
   it('lives under $XDG_CACHE_HOME/oidc-registrar, else ~/.cache/oidc-registrar', () => {
@@ -178,4 +203,27 @@ describe('the admin API over HTTP', () => {
     expect(error).toBeInstanceOf(AdminUnreachableError);
     expect((error as Error).message).toMatch(/^cannot reach http:\/\/127\.0\.0\.1:1 \(.+\)$/);
   });
+});
+
+describe('the server URL the admin token is sent to', () => {
+  it.each(['https://registrar.example', 'https://10.0.0.1:8443/base', 'http://localhost:3000', 'http://127.0.0.1', 'http://127.255.0.9:1', 'http://127.1', 'http://[::1]:3000'])(
+    '%s is accepted',
+    (url) => expect(() => checkServerUrl(url, '--url')).not.toThrow(),
+  );
+
+  it.each(['http://registrar.example', 'http://10.0.0.1', 'http://0.0.0.0:3000', 'http://[::ffff:7f00:1]', 'http://localhost.example', 'http://128.0.0.1', 'ftp://localhost', 'localhost:3000'])(
+    '%s is a usage error naming --url',
+    (url) => {
+      const error = (() => {
+        try {
+          checkServerUrl(url, '--url');
+        } catch (e) {
+          return e;
+        }
+        return undefined;
+      })();
+      expect(error).toBeInstanceOf(CliExit);
+      expect(error).toMatchObject({ exitCode: 2, message: expect.stringMatching(/^--url must /) });
+    },
+  );
 });

@@ -1,5 +1,5 @@
 import { spawn } from 'node:child_process';
-import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
@@ -134,11 +134,31 @@ describe('clients create: the one-liner', () => {
 
   it.each([
     ['a missing file', ['--data', 'absent.json'], /--data absent\.json: no such file/],
-    ['a file that is not JSON', ['--data', '-'], /--data standard input: not JSON/],
+    ['a file that is not JSON', ['--data', '-'], /--data standard input: not valid JSON/],
   ])('%s exits 1 before anything is sent', async (_name, args, message) => {
     const result = await cli(['clients', 'create', ...args], { input: 'client_name=x' });
     expect(result.code).toBe(1);
     expect(result.stderr).toMatch(message);
+    expect(api.requests).toHaveLength(0);
+  });
+
+  it.each([
+    // JSON.parse quotes the input itself in some messages: `Unexpected token 'c', "client_sec"... is not valid JSON`
+    ['an unexpected token', 'client_secret=s3cr3t-value', ''],
+    ['a bad member, with where it is', '{"client_secret": "s3cr3t-value" "x": 1}', ' (line 1, column 34)'],
+    ['a trailing comma, on its line', '{\n  "client_secret": "s3cr3t-value",\n}', ' (line 3, column 1)'],
+    ['an unfinished object', '{"client_secret": "s3cr3t-value"', ' (line 1, column 33)'],
+  ])('a --data file that is not JSON: %s is said without a word of its content', async (_name, input, where) => {
+    const file = join(dir, 'client.json');
+    writeFileSync(file, input);
+    for (const [source, name, options] of [
+      [file, file, {}],
+      ['-', 'standard input', { input }],
+    ] as const) {
+      const result = await cli(['clients', 'create', '--data', source], options);
+      expect(result).toMatchObject({ code: 1, stdout: '', stderr: `oidc-registrar: --data ${name}: not valid JSON${where}\n` });
+      expect(result.stderr).not.toContain('s3cr3t');
+    }
     expect(api.requests).toHaveLength(0);
   });
 });
@@ -293,6 +313,54 @@ describe('where the server and the credentials come from', () => {
     expect((await cli(['keys', 'list', '--url', api.url], { env: { OIDC_REGISTRAR_URL: 'http://127.0.0.1:9' } })).code).toBe(0);
     const wrong = await cli(['keys', 'list', '--credentials', join(dir, 'absent.json')]);
     expect(wrong).toMatchObject({ code: 1, stderr: `oidc-registrar: ${join(dir, 'absent.json')}: no such file\n` });
+  });
+
+  it.each([
+    ['--url', ['--url', 'http://registrar.example'], {}],
+    ['OIDC_REGISTRAR_URL', [], { OIDC_REGISTRAR_URL: 'http://10.0.0.1:8080' }],
+    // 0.0.0.0 reaches this machine, but it is no loopback address
+    ['--url to 0.0.0.0', ['--url', 'http://0.0.0.0:1'], {}],
+    ['--url to a name that merely starts like a loopback one', ['--url', 'http://127.0.0.1.example'], {}],
+    ['--url to a name ending in localhost', ['--url', 'http://evil-localhost:1'], {}],
+  ])('plain http off loopback is refused before anything is sent: %s', async (_name, args, extraEnv) => {
+    const result = await cli(['keys', 'list', ...args], { env: extraEnv });
+    expect(result.code).toBe(2);
+    expect(result.stderr).toMatch(/^oidc-registrar: --url must use https unless its host is loopback \(localhost, 127\.0\.0\.0\/8, \[::1\]\): http:\/\/\S+ would carry the admin token in clear\n$/);
+    expect(result.stdout).toBe('');
+    expect(api.requests).toHaveLength(0);
+  });
+
+  it("plain http off loopback is refused when it comes from the credentials' issuer too", async () => {
+    const file = join(dir, 'remote-credentials.json');
+    writeFileSync(file, JSON.stringify({ ...JSON.parse(readFileSync(credentials, 'utf8')), issuer: 'http://registrar.example' }), { mode: 0o600 });
+    const result = await cli(['keys', 'list', '--credentials', file]);
+    expect(result.code).toBe(2);
+    expect(result.stderr).toContain(`--url must use https unless its host is loopback (localhost, 127.0.0.0/8, [::1]): http://registrar.example (the issuer in ${file}, used when no --url is given) would carry the admin token in clear`);
+  });
+
+  it.each(['http://localhost:9', 'http://127.1.2.3:9', 'http://[::1]:9'])('plain http to loopback is allowed: %s', async (url) => {
+    const result = await cli(['keys', 'list', '--url', url]);
+    expect(result.code).toBe(1); // nothing listens there: refused as unreachable, not as a usage error
+    expect(result.stderr).toMatch(/^oidc-registrar: cannot reach /);
+  });
+
+  it('a token cached for one server is never presented to another that --url points at', async () => {
+    const token = (await cli(['token'])).stdout.trim();
+    expect(api.validTokens.has(token)).toBe(true);
+    const other = await new FakeAdminApi().start(); // another server, say one a mistyped --url reaches
+    try {
+      const result = await cli(['keys', 'list', '--url', other.url]);
+      expect(other.requests.map((r) => r.authorization)).not.toContain(`Bearer ${token}`);
+      // it asks the other server for a token of its own, which that server refuses
+      expect(other.requests.map((r) => `${r.method} ${r.path}`)).toEqual(['POST /token']);
+      expect(result.code).toBe(1);
+      expect(result.stderr).toContain('client authentication failed (invalid_client)');
+    } finally {
+      await other.stop();
+    }
+    // the first server's token is still cached for it
+    expect((await cli(['token'])).stdout.trim()).toBe(token);
+    expect(api.tokenRequests).toHaveLength(1);
   });
 
   it('warns about a credentials file others can read', async () => {
