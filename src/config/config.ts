@@ -1,4 +1,5 @@
 import type { AccessTokenFormat } from '../admin-client/types.js';
+import { ADMIN_SCOPE_VALUES } from '../admin/scopes.js';
 import { randomBytes } from 'node:crypto';
 import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { isIP } from 'node:net';
@@ -216,6 +217,9 @@ export function loadConfig(env: Env = process.env): Config {
   }
 
   const scopes = (read(env, 'SCOPES_SUPPORTED') ?? 'openid profile email address phone offline_access').split(/\s+/);
+  if (scopes.some((s) => ADMIN_SCOPE_VALUES.includes(s))) {
+    throw new ConfigError('SCOPES_SUPPORTED', `${ADMIN_SCOPE_VALUES.join(' and ')} are granted only to clients an operator made admin and cannot be registered`);
+  }
   if (scopes.some((s) => !/^[\x21\x23-\x5B\x5D-\x7E]+$/.test(s))) {
     throw new ConfigError('SCOPES_SUPPORTED', 'scope tokens must be printable ASCII without quotes or backslashes (RFC 6749 §3.3)');
   }

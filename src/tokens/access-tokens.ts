@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { decodeProtectedHeader, jwtVerify } from 'jose';
 import type { AccessTokenFormat } from '../admin-client/types.js';
+import { adminAudience, hasAdminScope } from '../admin/scopes.js';
 import { clientUnusable } from '../client-auth/client-state.js';
 import { randomToken } from '../crypto/random.js';
 import { hashToken } from '../crypto/token-hash.js';
@@ -71,7 +72,7 @@ export async function issueAccessToken(deps: AccessTokenDeps, client: StoredClie
   const claims: AccessTokenClaims = {
     iss: deps.issuer,
     sub: client.clientId,
-    aud: deps.audience,
+    aud: hasAdminScope(scope) ? adminAudience(deps.issuer) : deps.audience,
     client_id: client.clientId,
     iat: now,
     exp: now + lifetimeSeconds,

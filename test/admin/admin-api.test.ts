@@ -47,6 +47,14 @@ describe(`admin API (${storageKind})`, () => {
       expect(res.headers.get('www-authenticate')).toBe('Bearer error="insufficient_scope", scope="admin:write"');
     });
 
+    it('admin tokens are addressed to the admin API alone; other tokens are not admin tokens', async () => {
+      const claims = JSON.parse(Buffer.from(token.split('.')[1]!, 'base64url').toString());
+      expect(claims.aud).toBe(`${server.config.issuer}/admin`);
+      // a body that cannot be parsed is not looked at before the caller is known
+      const unauthenticated = await request(server, 'PATCH', '/admin/clients/AAAAAAAAAAAAAAAAAAAAAAAA', { body: '{', headers: { 'content-type': 'application/merge-patch+json' } });
+      expect([unauthenticated.status, unauthenticated.body.error]).toEqual([401, 'invalid_token']);
+    });
+
     it('a write-only token may not read', async () => {
       const writeOnly = await adminToken(server, admin, 'admin:write');
       const res = await call('GET', '/clients', { token: writeOnly });

@@ -85,6 +85,7 @@ describe('configuration from the environment', () => {
     ['REGISTRATION_INITIAL_ACCESS_TOKEN', { REGISTRATION_INITIAL_ACCESS_TOKEN: `${'x'.repeat(40)}!`, SECRETS_KEY: KEY }],
     ['CLIENT_SECRET_TTL', { CLIENT_SECRET_TTL: '1.5', SECRETS_KEY: KEY }],
     ['SCOPES_SUPPORTED', { SCOPES_SUPPORTED: 'openid "quoted"', SECRETS_KEY: KEY }],
+    ['SCOPES_SUPPORTED', { SCOPES_SUPPORTED: 'openid admin:write', SECRETS_KEY: KEY }],
     ['SERVICE_DOCUMENTATION', { SERVICE_DOCUMENTATION: 'docs', SECRETS_KEY: KEY }],
     ['TRUST_PROXY', { TRUST_PROXY: 'yes', SECRETS_KEY: KEY }],
   ])('refuses a bad %s: %j', (variable, env) => {
