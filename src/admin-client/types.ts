@@ -22,6 +22,7 @@ export type AdminClient = Record<string, unknown> & {
   expires_at: number | null;
   disabled: boolean;
   admin: boolean;
+  resource_server: boolean;
   created_at: number;
   updated_at: number;
   created_via: CreatedVia;

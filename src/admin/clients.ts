@@ -164,7 +164,7 @@ async function replaceWith(
 
 /**
  * PUT: the body replaces the metadata and the token settings (omitted: the server's defaults).
- * disabled, admin and expires_at change only when the body names them: a PUT that merely renames
+ * disabled, admin, resource_server and expires_at change only when the body names them: a PUT that merely renames
  * a client must not re-enable one an operator switched off, nor make or unmake an admin.
  */
 export function replaceClient(deps: AdminDeps, clientId: string, body: Readonly<Record<string, unknown>>) {
@@ -172,7 +172,7 @@ export function replaceClient(deps: AdminDeps, clientId: string, body: Readonly<
     deps,
     clientId,
     () => ({ ...body }),
-    (current) => ({ ...DEFAULT_SETTINGS, disabled: current.settings.disabled, admin: current.settings.admin, expiresAt: current.settings.expiresAt }),
+    (current) => ({ ...DEFAULT_SETTINGS, disabled: current.settings.disabled, admin: current.settings.admin, resourceServer: current.settings.resourceServer, expiresAt: current.settings.expiresAt }),
   );
 }
 

@@ -27,6 +27,7 @@ export const SETTING_FIELDS = {
   },
   disabled: { schema: { type: 'boolean' }, rule: 'true or false', property: 'disabled' },
   admin: { schema: { type: 'boolean' }, rule: 'true or false', property: 'admin' },
+  resource_server: { schema: { type: 'boolean' }, rule: 'true or false', property: 'resourceServer' },
 } as const satisfies Record<string, { schema: object; rule: string; property: keyof ClientSettings }>;
 
 export type SettingField = keyof typeof SETTING_FIELDS;

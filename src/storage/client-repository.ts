@@ -12,9 +12,11 @@ export interface ClientSettings {
   disabled: boolean;
   /** May be granted the admin scopes. */
   admin: boolean;
+  /** May introspect every access token (RFC 7662), not only its own. */
+  resourceServer: boolean;
 }
 
-export const DEFAULT_SETTINGS: ClientSettings = { accessTokenFormat: null, accessTokenLifetime: null, expiresAt: null, disabled: false, admin: false };
+export const DEFAULT_SETTINGS: ClientSettings = { accessTokenFormat: null, accessTokenLifetime: null, expiresAt: null, disabled: false, admin: false, resourceServer: false };
 
 /** A client as stored. Metadata is the validated, normalised document; credentials are protected. */
 export interface StoredClient {
@@ -55,6 +57,7 @@ interface ClientRow {
   expires_at: string | number | null;
   disabled: boolean;
   admin: boolean;
+  resource_server: boolean;
   created_via: CreatedVia;
   updated_at: string | number;
   last_used_at: string | number | null;
@@ -63,7 +66,7 @@ interface ClientRow {
 
 const COLUMNS = `client_id, metadata, secret_ciphertext, secret_expires_at, previous_secret_ciphertext, previous_secret_expires_at,
   registration_token_hash, client_id_issued_at, access_token_format, access_token_lifetime, expires_at, disabled, admin,
-  created_via, extract(epoch from updated_at)::bigint AS updated_at, last_used_at, version`;
+  resource_server, created_via, extract(epoch from updated_at)::bigint AS updated_at, last_used_at, version`;
 
 // bigint columns come back as strings from pg and as numbers from PGlite
 const num = (value: string | number): number => Number(value);
@@ -85,6 +88,7 @@ function fromRow(row: ClientRow): StoredClient {
       expiresAt: numOrNull(row.expires_at),
       disabled: row.disabled,
       admin: row.admin,
+      resourceServer: row.resource_server,
     },
     createdVia: row.created_via,
     updatedAt: num(row.updated_at),
@@ -137,8 +141,8 @@ export class ClientRepository {
   async insert(client: NewClient): Promise<void> {
     await this.db.query(
       `INSERT INTO clients (client_id, metadata, secret_ciphertext, secret_expires_at, registration_token_hash, client_id_issued_at,
-                            access_token_format, access_token_lifetime, expires_at, disabled, admin, created_via)
-       VALUES ($1, $2::jsonb, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)`,
+                            access_token_format, access_token_lifetime, expires_at, disabled, admin, resource_server, created_via)
+       VALUES ($1, $2::jsonb, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)`,
       [
         client.clientId,
         JSON.stringify(client.metadata),
@@ -151,6 +155,7 @@ export class ClientRepository {
         client.settings.expiresAt,
         client.settings.disabled,
         client.settings.admin,
+        client.settings.resourceServer,
         client.createdVia,
       ],
     );
@@ -259,6 +264,7 @@ export class ClientRepository {
       set('expires_at', change.settings.expiresAt);
       set('disabled', change.settings.disabled);
       set('admin', change.settings.admin);
+      set('resource_server', change.settings.resourceServer);
     }
     const [row] = await this.db.query<ClientRow>(
       `UPDATE clients SET ${[...sets, 'version = version + 1', 'updated_at = now()'].join(', ')}

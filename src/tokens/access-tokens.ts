@@ -148,14 +148,17 @@ export async function verifyAccessToken(deps: AccessTokenDeps, token: string): P
   return { claims: found.claims, client };
 }
 
-/** RFC 7662 §2.2. A client sees only its own tokens; every other token is simply inactive. */
+/**
+ * RFC 7662 §2.2. A client sees its own tokens; a client an operator made a resource server sees
+ * every token (that is how it checks reference tokens). Any other token is simply inactive.
+ */
 export async function introspectAccessToken(
   deps: AccessTokenDeps,
   token: string,
-  callerClientId: string,
+  caller: Pick<StoredClient, 'clientId' | 'settings'>,
 ): Promise<({ active: true; token_type: 'Bearer' } & AccessTokenClaims) | { active: false }> {
   const found = await verifyAccessToken(deps, token);
-  if (!found || found.claims.client_id !== callerClientId) return { active: false };
+  if (!found || (found.claims.client_id !== caller.clientId && !caller.settings.resourceServer)) return { active: false };
   return { active: true, token_type: 'Bearer', ...found.claims };
 }
 

@@ -39,7 +39,7 @@ export function tokenRoutes(app: FastifyInstance, auth: ClientAuthDeps, tokens: 
 
   app.post(ENDPOINT_PATHS.introspection, async (request, reply) => {
     const { client } = await authenticate(request);
-    return noStore(reply).send(await introspectAccessToken(tokens, requiredToken(formParams(request.body)), client.clientId));
+    return noStore(reply).send(await introspectAccessToken(tokens, requiredToken(formParams(request.body)), client));
   });
 
   app.post(ENDPOINT_PATHS.revocation, async (request, reply) => {

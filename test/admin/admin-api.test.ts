@@ -116,6 +116,7 @@ describe(`admin API (${storageKind})`, () => {
         expires_at: null,
         disabled: false,
         admin: false,
+        resource_server: false,
         created_via: 'admin_api',
         last_used_at: null,
       });
@@ -268,6 +269,24 @@ describe(`admin API (${storageKind})`, () => {
         const res = await call(method, path, method === 'PATCH' ? { body: '{}', headers: { 'content-type': 'application/merge-patch+json' } } : {});
         expect([res.status, res.body.error]).toEqual([404, 'not_found']);
       }
+    });
+
+    it('a resource server (operator setting) introspects any token; other clients only their own', async () => {
+      const owner = (await call('POST', '/clients', { json: { ...machine, access_token_format: 'reference' } })).body as Json;
+      const rs = (await call('POST', '/clients', { json: { ...machine, resource_server: true } })).body as Json;
+      const bystander = (await call('POST', '/clients', { json: machine })).body as Json;
+      expect(rs.resource_server).toBe(true);
+      const issued = (await tokenFor(owner)).body.access_token as string;
+      const asRs = await postForm(server, '/introspect', { token: issued }, { authorization: basic(rs.client_id, rs.client_secret) });
+      expect(asRs.body).toMatchObject({ active: true, client_id: owner.client_id });
+      const asBystander = await postForm(server, '/introspect', { token: issued }, { authorization: basic(bystander.client_id, bystander.client_secret) });
+      expect(asBystander.body).toEqual({ active: false });
+      // a resource server cannot revoke what is not its own
+      await postForm(server, '/revoke', { token: issued }, { authorization: basic(rs.client_id, rs.client_secret) });
+      expect((await postForm(server, '/introspect', { token: issued }, { authorization: basic(rs.client_id, rs.client_secret) })).body.active).toBe(true);
+      // nor can a dynamic registration make itself one
+      const dynamic = await request(server, 'POST', '/register', { json: { ...machine, resource_server: true } });
+      expect((await call('GET', `/clients/${dynamic.body.client_id}`)).body.resource_server).toBe(false);
     });
 
     it('reference access tokens: opaque, active through introspection, gone when revoked', async () => {

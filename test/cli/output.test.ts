@@ -19,6 +19,7 @@ function client(fields: Partial<AdminClient> = {}): AdminClient {
     expires_at: null,
     disabled: false,
     admin: false,
+    resource_server: false,
     created_at: 1_700_000_000,
     updated_at: 1_700_000_000,
     created_via: 'admin_api',

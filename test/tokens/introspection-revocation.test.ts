@@ -129,7 +129,7 @@ describe(`introspection and revocation (${storageKind})`, () => {
     expect((await request(server, 'DELETE', `/register/${doomed.client_id}`, { token: doomed.registration_access_token })).status).toBe(204);
     // the deleted client cannot ask any more; a replica's domain function is asked directly
     const { introspectAccessToken } = await import('../../src/tokens/access-tokens.js');
-    const { ClientRepository } = await import('../../src/storage/client-repository.js');
+    const { ClientRepository, DEFAULT_SETTINGS } = await import('../../src/storage/client-repository.js');
     const { RevocationRepository } = await import('../../src/storage/revocation-repository.js');
     const { ReferenceTokenRepository } = await import('../../src/storage/reference-token-repository.js');
     const { ServerKeyRepository } = await import('../../src/storage/server-key-repository.js');
@@ -137,8 +137,8 @@ describe(`introspection and revocation (${storageKind})`, () => {
     const keys = new ServerKeys(new ServerKeyRepository(server.db), createSecretBox(server.config.secretsKeys), { alg: 'ES256', activationDelaySeconds: 600, rotationIntervalSeconds: 0, retentionSeconds: 330 }, () => Math.floor(Date.now() / 1000));
     await keys.start();
     const deps = { keys, clients: new ClientRepository(server.db), revocations: new RevocationRepository(server.db), references: new ReferenceTokenRepository(server.db), issuer: server.config.issuer, audience: server.config.issuer, lifetimeSeconds: 2, format: 'jwt' as const, now: () => Math.floor(Date.now() / 1000) };
-    expect(await introspectAccessToken(deps, token, doomed.client_id)).toEqual({ active: false });
+    expect(await introspectAccessToken(deps, token, { clientId: doomed.client_id, settings: DEFAULT_SETTINGS })).toEqual({ active: false });
     const live = await issue();
-    expect((await introspectAccessToken(deps, live, owner.client_id)).active).toBe(true);
+    expect((await introspectAccessToken(deps, live, { clientId: owner.client_id, settings: DEFAULT_SETTINGS })).active).toBe(true);
   });
 });

@@ -139,6 +139,7 @@ export function fakeClient(fields: Record<string, unknown> & { client_id: string
     expires_at: null,
     disabled: false,
     admin: false,
+    resource_server: false,
     created_at: createdAt,
     updated_at: createdAt,
     created_via: 'admin_api',
