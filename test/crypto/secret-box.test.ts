@@ -54,6 +54,10 @@ describe('tokens and ids', () => {
     expect(Buffer.from(newClientSecret(), 'base64url')).toHaveLength(64);
     expect(Buffer.from(newRegistrationAccessToken(), 'base64url')).toHaveLength(32);
     for (const value of [newClientId(), newClientSecret(), newRegistrationAccessToken()]) expect(value).toMatch(/^[A-Za-z0-9_-]+$/);
+    // 1 in 32 random ids would start with - or _: none does, so no CLI reads one as an option
+    const ids = Array.from({ length: 2000 }, newClientId);
+    expect(ids.filter((id) => !/^[A-Za-z0-9]/.test(id))).toEqual([]);
+    expect(new Set(ids).size).toBe(2000);
   });
 
   it('are stored as hashes and compared without early exit', () => {
