@@ -1,11 +1,13 @@
 import { randomBytes } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
 import type { FastifyInstance } from 'fastify';
 import pg from 'pg';
 import { pino, type Logger } from 'pino';
+import { inject } from 'vitest';
 import { buildApp } from '../../src/app.js';
 import { loadConfig, type Config } from '../../src/config/config.js';
 import type { Database } from '../../src/storage/database.js';
-import { openEmbedded } from '../../src/storage/embedded.js';
+import { openEmbedded, type EmbeddedOptions } from '../../src/storage/embedded.js';
 import { migrate } from '../../src/storage/migrate.js';
 import { connectPostgres } from '../../src/storage/postgres.js';
 
@@ -20,11 +22,21 @@ export const TEST_SECRETS_KEY = Buffer.alloc(32, 7).toString('base64');
 
 const silent: Logger = pino({ level: 'silent' });
 
+let templateDump: Promise<Blob> | undefined;
+
+/** The migrated template of global-setup.ts as a tarball, read once per test file. */
+async function embeddedTemplate(): Promise<EmbeddedOptions> {
+  const template = inject('embeddedTemplate');
+  if (template === null) return {};
+  templateDump ??= readFile(template.dump).then((bytes) => new Blob([bytes]));
+  return { loadDataDir: await templateDump };
+}
+
 /** A fresh, migrated database: a new schema on PostgreSQL, a new in-memory PGlite otherwise. */
 export async function freshDatabase(): Promise<{ db: Database; url: string | undefined; drop: () => Promise<void> }> {
   if (!TEST_DATABASE_URL) {
-    const db = await openEmbedded(undefined);
-    await migrate(db);
+    const db = await openEmbedded(undefined, await embeddedTemplate());
+    await migrate(db); // already applied on the template: a quick no-op
     return { db, url: undefined, drop: async () => undefined };
   }
   const schema = `t_${randomBytes(6).toString('hex')}`;
