@@ -1,10 +1,9 @@
-import { mkdtempSync, rmSync, statSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { SignJWT } from 'jose';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vitest';
 import { freshDatabase, storageKind, TEST_SECRETS_KEY } from '../support/test-server.js';
-import { runServer, startServerProcess } from '../support/server-process.js';
+import { runServer, startServerProcess, temporaryDataDir } from '../support/server-process.js';
 
 const rp = { redirect_uris: ['https://rp.example/cb'], client_name: 'restart' };
 
@@ -14,7 +13,7 @@ describe(`the server process (${storageKind})`, () => {
   let dataDir: string;
 
   beforeAll(async () => {
-    dataDir = mkdtempSync(join(tmpdir(), 'registrar-'));
+    dataDir = temporaryDataDir('registrar-', { seeded: true });
     if (storageKind === 'postgres') {
       const database = await freshDatabase();
       await database.db.close();
@@ -150,7 +149,9 @@ describe('a configuration error stops start-up with one message naming the varia
     ['ISSUER', { ISSUER: 'https://as.example/?tenant=a' }],
     ['SECRETS_KEY', { DATABASE_URL: 'postgres://127.0.0.1/x' }],
   ])('%s: %j', async (variable, env) => {
-    const server = runServer({ DATA_DIR: mkdtempSync(join(tmpdir(), 'registrar-cfg-')), ...env });
+    const dataDir = temporaryDataDir('registrar-cfg-', { seeded: false });
+    onTestFinished(() => rmSync(dataDir, { recursive: true, force: true }));
+    const server = runServer({ DATA_DIR: dataDir, ...env });
     expect(await server.exit).toBe(78);
     const lines = server.output().trim().split('\n');
     expect(lines).toHaveLength(1);
