@@ -1,9 +1,10 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { cpSync, mkdtempSync } from 'node:fs';
+import { cpSync, mkdtempSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { inject, onTestFinished, TestRunner } from 'vitest';
+import { freshDatabase, storageKind, TEST_SECRETS_KEY } from './test-server.js';
 
 /**
  * A server not ready within half its test's timeout (15 s of the default 30 s; outside a test,
@@ -130,4 +131,24 @@ export function temporaryDataDir(prefix: string, { seeded }: { seeded: boolean }
   const template = inject('embeddedTemplate');
   if (seeded && template !== null) cpSync(template.dataDir, dataDir, { recursive: true });
   return dataDir;
+}
+
+/**
+ * What server processes need to start on the storage under test: a DATA_DIR seeded with the
+ * template, and on PostgreSQL a fresh schema too. `remove` drops both.
+ */
+export async function serverProcessEnvironment(): Promise<{ env: Record<string, string>; dataDir: string; remove: () => Promise<void> }> {
+  const dataDir = temporaryDataDir('registrar-', { seeded: true });
+  const removeDataDir = () => rmSync(dataDir, { recursive: true, force: true });
+  if (storageKind === 'embedded') return { env: { DATA_DIR: dataDir }, dataDir, remove: async () => removeDataDir() };
+  const database = await freshDatabase();
+  await database.db.close();
+  return {
+    env: { DATABASE_URL: database.url!, SECRETS_KEY: TEST_SECRETS_KEY, DATA_DIR: dataDir },
+    dataDir,
+    remove: async () => {
+      removeDataDir();
+      await database.drop();
+    },
+  };
 }
