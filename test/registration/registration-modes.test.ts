@@ -1,5 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { request, startTestServer, storageKind, type TestServer } from '../support/test-server.js';
+import { freePort } from '../support/server-process.js';
 
 const rp = { redirect_uris: ['https://rp.example/cb'] };
 let server: TestServer | undefined;
@@ -42,9 +43,7 @@ describe(`registration modes and options (${storageKind})`, () => {
   });
 
   it('serves an issuer with a path under that path, and RFC 8414 discovery at the inserted well-known path', async () => {
-    const probe = await startTestServer();
-    const port = new URL(probe.url).port;
-    await probe.close();
+    const port = String(await freePort());
     server = await startTestServer({ PORT: port, ISSUER: `http://127.0.0.1:${port}/tenant-a` });
     const openid = await request(server, 'GET', '/tenant-a/.well-known/openid-configuration');
     expect(openid.status).toBe(200);
