@@ -4,11 +4,11 @@ import { describe, expect, it } from 'vitest';
 import { openEmbedded } from '../../src/storage/embedded.js';
 import { migrate } from '../../src/storage/migrate.js';
 import { connectPostgres } from '../../src/storage/postgres.js';
-import { freshDatabase, schemaUrl, TEST_DATABASE_URL } from '../support/test-server.js';
+import { embeddedTemplate, freshDatabase, schemaUrl, TEST_DATABASE_URL } from '../support/test-server.js';
 
 describe('migrations', () => {
   it('apply once on the embedded database, then are a no-op', async () => {
-    const db = await openEmbedded(undefined);
+    const db = await openEmbedded(undefined, await embeddedTemplate('unmigrated'));
     try {
       expect(await migrate(db)).toEqual(['0001_clients.sql', '0002_client_authentication.sql']);
       expect(await migrate(db)).toEqual([]);

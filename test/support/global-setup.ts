@@ -1,5 +1,5 @@
 import { execFile } from 'node:child_process';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -23,24 +23,32 @@ export interface EmbeddedTemplate {
   dataDir: string;
   /** The same data directory as a PGlite `dumpDataDir` tarball, uncompressed (loads faster). */
   dump: string;
+  /** The same before the migrations: a new database, for the tests of the migrations. */
+  unmigratedDump: string;
+}
+
+/** Opens the data directory of DATA_DIR `dataDir` (creating it) and writes it as a tarball. */
+async function dump(dataDir: string, file: string): Promise<string> {
+  const pglite = await PGlite.create(join(dataDir, 'pgdata'));
+  try {
+    await writeFile(file, new Uint8Array(await (await pglite.dumpDataDir('none')).arrayBuffer()));
+    return file;
+  } finally {
+    await pglite.close();
+  }
 }
 
 async function makeEmbeddedTemplate(root: string): Promise<EmbeddedTemplate> {
   const dataDir = join(root, 'data');
+  await mkdir(join(dataDir, 'pgdata'), { recursive: true, mode: 0o700 });
+  const unmigratedDump = await dump(dataDir, join(root, 'unmigrated.tar')); // initdb
   const db = await openEmbedded(dataDir);
   try {
     await migrate(db);
   } finally {
     await db.close();
   }
-  const pglite = await PGlite.create(join(dataDir, 'pgdata'));
-  try {
-    const dump = join(root, 'pgdata.tar');
-    await writeFile(dump, new Uint8Array(await (await pglite.dumpDataDir('none')).arrayBuffer()));
-    return { dataDir, dump };
-  } finally {
-    await pglite.close();
-  }
+  return { dataDir, dump: await dump(dataDir, join(root, 'pgdata.tar')), unmigratedDump };
 }
 
 /**

@@ -22,14 +22,18 @@ export const TEST_SECRETS_KEY = Buffer.alloc(32, 7).toString('base64');
 
 const silent: Logger = pino({ level: 'silent' });
 
-let templateDump: Promise<Blob> | undefined;
+const templateDumps = new Map<string, Promise<Blob>>();
 
-/** The migrated template of global-setup.ts as a tarball, read once per test file. */
-async function embeddedTemplate(): Promise<EmbeddedOptions> {
+/**
+ * Options that make openEmbedded start from the template of global-setup.ts, migrated or not
+ * (read once per test file); none when there is no template (runs on PostgreSQL).
+ */
+export async function embeddedTemplate(state: 'migrated' | 'unmigrated' = 'migrated'): Promise<EmbeddedOptions> {
   const template = inject('embeddedTemplate');
   if (template === null) return {};
-  templateDump ??= readFile(template.dump).then((bytes) => new Blob([bytes]));
-  return { loadDataDir: await templateDump };
+  const file = state === 'migrated' ? template.dump : template.unmigratedDump;
+  if (!templateDumps.has(file)) templateDumps.set(file, readFile(file).then((bytes) => new Blob([bytes])));
+  return { loadDataDir: await templateDumps.get(file)! };
 }
 
 /** A fresh, migrated database: a new schema on PostgreSQL, a new in-memory PGlite otherwise. */
