@@ -14,7 +14,7 @@ function readyWithinMs(): number {
   return (TestRunner.getCurrentTest()?.timeout ?? 30_000) / 2;
 }
 /** Longer than the server's own 10 s shutdown grace period. */
-export const STOPPED_WITHIN_MS = 15_000;
+const STOPPED_WITHIN_MS = 15_000;
 /** How long a leftover process gets to exit on SIGTERM before SIGKILL. */
 const CLEANUP_GRACE_MS = 3_000;
 
@@ -59,7 +59,7 @@ function exitedWithin<T>(child: ChildProcess, ms: number, timedOut: T): Promise<
 }
 
 /** SIGTERM, then SIGKILL if the process is still there after a short grace period. */
-export async function killProcess(child: ChildProcess): Promise<void> {
+async function killProcess(child: ChildProcess): Promise<void> {
   if (child.exitCode !== null || child.signalCode !== null) return;
   child.kill('SIGTERM');
   const stillRunning = Symbol('still running');
