@@ -1,4 +1,5 @@
 import { execFile } from 'node:child_process';
+import { rmSync } from 'node:fs';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -63,6 +64,8 @@ export default async function setup(project: TestProject): Promise<() => Promise
   );
   const root = await mkdtemp(join(tmpdir(), 'registrar-template-'));
   const teardown = () => rm(root, { recursive: true, force: true });
+  // an interrupted run (Ctrl-C) exits without the teardown
+  process.once('exit', () => rmSync(root, { recursive: true, force: true }));
   const [template, built] = await Promise.allSettled([process.env.TEST_DATABASE_URL ? null : makeEmbeddedTemplate(root), build]);
   if (template.status === 'rejected' || built.status === 'rejected') {
     await teardown();
