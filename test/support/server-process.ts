@@ -1,8 +1,9 @@
-import { spawn, type ChildProcess } from 'node:child_process';
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { cpSync, mkdtempSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { promisify } from 'node:util';
 import { inject, onTestFinished, TestRunner } from 'vitest';
 import { freshDatabase, storageKind, TEST_SECRETS_KEY } from './test-server.js';
 
@@ -17,6 +18,8 @@ function readyWithinMs(): number {
 const STOPPED_WITHIN_MS = 15_000;
 /** How long a leftover process gets to exit on SIGTERM before SIGKILL. */
 const CLEANUP_GRACE_MS = 3_000;
+/** A CLI command still running after this long is killed, inside its test's timeout. */
+const CLI_WITHIN_MS = 20_000;
 
 export interface ServerProcess {
   url: string;
@@ -86,6 +89,21 @@ export function runServer(env: Record<string, string>): { child: ChildProcess; o
   child.stdout!.on('data', (chunk: Buffer) => (output += chunk.toString()));
   child.stderr!.on('data', (chunk: Buffer) => (output += chunk.toString()));
   return { child, output: () => output, exit: exited(child) };
+}
+
+/** Runs `node dist/cli.js ...args` with only the given environment (killed after CLI_WITHIN_MS). */
+export async function runCli(env: Record<string, string>, ...args: string[]): Promise<{ stdout: string; stderr: string }> {
+  try {
+    return await promisify(execFile)(process.execPath, ['dist/cli.js', ...args], {
+      env: { PATH: process.env.PATH ?? '', ...env },
+      timeout: CLI_WITHIN_MS,
+      killSignal: 'SIGKILL',
+    });
+  } catch (error) {
+    const { killed, stdout, stderr } = error as { killed?: boolean; stdout?: string; stderr?: string };
+    const outcome = killed ? `still running after ${CLI_WITHIN_MS} ms, killed` : 'failed';
+    throw new Error(`cli ${args.join(' ')}: ${outcome}:\n${stdout ?? ''}${stderr ?? ''}`, { cause: error });
+  }
 }
 
 /** Starts the server and waits until /readyz answers 200 (see readyWithinMs). */

@@ -1,9 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { execFile } from 'node:child_process';
-import { promisify } from 'node:util';
+import { rmSync } from 'node:fs';
 import { createLocalJWKSet, jwtVerify } from 'jose';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createSecretBox } from '../../src/crypto/secret-box.js';
@@ -11,11 +7,10 @@ import { ServerKeyRepository } from '../../src/storage/server-key-repository.js'
 import { ServerKeys, type ServerKeyPolicy } from '../../src/tokens/server-keys.js';
 import { freshDatabase, request, startTestServer, storageKind, TEST_SECRETS_KEY, type TestServer } from '../support/test-server.js';
 import { basic, postForm, registerMachineClient } from '../support/client-auth.js';
+import { runCli, temporaryDataDir } from '../support/server-process.js';
 
 const policy: ServerKeyPolicy = { alg: 'ES256', activationDelaySeconds: 600, rotationIntervalSeconds: 0, retentionSeconds: 330 };
 const secrets = createSecretBox([randomBytes(32)]);
-/** A CLI command that hangs is killed before its test times out (60 s for the embedded one). */
-const CLI_DEADLINE = { timeout: 20_000, killSignal: 'SIGKILL' } as const;
 const cleanups: (() => Promise<void>)[] = [];
 afterEach(async () => {
   for (const cleanup of cleanups.splice(0)) await cleanup();
@@ -135,10 +130,10 @@ describe(`the JWKS endpoint and a rotation through the CLI (${storageKind})`, ()
 
   it.runIf(storageKind === 'embedded')('`cli keys rotate` adds a pending key to the embedded database', async () => {
     // the embedded database belongs to one process: the CLI works on its own DATA_DIR here,
-    // an empty one: the first command creates the database, as on a first run (hence 60 s)
-    const dataDir = mkdtempSync(join(tmpdir(), 'registrar-cli-'));
+    // seeded with the migrated template; three processes, each opening it, get 60 s
+    const dataDir = temporaryDataDir('registrar-cli-', { seeded: true });
     cleanups.push(async () => rmSync(dataDir, { recursive: true, force: true }));
-    const run = (...args: string[]) => promisify(execFile)(process.execPath, ['dist/cli.js', ...args], { env: { PATH: process.env.PATH, DATA_DIR: dataDir }, ...CLI_DEADLINE });
+    const run = (...args: string[]) => runCli({ DATA_DIR: dataDir }, ...args);
     expect((await run('keys', 'list')).stdout.trim().split('\n')).toHaveLength(1);
     expect((await run('keys', 'rotate')).stdout).toMatch(/^added \S+ \(ES256\): published now, signs from /);
     const listed = (await run('keys', 'list')).stdout.trim().split('\n');
@@ -148,8 +143,7 @@ describe(`the JWKS endpoint and a rotation through the CLI (${storageKind})`, ()
 
   it.runIf(storageKind === 'postgres')('`cli keys rotate` publishes a key at once that signs only after the delay', async () => {
     server = await startTestServer();
-    const run = (...args: string[]) =>
-      promisify(execFile)(process.execPath, ['dist/cli.js', ...args], { env: { PATH: process.env.PATH, DATABASE_URL: server!.databaseUrl!, SECRETS_KEY: TEST_SECRETS_KEY }, ...CLI_DEADLINE });
+    const run = (...args: string[]) => runCli({ DATABASE_URL: server!.databaseUrl!, SECRETS_KEY: TEST_SECRETS_KEY }, ...args);
     const before: string[] = (await request(server, 'GET', '/jwks')).body.keys.map((k: { kid: string }) => k.kid);
     const kid = /^added (\S+) \(ES256\)/.exec((await run('keys', 'rotate')).stdout)?.[1];
     expect(kid).toBeDefined();
