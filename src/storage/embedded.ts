@@ -42,8 +42,16 @@ export function embeddedDatabaseExists(dataDir: string): boolean {
   return existsSync(join(dataDir, 'pgdata', 'PG_VERSION'));
 }
 
+export interface EmbeddedOptions {
+  /**
+   * A data directory tarball (PGlite `dumpDataDir`) to start from instead of running initdb:
+   * tests load one migrated template rather than paying for initdb and migrations each time.
+   */
+  loadDataDir?: Blob;
+}
+
 /** `dataDir` undefined: in memory, for tests. */
-export async function openEmbedded(dataDir: string | undefined): Promise<Database> {
+export async function openEmbedded(dataDir: string | undefined, options: EmbeddedOptions = {}): Promise<Database> {
   let unlock = (): void => undefined;
   if (dataDir !== undefined) {
     mkdirSync(join(dataDir, 'pgdata'), { recursive: true, mode: 0o700 });
@@ -51,7 +59,7 @@ export async function openEmbedded(dataDir: string | undefined): Promise<Databas
   }
   let db: PGlite;
   try {
-    db = await PGlite.create(dataDir === undefined ? 'memory://' : join(dataDir, 'pgdata'));
+    db = await PGlite.create(dataDir === undefined ? 'memory://' : join(dataDir, 'pgdata'), options.loadDataDir ? { loadDataDir: options.loadDataDir } : {});
   } catch (error) {
     unlock();
     throw error;

@@ -1,5 +1,4 @@
-import { statSync, existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { statSync, existsSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ClientUsage, USAGE_RESOLUTION_SECONDS } from '../../src/client-auth/client-usage.js';
@@ -7,7 +6,7 @@ import { ClientRepository } from '../../src/storage/client-repository.js';
 import type { AdminCredentials } from '../../src/admin-client/types.js';
 import { adminToken } from '../support/admin.js';
 import { registerMachineClient } from '../support/client-auth.js';
-import { startServerProcess } from '../support/server-process.js';
+import { startServerProcess, temporaryDataDir } from '../support/server-process.js';
 import { freshDatabase, request, startTestServer, storageKind, type TestServer } from '../support/test-server.js';
 
 describe(`last_used_at (${storageKind})`, () => {
@@ -58,7 +57,7 @@ describe('the first admin in embedded mode', () => {
     for (const dir of dirs) rmSync(dir, { recursive: true, force: true });
   });
   const dataDir = () => {
-    const dir = mkdtempSync(join(tmpdir(), 'registrar-admin-'));
+    const dir = temporaryDataDir('registrar-admin-', { seeded: true });
     dirs.push(dir);
     return dir;
   };

@@ -4,6 +4,7 @@ import { CompactEncrypt, importJWK, SignJWT } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createLogger } from '../../src/logging.js';
 import { request, startTestServer, storageKind, type TestServer } from '../support/test-server.js';
+import { advanceWallClock } from '../support/clock.js';
 import {
   assertion,
   assertionParams,
@@ -345,7 +346,7 @@ describe(`client authentication options (${storageKind})`, () => {
     try {
       const client = await registerMachineClient(server, { token_endpoint_auth_method: 'client_secret_basic' });
       const auth = { authorization: basic(client.client_id, client.client_secret) };
-      await new Promise((r) => setTimeout(r, 2100));
+      advanceWallClock(2_100);
       const res = await postForm(server, '/token', { grant_type: 'client_credentials' }, auth);
       expect(res.status).toBe(401);
       expect(res.body.error).toBe('invalid_client');

@@ -1,11 +1,19 @@
-import { mkdtempSync, readFileSync, statSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { ConfigError, ENV_VARIABLES, loadConfig } from '../../src/config/config.js';
 
 const KEY = Buffer.alloc(32, 1).toString('base64');
-const tmp = () => mkdtempSync(join(tmpdir(), 'registrar-config-'));
+const dataDirs: string[] = [];
+const tmp = () => {
+  const dataDir = mkdtempSync(join(tmpdir(), 'registrar-config-'));
+  dataDirs.push(dataDir);
+  return dataDir;
+};
+afterAll(() => {
+  for (const dataDir of dataDirs) rmSync(dataDir, { recursive: true, force: true });
+});
 
 describe('configuration from the environment', () => {
   it('has working defaults: embedded storage, port 8080, loopback, issuer from the port', () => {

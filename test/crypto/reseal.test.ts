@@ -1,8 +1,6 @@
 import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { rmSync } from 'node:fs';
 import { promisify } from 'node:util';
 import type { FastifyInstance } from 'fastify';
 import { pino } from 'pino';
@@ -14,7 +12,7 @@ import { createSecretBox, keyId } from '../../src/crypto/secret-box.js';
 import type { Database } from '../../src/storage/database.js';
 import { SealedValuesRepository } from '../../src/storage/sealed-values-repository.js';
 import { basic, postForm, registerMachineClient } from '../support/client-auth.js';
-import { freePort, startServerProcess } from '../support/server-process.js';
+import { freePort, startServerProcess, temporaryDataDir } from '../support/server-process.js';
 import { freshDatabase, request, storageKind } from '../support/test-server.js';
 
 const oldKey = randomBytes(32).toString('base64');
@@ -182,7 +180,7 @@ describe(`re-sealing under a new SECRETS_KEY (${storageKind})`, () => {
 
 describe(`npm run cli -- secrets reseal (${storageKind})`, () => {
   it('re-seals, reports what still depends on each key, and says when the previous key can go', async () => {
-    const dataDir = mkdtempSync(join(tmpdir(), 'registrar-reseal-'));
+    const dataDir = temporaryDataDir('registrar-reseal-', { seeded: true });
     cleanups.push(async () => rmSync(dataDir, { recursive: true, force: true }));
     let env: Record<string, string> = { DATA_DIR: dataDir, SECRETS_KEY: oldKey };
     if (storageKind === 'postgres') {

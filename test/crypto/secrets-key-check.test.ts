@@ -1,7 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { rmSync } from 'node:fs';
 import { SignJWT, importJWK } from 'jose';
 import type { FastifyInstance } from 'fastify';
 import { pino } from 'pino';
@@ -13,7 +11,7 @@ import type { Database } from '../../src/storage/database.js';
 import { ServerKeyRepository } from '../../src/storage/server-key-repository.js';
 import { newServerKey } from '../../src/tokens/server-keys.js';
 import { basic, postForm, registerMachineClient } from '../support/client-auth.js';
-import { freePort, runServer, startServerProcess } from '../support/server-process.js';
+import { freePort, runServer, startServerProcess, temporaryDataDir } from '../support/server-process.js';
 import { freshDatabase, request, storageKind } from '../support/test-server.js';
 
 const keyA = randomBytes(32).toString('base64');
@@ -102,7 +100,7 @@ describe(`a SECRETS_KEY that is not the one the data was sealed with (${storageK
 
 describe(`the operator's view (${storageKind})`, () => {
   it('a server restarted with a new SECRETS_KEY exits 78 with one message naming SECRETS_KEY', async () => {
-    const dataDir = mkdtempSync(join(tmpdir(), 'registrar-key-'));
+    const dataDir = temporaryDataDir('registrar-key-', { seeded: true });
     cleanups.push(async () => rmSync(dataDir, { recursive: true, force: true }));
     let env: Record<string, string> = { DATA_DIR: dataDir, SECRETS_KEY: keyA };
     if (storageKind === 'postgres') {

@@ -3,6 +3,7 @@ import { request, startTestServer, storageKind, type TestServer } from '../suppo
 import { secretDueForRenewal } from '../../src/registration/client-registration.js';
 import type { StoredClient } from '../../src/storage/client-repository.js';
 import { basic, postForm } from '../support/client-auth.js';
+import { freePort } from '../support/server-process.js';
 
 const rp = { redirect_uris: ['https://rp.example/cb'] };
 let server: TestServer | undefined;
@@ -79,9 +80,7 @@ describe(`registration modes and options (${storageKind})`, () => {
   });
 
   it('serves an issuer with a path under that path, and RFC 8414 discovery at the inserted well-known path', async () => {
-    const probe = await startTestServer();
-    const port = new URL(probe.url).port;
-    await probe.close();
+    const port = String(await freePort());
     server = await startTestServer({ PORT: port, ISSUER: `http://127.0.0.1:${port}/tenant-a` });
     const openid = await request(server, 'GET', '/tenant-a/.well-known/openid-configuration');
     expect(openid.status).toBe(200);

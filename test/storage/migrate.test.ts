@@ -4,11 +4,11 @@ import { describe, expect, it } from 'vitest';
 import { openEmbedded } from '../../src/storage/embedded.js';
 import { migrate } from '../../src/storage/migrate.js';
 import { connectPostgres } from '../../src/storage/postgres.js';
-import { schemaUrl, TEST_DATABASE_URL } from '../support/test-server.js';
+import { embeddedTemplate, freshDatabase, schemaUrl, TEST_DATABASE_URL } from '../support/test-server.js';
 
 describe('migrations', () => {
   it('apply once on the embedded database, then are a no-op', async () => {
-    const db = await openEmbedded(undefined);
+    const db = await openEmbedded(undefined, await embeddedTemplate('unmigrated'));
     try {
       expect(await migrate(db)).toEqual(['0001_clients.sql', '0002_client_authentication.sql', '0003_operator_settings.sql', '0004_resource_servers.sql']);
       expect(await migrate(db)).toEqual([]);
@@ -38,9 +38,8 @@ describe('migrations', () => {
   });
 
   it('roll back a failing transaction entirely', async () => {
-    const db = await openEmbedded(undefined);
+    const { db, drop } = await freshDatabase();
     try {
-      await migrate(db);
       await expect(
         db.transaction(async (tx) => {
           await tx.query("INSERT INTO schema_migrations (version) VALUES ('9999_x.sql')");
@@ -50,6 +49,7 @@ describe('migrations', () => {
       expect(await db.query("SELECT 1 FROM schema_migrations WHERE version = '9999_x.sql'")).toEqual([]);
     } finally {
       await db.close();
+      await drop();
     }
   });
 });

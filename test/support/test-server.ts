@@ -1,11 +1,13 @@
 import { randomBytes } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
 import type { FastifyInstance } from 'fastify';
 import pg from 'pg';
 import { pino, type Logger } from 'pino';
+import { inject } from 'vitest';
 import { buildApp } from '../../src/app.js';
 import { loadConfig, type Config } from '../../src/config/config.js';
 import type { Database } from '../../src/storage/database.js';
-import { openEmbedded } from '../../src/storage/embedded.js';
+import { openEmbedded, type EmbeddedOptions } from '../../src/storage/embedded.js';
 import { migrate } from '../../src/storage/migrate.js';
 import { connectPostgres } from '../../src/storage/postgres.js';
 
@@ -20,11 +22,25 @@ export const TEST_SECRETS_KEY = Buffer.alloc(32, 7).toString('base64');
 
 const silent: Logger = pino({ level: 'silent' });
 
+const templateDumps = new Map<string, Promise<Blob>>();
+
+/**
+ * Options that make openEmbedded start from the template of global-setup.ts, migrated or not
+ * (read once per test file); none when there is no template (runs on PostgreSQL).
+ */
+export async function embeddedTemplate(state: 'migrated' | 'unmigrated' = 'migrated'): Promise<EmbeddedOptions> {
+  const template = inject('embeddedTemplate');
+  if (template === null) return {};
+  const file = state === 'migrated' ? template.dump : template.unmigratedDump;
+  if (!templateDumps.has(file)) templateDumps.set(file, readFile(file).then((bytes) => new Blob([bytes])));
+  return { loadDataDir: await templateDumps.get(file)! };
+}
+
 /** A fresh, migrated database: a new schema on PostgreSQL, a new in-memory PGlite otherwise. */
 export async function freshDatabase(): Promise<{ db: Database; url: string | undefined; drop: () => Promise<void> }> {
   if (!TEST_DATABASE_URL) {
-    const db = await openEmbedded(undefined);
-    await migrate(db);
+    const db = await openEmbedded(undefined, await embeddedTemplate());
+    await migrate(db); // already applied on the template: a quick no-op
     return { db, url: undefined, drop: async () => undefined };
   }
   const schema = `t_${randomBytes(6).toString('hex')}`;

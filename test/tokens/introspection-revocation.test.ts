@@ -3,6 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ServerKeys } from '../../src/tokens/server-keys.js';
 import { request, startTestServer, storageKind, type TestServer } from '../support/test-server.js';
 import { basic, postForm, registerMachineClient } from '../support/client-auth.js';
+import { advanceWallClock } from '../support/clock.js';
 
 /** RFC 7662 introspection and RFC 7009 revocation of the server's own access tokens. */
 describe(`introspection and revocation (${storageKind})`, () => {
@@ -84,7 +85,7 @@ describe(`introspection and revocation (${storageKind})`, () => {
   it('answers {active: false} once the token has expired', async () => {
     const token = await issue();
     expect((await introspect(token)).body.active).toBe(true);
-    await new Promise((r) => setTimeout(r, 3100));
+    advanceWallClock(3_100);
     expect((await introspect(token)).body).toEqual({ active: false });
   });
 
