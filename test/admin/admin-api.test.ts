@@ -3,6 +3,7 @@ import type { AdminCredentials } from '../../src/admin-client/types.js';
 import { basic, postForm, registerMachineClient } from '../support/client-auth.js';
 import { adminToken, bootstrapAdmin } from '../support/admin.js';
 import { request, startTestServer, storageKind, type TestServer } from '../support/test-server.js';
+import { advanceWallClock } from '../support/clock.js';
 
 type Json = Record<string, any>;
 
@@ -228,7 +229,7 @@ describe(`admin API (${storageKind})`, () => {
       const post = (secret: string) => postForm(server, '/token', { grant_type: 'client_credentials', client_id: created.client_id, client_secret: secret });
       expect((await post(created.client_secret)).status).toBe(200);
       expect((await post(rotated.client_secret)).status).toBe(200);
-      await new Promise((r) => setTimeout(r, 2_100));
+      advanceWallClock(2_100);
       expect((await post(created.client_secret)).status).toBe(401);
       expect((await post(rotated.client_secret)).status).toBe(200);
       const bad = await call('POST', `/clients/${created.client_id}/rotate-secret`, { json: { grace_period: -1 } });

@@ -13,6 +13,7 @@ import { newServerKey } from '../../src/tokens/server-keys.js';
 import { basic, postForm, registerMachineClient } from '../support/client-auth.js';
 import { freePort, runServer, startServerProcess, temporaryDataDir } from '../support/server-process.js';
 import { freshDatabase, request, storageKind } from '../support/test-server.js';
+import { advanceWallClock } from '../support/clock.js';
 
 const keyA = randomBytes(32).toString('base64');
 const keyB = randomBytes(32).toString('base64');
@@ -83,7 +84,7 @@ describe(`a SECRETS_KEY that is not the one the data was sealed with (${storageK
     const foreign = await newServerKey('ES256', createSecretBox([Buffer.from(keyB, 'base64')]), now, now + 1);
     await new ServerKeyRepository(db).insert(foreign);
     // a token under the unknown kid makes this instance re-read its keys (at most every 5 s)
-    await new Promise((resolve) => setTimeout(resolve, 5_100));
+    advanceWallClock(5_100);
     const foreignPrivate = JSON.parse(createSecretBox([Buffer.from(keyB, 'base64')]).open(foreign.privateCiphertext, `server-key:${foreign.kid}`)) as Record<string, unknown>;
     const stranger = await new SignJWT({ client_id: 'x', jti: 'j' })
       .setProtectedHeader({ alg: 'ES256', kid: foreign.kid, typ: 'at+jwt' })

@@ -4,6 +4,7 @@ import { secretDueForRenewal } from '../../src/registration/client-registration.
 import type { StoredClient } from '../../src/storage/client-repository.js';
 import { basic, postForm } from '../support/client-auth.js';
 import { freePort } from '../support/server-process.js';
+import { advanceWallClock } from '../support/clock.js';
 
 const rp = { redirect_uris: ['https://rp.example/cb'] };
 let server: TestServer | undefined;
@@ -57,7 +58,7 @@ describe(`registration modes and options (${storageKind})`, () => {
     expect(early.client_secret).toBe(client.client_secret); // not yet due: kept
     expect(early.client_secret_expires_at).toBe(client.client_secret_expires_at);
 
-    await new Promise((r) => setTimeout(r, 2_100));
+    advanceWallClock(2_100);
     expect((await tokenWith(client.client_secret)).status).toBe(401); // expired
     const renewed = (await update()).body;
     expect(renewed.client_secret).not.toBe(client.client_secret);
