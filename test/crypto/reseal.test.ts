@@ -5,15 +5,14 @@ import { promisify } from 'node:util';
 import type { FastifyInstance } from 'fastify';
 import { pino } from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
-import { buildApp } from '../../src/app.js';
 import { loadConfig } from '../../src/config/config.js';
 import { keyUsage, resealAll } from '../../src/crypto/reseal.js';
 import { createSecretBox, keyId } from '../../src/crypto/secret-box.js';
 import type { Database } from '../../src/storage/database.js';
 import { SealedValuesRepository } from '../../src/storage/sealed-values-repository.js';
 import { basic, postForm, registerMachineClient } from '../support/client-auth.js';
-import { freePort, startServerProcess, temporaryDataDir } from '../support/server-process.js';
-import { freshDatabase, request, storageKind } from '../support/test-server.js';
+import { startServerProcess, temporaryDataDir } from '../support/server-process.js';
+import { freshDatabase, request, storageKind, serveApp } from '../support/test-server.js';
 
 const oldKey = randomBytes(32).toString('base64');
 const newKey = randomBytes(32).toString('base64');
@@ -35,12 +34,9 @@ async function database(): Promise<{ db: Database; url: string | undefined }> {
 }
 
 async function serve(db: Database, env: Record<string, string>): Promise<{ url: string; app: FastifyInstance }> {
-  const port = await freePort();
-  const url = `http://127.0.0.1:${port}`;
-  const app = await buildApp(loadConfig({ PORT: String(port), ISSUER: url, ...env }), { db, logger: pino({ level: 'silent' }) });
-  await app.listen({ port, host: '127.0.0.1' });
-  cleanups.push(() => app.close());
-  return { url, app };
+  const served = await serveApp(db, env);
+  cleanups.push(() => served.app.close());
+  return served;
 }
 
 /** A database whose signing key and `n` client secrets are sealed under the old key. */

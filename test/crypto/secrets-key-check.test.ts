@@ -11,8 +11,8 @@ import type { Database } from '../../src/storage/database.js';
 import { ServerKeyRepository } from '../../src/storage/server-key-repository.js';
 import { newServerKey } from '../../src/tokens/server-keys.js';
 import { basic, postForm, registerMachineClient } from '../support/client-auth.js';
-import { freePort, runServer, startServerProcess, temporaryDataDir } from '../support/server-process.js';
-import { freshDatabase, request, storageKind } from '../support/test-server.js';
+import { runServer, startServerProcess, temporaryDataDir } from '../support/server-process.js';
+import { freshDatabase, request, storageKind, serveApp } from '../support/test-server.js';
 import { advanceWallClock } from '../support/clock.js';
 
 const keyA = randomBytes(32).toString('base64');
@@ -35,12 +35,9 @@ async function database(): Promise<Database> {
 
 /** The real app on `db` with the given environment, listening on a port of its own. */
 async function serve(db: Database, env: Record<string, string>): Promise<{ url: string; app: FastifyInstance }> {
-  const port = await freePort();
-  const url = `http://127.0.0.1:${port}`;
-  const app = await buildApp(loadConfig({ PORT: String(port), ISSUER: url, ...env }), { db, logger: pino({ level: 'silent' }) });
-  await app.listen({ port, host: '127.0.0.1' });
-  cleanups.push(() => app.close());
-  return { url, app };
+  const served = await serveApp(db, env);
+  cleanups.push(() => served.app.close());
+  return served;
 }
 
 describe(`a SECRETS_KEY that is not the one the data was sealed with (${storageKind})`, () => {

@@ -1,16 +1,13 @@
 import { Writable } from 'node:stream';
 import type { FastifyInstance } from 'fastify';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { buildApp } from '../../src/app.js';
-import { loadConfig } from '../../src/config/config.js';
 import { createLogger } from '../../src/logging.js';
 import type { Database } from '../../src/storage/database.js';
 import { connectPostgres } from '../../src/storage/postgres.js';
 import { DatabaseUnavailableError, unavailabilityReason } from '../../src/storage/unavailable.js';
 import { basic, postForm, registerMachineClient } from '../support/client-auth.js';
 import { startTcpProxy, type TcpProxy } from '../support/tcp-proxy.js';
-import { freePort } from '../support/server-process.js';
-import { freshDatabase, request, startTestServer, storageKind, TEST_SECRETS_KEY } from '../support/test-server.js';
+import { freshDatabase, request, serveApp, startTestServer, storageKind } from '../support/test-server.js';
 
 function logCapture() {
   let text = '';
@@ -27,14 +24,7 @@ function logCapture() {
   };
 }
 
-/** Starts the real app on `db`, listening on a port of its own. */
-async function serve(db: Database, logger: ReturnType<typeof createLogger>): Promise<{ url: string; app: FastifyInstance }> {
-  const port = await freePort();
-  const url = `http://127.0.0.1:${port}`;
-  const app = await buildApp(loadConfig({ PORT: String(port), ISSUER: url, SECRETS_KEY: TEST_SECRETS_KEY }), { db, logger });
-  await app.listen({ port, host: '127.0.0.1' });
-  return { url, app };
-}
+const serve = (db: Database, logger: ReturnType<typeof createLogger>) => serveApp(db, {}, logger);
 
 function expectUnavailable(res: { status: number; headers: Headers; body: any }): void {
   expect(res.status).toBe(503);

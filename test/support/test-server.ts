@@ -128,6 +128,24 @@ export async function startTestServer(
   };
 }
 
+/**
+ * The real app over a database the test holds itself (to restart the app on it, or to reach it
+ * through a proxy), listening on a port of its own. The caller closes the app; the database stays.
+ */
+export async function serveApp(db: Database, env: Record<string, string>, logger: Logger = silent): Promise<{ url: string; app: FastifyInstance }> {
+  const { createServer } = await import('node:net');
+  const port = await new Promise<number>((resolve) => {
+    const probe = createServer().listen(0, '127.0.0.1', () => {
+      const { port: free } = probe.address() as { port: number };
+      probe.close(() => resolve(free));
+    });
+  });
+  const url = `http://127.0.0.1:${port}`;
+  const app = await buildApp(loadConfig({ PORT: String(port), ISSUER: url, SECRETS_KEY: TEST_SECRETS_KEY, ...env }), { db, logger });
+  await app.listen({ port, host: '127.0.0.1' });
+  return { url, app };
+}
+
 /** JSON request helper over real HTTP. */
 export async function request(
   server: { url: string },
