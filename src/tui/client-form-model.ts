@@ -89,6 +89,7 @@ export const FORM_SECTIONS: readonly FormSection[] = [
       { name: 'expires_at', kind: 'date', hint: 'ISO date (2027-01-31) or date-time; empty: never' },
       { name: 'disabled', kind: 'flag', hint: 'space to change' },
       { name: 'admin', kind: 'flag', hint: 'space to change; admin clients may use the admin API' },
+      { name: 'resource_server', kind: 'flag', hint: 'space to change; resource servers may introspect every access token of this server' },
     ],
   },
 ];

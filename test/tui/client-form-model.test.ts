@@ -12,7 +12,7 @@ describe('the client form, without a terminal', () => {
       ['Authentication and keys', ['token_endpoint_auth_method', 'jwks_uri']],
       ['Grants and scopes', ['grant_types', 'response_types', 'scope']],
       ['Tokens', ['access_token_format', 'access_token_lifetime']],
-      ['Lifecycle', ['expires_at', 'disabled', 'admin']],
+      ['Lifecycle', ['expires_at', 'disabled', 'admin', 'resource_server']],
     ]);
   });
 
@@ -29,6 +29,7 @@ describe('the client form, without a terminal', () => {
     ['expires_at', '', null],
     ['disabled', 'yes', true],
     ['admin', 'no', false],
+    ['resource_server', 'yes', true],
     ['client_name', '  My RP ', 'My RP'],
     ['application_type', '', undefined],
   ])('%s typed as %j is sent as %j', (name, text, value) => {
@@ -46,7 +47,7 @@ describe('the client form, without a terminal', () => {
 
   it('Add sends the fields that are set', () => {
     const { body } = createBody(form({ client_name: 'My RP', redirect_uris: 'https://rp.example/cb', application_type: 'native' }));
-    expect(body).toEqual({ client_name: 'My RP', redirect_uris: ['https://rp.example/cb'], application_type: 'native', disabled: false, admin: false });
+    expect(body).toEqual({ client_name: 'My RP', redirect_uris: ['https://rp.example/cb'], application_type: 'native', disabled: false, admin: false, resource_server: false });
   });
 
   it('a client reads back into the form as it is', () => {

@@ -56,6 +56,7 @@ describe('TUI client form', () => {
       scope: 'openid profile',
       disabled: false,
       admin: false,
+      resource_server: false,
     });
     expect(frame).toContain('⚠ Copy this now: it will not be shown again.');
     expect(frame).toContain('client_secret secret-1');
@@ -143,11 +144,43 @@ describe('TUI client form', () => {
     await type(screen, 'New name');
     await press(screen, KEY.pageDown, KEY.pageDown, KEY.pageDown, KEY.pageDown, KEY.pageDown, KEY.tab, KEY.space); // Lifecycle: disabled → yes
     await waitForText(screen, '‹ yes ›');
-    await press(screen, KEY.tab, KEY.tab, KEY.enter); // admin, Save
+    await press(screen, KEY.tab, KEY.tab, KEY.tab, KEY.enter); // admin, resource_server, Save
     frame = await waitForText(screen, /saved: client_name, disabled[\s\S]*client_name\s+New name/);
     expect(api.calls.filter((call) => call.method === 'patchClient')).toEqual([{ method: 'patchClient', args: ['c1', { client_name: 'New name', disabled: true }] }]);
     expect(api.calls.map((call) => call.method)).not.toContain('replaceClient');
     expect(api.clients[0]).toMatchObject({ jwks: { keys: [{ kty: 'EC' }] }, contacts: ['a@rp.example'] });
+  });
+
+  it('resource_server is a flag beside admin: sent on Add, and on Edit when changed, and shown on the detail screen', async () => {
+    const api = new FakeAdminApi();
+    const screen = await addForm(api);
+    await type(screen, 'Gateway');
+    await press(screen, KEY.pageDown, KEY.pageDown, KEY.pageDown, KEY.pageDown, KEY.pageDown, KEY.tab, KEY.tab, KEY.tab); // Lifecycle: resource_server
+    let frame = await waitForText(screen, 'resource servers may introspect every access token');
+    expect(fieldBlock(frame, 'admin').row).toMatch(/^ {2}admin\s+no/);
+    expect(fieldBlock(frame, 'resource_server').row).toMatch(/^› resource_server\s+‹ no ›/);
+    await press(screen, KEY.space);
+    await waitForText(screen, /› resource_server\s+‹ yes ›/);
+    await press(screen, KEY.tab, KEY.enter); // Save
+    frame = await waitForText(screen, 'client new-client-1 created');
+    expect(api.calls.find((call) => call.method === 'createClient')!.args[0]).toEqual({ client_name: 'Gateway', disabled: false, admin: false, resource_server: true });
+    await press(screen, KEY.enter); // the credentials are copied
+    await waitForText(screen, 'e edit');
+    await press(screen, ...Array<string>(30).fill(KEY.down)); // the settings come last
+    frame = await waitForText(screen, /^resource_server\s+yes$/m);
+    expect(frame).toMatch(/^admin\s+no$/m);
+
+    // Edit: turned off again, sent alone as a merge PATCH
+    await press(screen, 'e');
+    await waitForText(screen, /› client_name\s+Gateway/);
+    await press(screen, KEY.pageDown, KEY.pageDown, KEY.pageDown, KEY.pageDown, KEY.pageDown, KEY.tab, KEY.tab, KEY.tab, KEY.space);
+    await waitForText(screen, /› resource_server\s+‹ no ›/);
+    await press(screen, KEY.tab, KEY.enter);
+    await waitForText(screen, 'saved: resource_server');
+    await press(screen, ...Array<string>(30).fill(KEY.down));
+    frame = await waitForText(screen, /^resource_server\s+no$/m);
+    expect(frame).toMatch(/^resource_server\s+no$/m);
+    expect(api.calls.filter((call) => call.method === 'patchClient')).toEqual([{ method: 'patchClient', args: ['new-client-1', { resource_server: false }] }]);
   });
 
   it('Edit without changes sends nothing; Esc cancels', async () => {

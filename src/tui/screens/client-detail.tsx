@@ -27,6 +27,7 @@ const SETTINGS = [
   'expires_at',
   'disabled',
   'admin',
+  'resource_server',
   'created_via',
   'created_at',
   'updated_at',
