@@ -8,6 +8,8 @@
 export interface OneTimeSecrets {
   client_secret?: string;
   registration_access_token?: string;
+  /** After a rotation with a grace period: until when (epoch seconds) the previous secret keeps working. */
+  previous_secret_until?: number;
 }
 
 export type Screen =
@@ -46,7 +48,7 @@ export type Action =
   | { type: 'created'; clientId: string; secrets: OneTimeSecrets }
   | { type: 'saved'; clientId: string; notice: string }
   | { type: 'deleted'; clientId: string }
-  | { type: 'secret-rotated'; clientId: string; clientSecret: string }
+  | { type: 'secret-rotated'; clientId: string; clientSecret: string; previousSecretUntil?: number }
   | { type: 'secrets-seen' };
 
 export const initialState: TuiState = {
@@ -97,7 +99,18 @@ export function reducer(state: TuiState, action: Action): TuiState {
     case 'deleted':
       return go(state, { name: 'list' }, `client ${action.clientId} deleted`);
     case 'secret-rotated':
-      return go(state, { name: 'detail', clientId: action.clientId, secrets: { client_secret: action.clientSecret } }, 'client secret rotated');
+      return go(
+        state,
+        {
+          name: 'detail',
+          clientId: action.clientId,
+          secrets: {
+            client_secret: action.clientSecret,
+            ...(action.previousSecretUntil !== undefined ? { previous_secret_until: action.previousSecretUntil } : {}),
+          },
+        },
+        'client secret rotated',
+      );
     case 'secrets-seen':
       if (state.screen.name !== 'detail') return state;
       return { ...state, screen: { name: 'detail', clientId: state.screen.clientId } };

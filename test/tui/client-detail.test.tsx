@@ -1,10 +1,10 @@
 import { cleanup, render } from 'ink-testing-library';
 import { afterEach, describe, expect, it } from 'vitest';
 import { App } from '../../src/tui/app.js';
-import { ClientDetail } from '../../src/tui/screens/client-detail.js';
+import { ClientDetail, previousSecretUntil, readGracePeriod } from '../../src/tui/screens/client-detail.js';
 import { initialState, type Action } from '../../src/tui/store.js';
 import { FakeAdminApi, fakeClient } from './fake-admin-api.js';
-import { KEY, press, waitForText } from './ink-keys.js';
+import { KEY, press, type, waitForText } from './ink-keys.js';
 
 afterEach(cleanup);
 
@@ -22,6 +22,27 @@ const shop = () =>
   });
 
 const openAt = (api: FakeAdminApi, clientId: string) => render(<App api={api} initial={{ ...initialState, screen: { name: 'detail', clientId } }} />);
+
+describe('the grace period of a rotation, without a terminal', () => {
+  it.each([
+    ['', { seconds: undefined }],
+    [' 600 ', { seconds: 600 }],
+    ['0', { seconds: 0 }],
+    ['10m', { error: 'grace period: "10m" is not a whole number of seconds' }],
+    ['-5', { error: 'grace period: "-5" is not a whole number of seconds' }],
+  ])('%j reads as %j', (text, read) => {
+    expect(readGracePeriod(text)).toEqual(read);
+  });
+
+  it('ends at the old secret\'s own expiry when that comes first, and is nothing without a grace period', () => {
+    const now = 2_000_000_000;
+    expect(previousSecretUntil(fakeClient({ client_id: 'c', client_secret_expires_at: 0 }), 3600, now)).toBe(now + 3600);
+    expect(previousSecretUntil(fakeClient({ client_id: 'c', client_secret_expires_at: now + 60 }), 3600, now)).toBe(now + 60);
+    expect(previousSecretUntil(fakeClient({ client_id: 'c', client_secret_expires_at: now - 1 }), 3600, now)).toBeUndefined();
+    expect(previousSecretUntil(fakeClient({ client_id: 'c' }), 0, now)).toBeUndefined();
+    expect(previousSecretUntil(fakeClient({ client_id: 'c' }), undefined, now)).toBeUndefined();
+  });
+});
 
 describe('TUI client detail', () => {
   it('shows every field of the client', async () => {
@@ -60,16 +81,20 @@ describe('TUI client detail', () => {
     expect(api.calls.map((call) => call.method)).toEqual(['getClient', 'disableClient', 'enableClient']);
   });
 
-  it('r rotates the secret after y, and shows the new secret once, with a warning', async () => {
+  it('r rotates the secret after y and an empty grace period, and shows the new secret once, with a warning', async () => {
     const api = new FakeAdminApi([shop()]);
     const screen = openAt(api, 'shop-1');
     await waitForText(screen, 'r rotate secret');
     await press(screen, 'r');
-    await waitForText(screen, 'Rotate the client secret of shop-1? The current secret stops working now. y/N');
+    await waitForText(screen, 'Rotate the client secret of shop-1? y/N');
     await press(screen, 'y');
+    await waitForText(screen, 'Grace period: how long the current secret keeps working, in seconds (empty: it stops working now)');
+    expect(api.calls.map((call) => call.method)).toEqual(['getClient']);
+    await press(screen, KEY.enter);
     const frame = await waitForText(screen, 'rotated-secret-1');
     expect(frame).toContain('⚠ Copy this now: it will not be shown again.');
     expect(frame).toMatch(/client_secret rotated-secret-1/);
+    expect(frame).not.toContain('previous secret');
     expect(api.calls.filter((call) => call.method === 'rotateSecret')).toEqual([{ method: 'rotateSecret', args: ['shop-1', undefined] }]);
     // other keys do not dismiss it by accident
     await press(screen, 'x', 'd');
@@ -78,6 +103,48 @@ describe('TUI client detail', () => {
     const after = await waitForText(screen, 'r rotate secret');
     expect(after).not.toContain('rotated-secret-1');
     expect(after).not.toContain('Copy this now');
+  });
+
+  it('a grace period is sent in seconds, and the panel says until when the previous secret keeps working', async () => {
+    const api = new FakeAdminApi([shop()]);
+    const screen = openAt(api, 'shop-1');
+    await waitForText(screen, 'r rotate secret');
+    await press(screen, 'r', 'y');
+    await waitForText(screen, 'Grace period');
+    const before = Math.floor(Date.now() / 1000);
+    await type(screen, '3600');
+    await waitForText(screen, /grace period 3600/);
+    await press(screen, KEY.enter);
+    const frame = await waitForText(screen, 'rotated-secret-1');
+    const after = Math.floor(Date.now() / 1000);
+    expect(api.calls.filter((call) => call.method === 'rotateSecret')).toEqual([{ method: 'rotateSecret', args: ['shop-1', 3600] }]);
+    expect(frame).toContain('⚠ Copy this now: it will not be shown again.');
+    const until = /The previous secret keeps working until (\S+)Z\./.exec(frame);
+    expect(until, frame).not.toBeNull();
+    const seconds = Date.parse(`${until![1]!}Z`) / 1000;
+    expect(seconds).toBeGreaterThanOrEqual(before + 3600);
+    expect(seconds).toBeLessThanOrEqual(after + 3600);
+    await press(screen, KEY.enter);
+    expect(await waitForText(screen, 'r rotate secret')).not.toContain('previous secret');
+  });
+
+  it('a grace period that is not a whole number of seconds is refused on the spot; Esc then rotates nothing', async () => {
+    const api = new FakeAdminApi([shop()]);
+    const screen = openAt(api, 'shop-1');
+    await waitForText(screen, 'r rotate secret');
+    await press(screen, 'r', 'y');
+    await waitForText(screen, 'Grace period');
+    await type(screen, 'an hour');
+    await press(screen, KEY.enter);
+    const frame = await waitForText(screen, '✗ grace period: "an hour" is not a whole number of seconds');
+    expect(frame).toMatch(/grace period an hour/);
+    expect(api.calls.map((call) => call.method)).toEqual(['getClient']);
+    await press(screen, KEY.escape);
+    expect(await waitForText(screen, 'secret not rotated')).not.toContain('Grace period');
+    expect(api.calls.map((call) => call.method)).toEqual(['getClient']);
+    // the detail screen is back: Esc now goes back to the list
+    await press(screen, KEY.escape);
+    await waitForText(screen, 'oidc-registrar · clients');
   });
 
   it('r then anything but y rotates nothing', async () => {
@@ -93,7 +160,7 @@ describe('TUI client detail', () => {
     const api = new FakeAdminApi([fakeClient({ client_id: 'svc', token_endpoint_auth_method: 'private_key_jwt' })]);
     const screen = openAt(api, 'svc');
     await waitForText(screen, 'r rotate secret');
-    await press(screen, 'r', 'y');
+    await press(screen, 'r', 'y', KEY.enter);
     await waitForText(screen, '✗ 400 invalid_request: client svc authenticates with private_key_jwt, which uses no secret');
   });
 

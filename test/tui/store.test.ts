@@ -60,6 +60,11 @@ describe('TUI store', () => {
     expect(reducer(rotated, { type: 'secrets-seen' }).screen).toEqual({ name: 'detail', clientId: 'a' });
   });
 
+  it('a rotation with a grace period also shows until when the previous secret works', () => {
+    const rotated = run({ type: 'open', clientId: 'a' }, { type: 'secret-rotated', clientId: 'a', clientSecret: 'new', previousSecretUntil: 2_000_003_600 });
+    expect(rotated.screen).toEqual({ name: 'detail', clientId: 'a', secrets: { client_secret: 'new', previous_secret_until: 2_000_003_600 } });
+  });
+
   it('a deleted client leaves for the list with a notice', () => {
     const state = run({ type: 'open', clientId: 'a' }, { type: 'deleted', clientId: 'a' });
     expect(state.screen).toEqual({ name: 'list' });

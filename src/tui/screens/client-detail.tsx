@@ -4,6 +4,7 @@ import type { AdminApi, AdminClient } from '../../admin-client/types.js';
 import { METADATA_FIELD_NAMES } from '../../registration/metadata-fields.js';
 import { isoSeconds } from '../client-form-model.js';
 import { describeError, KeyHelp, Message, Title } from '../components/layout.js';
+import { editText, TextInput, type TextState } from '../components/text-input.js';
 import { useCurrentState, useKeys } from '../components/use-keys.js';
 import { clientMarks } from './client-list.js';
 import type { Action, OneTimeSecrets } from '../store.js';
@@ -63,7 +64,29 @@ export function detailLines(client: AdminClient): [string, string][] {
     .map((name) => [name, show(name, client[name])]);
 }
 
-type Confirm = 'delete' | 'rotate';
+/** 'grace': after y to a rotation, the grace period is typed. */
+type Confirm = 'delete' | 'rotate' | 'grace';
+
+/**
+ * The grace period typed after y to a rotation, as the seconds to send: undefined for none (empty),
+ * or an error for text that is not a whole number. Its range is the server's to check.
+ */
+export function readGracePeriod(text: string): { seconds: number | undefined } | { error: string } {
+  const trimmed = text.trim();
+  if (trimmed === '') return { seconds: undefined };
+  return /^\d+$/.test(trimmed) ? { seconds: Number(trimmed) } : { error: `grace period: "${trimmed}" is not a whole number of seconds` };
+}
+
+/**
+ * Until when the previous secret keeps working after a rotation with `seconds` of grace: never
+ * beyond the old secret's own expiry (as the server does), nothing for no grace period.
+ */
+export function previousSecretUntil(client: AdminClient, seconds: number | undefined, now: number): number | undefined {
+  if (seconds === undefined || seconds === 0) return undefined;
+  const ownExpiry = client.client_secret_expires_at;
+  const until = ownExpiry !== undefined && ownExpiry !== 0 ? Math.min(now + seconds, ownExpiry) : now + seconds;
+  return until > now ? until : undefined;
+}
 
 export function ClientDetail({ api, clientId, secrets, notice, height, dispatch }: ClientDetailProps) {
   const [client, setClient] = useState<AdminClient | undefined>(undefined);
@@ -71,6 +94,7 @@ export function ClientDetail({ api, clientId, secrets, notice, height, dispatch 
   const [message, setMessage] = useState<string | undefined>(notice);
   const [confirm, setConfirm, currentConfirm] = useCurrentState<Confirm | undefined>(undefined);
   const [busy, setBusy, isBusy] = useCurrentState(false);
+  const [grace, setGrace, currentGrace] = useCurrentState<TextState>({ value: '', cursor: 0 });
   const [scroll, setScroll] = useState(0);
 
   useEffect(() => {
@@ -105,7 +129,7 @@ export function ClientDetail({ api, clientId, secrets, notice, height, dispatch 
 
   const lines = client ? detailLines(client) : [];
   // what is left beside the title, messages, the secrets panel and the key help
-  const visible = Math.max(3, height - 10 - (secrets ? 6 : 0));
+  const visible = Math.max(3, height - 10 - (secrets ? 6 + (secrets.previous_secret_until !== undefined ? 1 : 0) : 0));
   const maxScroll = Math.max(0, lines.length - visible);
 
   useKeys((input, key) => {
@@ -115,6 +139,36 @@ export function ClientDetail({ api, clientId, secrets, notice, height, dispatch 
       return;
     }
     const confirm = currentConfirm();
+    if (confirm === 'grace') {
+      if (key.escape) {
+        setConfirm(undefined);
+        setError(undefined);
+        setMessage('secret not rotated');
+        return;
+      }
+      if (!key.return) {
+        const edited = editText(currentGrace(), input, key);
+        if (edited) setGrace(edited);
+        return;
+      }
+      const read = readGracePeriod(currentGrace().value);
+      if ('error' in read) {
+        setError(read.error);
+        return;
+      }
+      setConfirm(undefined);
+      const before = client;
+      act(
+        () => api.rotateSecret(clientId, read.seconds),
+        (answer) => {
+          const { client_secret: clientSecret, ...rotated } = answer as AdminClient & { client_secret: string };
+          const until = before ? previousSecretUntil(before, read.seconds, Math.floor(Date.now() / 1000)) : undefined;
+          setClient(rotated as AdminClient);
+          dispatch({ type: 'secret-rotated', clientId, clientSecret, ...(until !== undefined ? { previousSecretUntil: until } : {}) });
+        },
+      );
+      return;
+    }
     if (confirm) {
       setConfirm(undefined);
       if (input !== 'y' && input !== 'Y') {
@@ -122,15 +176,10 @@ export function ClientDetail({ api, clientId, secrets, notice, height, dispatch 
         return;
       }
       if (confirm === 'delete') act(() => api.deleteClient(clientId), () => dispatch({ type: 'deleted', clientId }));
-      else
-        act(
-          () => api.rotateSecret(clientId),
-          (answer) => {
-            const { client_secret: clientSecret, ...rotated } = answer as AdminClient & { client_secret: string };
-            setClient(rotated as AdminClient);
-            dispatch({ type: 'secret-rotated', clientId, clientSecret });
-          },
-        );
+      else {
+        setGrace({ value: '', cursor: 0 });
+        setConfirm('grace');
+      }
       return;
     }
     if (key.escape || input === 'q') dispatch({ type: 'back' });
@@ -170,8 +219,19 @@ export function ClientDetail({ api, clientId, secrets, notice, height, dispatch 
       ) : null}
       {confirm === 'rotate' ? (
         <Text color="yellow" bold>
-          Rotate the client secret of {clientId}? The current secret stops working now. y/N
+          Rotate the client secret of {clientId}? y/N
         </Text>
+      ) : null}
+      {confirm === 'grace' ? (
+        <Box flexDirection="column">
+          <Text color="yellow" bold>
+            Grace period: how long the current secret keeps working, in seconds (empty: it stops working now)
+          </Text>
+          <Box>
+            <Text bold>grace period </Text>
+            <TextInput value={grace.value} cursor={grace.cursor} focused />
+          </Box>
+        </Box>
       ) : null}
       {busy ? <Text dimColor>working…</Text> : null}
       {client === undefined && error === undefined ? <Text dimColor>loading…</Text> : null}
@@ -191,7 +251,9 @@ export function ClientDetail({ api, clientId, secrets, notice, height, dispatch 
         keys={
           secrets
             ? [['Enter', 'I have copied it']]
-            : client === undefined
+            : confirm === 'grace'
+              ? [['Enter', 'rotate'], ['Esc', 'cancel']]
+              : client === undefined
               ? [['Esc', 'back']]
               : [
                 ['e', 'edit'],
@@ -225,6 +287,9 @@ function SecretsPanel({ secrets }: { secrets: OneTimeSecrets }) {
           <Text bold>registration_access_token </Text>
           {secrets.registration_access_token}
         </Text>
+      ) : null}
+      {secrets.previous_secret_until !== undefined ? (
+        <Text>The previous secret keeps working until {isoSeconds(secrets.previous_secret_until)}.</Text>
       ) : null}
     </Box>
   );
