@@ -26,6 +26,7 @@ import type { Database } from './storage/database.js';
 import { ReplayRepository } from './storage/replay-repository.js';
 import { RevocationRepository } from './storage/revocation-repository.js';
 import { ReferenceTokenRepository } from './storage/reference-token-repository.js';
+import { inTransaction } from './storage/transaction.js';
 import { ServerKeyRepository } from './storage/server-key-repository.js';
 import type { AccessTokenDeps } from './tokens/access-tokens.js';
 import { jwksRoute, tokenRoutes } from './tokens/routes.js';
@@ -131,8 +132,10 @@ export async function buildApp(config: Config, deps: AppDeps): Promise<FastifyIn
   const endpoints = endpointUrls(config.issuer);
   discoveryRoutes(app, config.issuer, buildProviderMetadata(config, endpoints));
 
+  const transaction = inTransaction(deps.db);
   const registrationDeps: RegistrationDeps = {
     clients,
+    transaction,
     secrets,
     issuer: config.issuer,
     policy: { scopesSupported: config.scopesSupported, outboundAllowedHosts: config.outbound.allowedHosts },
@@ -173,6 +176,7 @@ export async function buildApp(config: Config, deps: AppDeps): Promise<FastifyIn
   };
   const adminDeps: AdminDeps = {
     clients,
+    transaction,
     secrets,
     issuer: config.issuer,
     policy: registrationDeps.policy,

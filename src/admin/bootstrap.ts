@@ -8,6 +8,7 @@ import { createSecretBox } from '../crypto/secret-box.js';
 import { randomToken } from '../crypto/random.js';
 import { ClientRepository } from '../storage/client-repository.js';
 import type { Database } from '../storage/database.js';
+import { inTransaction } from '../storage/transaction.js';
 import { createClient } from './clients.js';
 
 /** Where the server writes the first admin's credentials in embedded mode. */
@@ -25,6 +26,7 @@ export async function bootstrapAdminClient(db: Database, config: Config): Promis
   const created = await createClient(
     {
       clients: new ClientRepository(db),
+      transaction: inTransaction(db),
       secrets: createSecretBox(config.secretsKeys),
       issuer: config.issuer,
       policy: { scopesSupported: config.scopesSupported, outboundAllowedHosts: config.outbound.allowedHosts },

@@ -8,11 +8,14 @@ import { registrationClientUri } from '../registration/client-registration.js';
 import { SERVER_ISSUED_FIELDS } from '../registration/metadata-fields.js';
 import { inFieldOrder, needsClientSecret, nestedTooDeep, UNSTORABLE, validateClientMetadata, type MetadataPolicy } from '../registration/validate-metadata.js';
 import { DEFAULT_SETTINGS, type ClientFilter, type ClientSettings, type ClientRepository, type ListPosition, type NewClient, type StoredClient } from '../storage/client-repository.js';
+import type { InTransaction } from '../storage/transaction.js';
 import { mergePatch } from './merge-patch.js';
 import { effectiveSettingsJson, parseSettings, rawSettingsJson, SETTING_FIELD_NAMES } from './settings.js';
 
 export interface AdminDeps {
   clients: ClientRepository;
+  /** Changes that must be written together (the client and its audit entry) go through this. */
+  transaction: InTransaction;
   secrets: SecretBox;
   issuer: string;
   policy: MetadataPolicy;
@@ -97,7 +100,7 @@ export async function createClient(
     settings,
     createdVia,
   };
-  await deps.clients.insert(client);
+  await deps.transaction((repos) => repos.clients.insert(client));
   const stored = await getStored(deps, clientId);
   return {
     ...adminClient(deps, stored),

@@ -5,11 +5,14 @@ import { endpointUrls } from '../http/endpoints.js';
 import { invalidClientMetadata, invalidRequest, invalidToken, OAuthError } from '../http/oauth-error.js';
 import { clientUnusable } from '../client-auth/client-state.js';
 import { DEFAULT_SETTINGS, type ClientRepository, type NewClient, type StoredClient } from '../storage/client-repository.js';
+import type { InTransaction } from '../storage/transaction.js';
 import { SERVER_ISSUED_FIELDS } from './metadata-fields.js';
 import { inFieldOrder, needsClientSecret, validateClientMetadata, type ClientMetadata, type MetadataPolicy } from './validate-metadata.js';
 
 export interface RegistrationDeps {
   clients: ClientRepository;
+  /** Changes that must be written together (the client and its audit entry) go through this. */
+  transaction: InTransaction;
   secrets: SecretBox;
   issuer: string;
   policy: MetadataPolicy;
@@ -84,7 +87,7 @@ export async function registerClient(deps: RegistrationDeps, request: Readonly<R
     settings: DEFAULT_SETTINGS,
     createdVia: 'dynamic_registration',
   };
-  await deps.clients.insert(client);
+  await deps.transaction((repos) => repos.clients.insert(client));
   return clientInformation(deps, client, registrationAccessToken);
 }
 

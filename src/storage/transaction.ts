@@ -1,0 +1,22 @@
+import { ClientRepository } from './client-repository.js';
+import type { Database, Queryable } from './database.js';
+
+/**
+ * The repositories a change writes through. Built over one transaction by `inTransaction`, so
+ * that a change and what comes with it (the audit entry, a use of an initial access token) are
+ * committed together or not at all.
+ */
+export interface Repositories {
+  clients: ClientRepository;
+}
+
+export function repositories(db: Queryable): Repositories {
+  return { clients: new ClientRepository(db) };
+}
+
+/** Runs `work` with repositories bound to one transaction: committed when it resolves. */
+export type InTransaction = <T>(work: (repos: Repositories) => Promise<T>) => Promise<T>;
+
+export function inTransaction(db: Database): InTransaction {
+  return (work) => db.transaction((tx) => work(repositories(tx)));
+}
