@@ -19,6 +19,9 @@ import { ENDPOINT_PATHS, endpointUrls } from './http/endpoints.js';
 import { clientErrorHandler, frameworkErrorHandler, registerErrorHandling } from './http/error-handler.js';
 import { acceptEmptyJsonOnDelete } from './http/json-body.js';
 import { runPeriodically, trackInFlight } from './http/lifecycle.js';
+import { serveMetrics } from './metrics/http.js';
+import { createMetrics, NO_METRICS } from './metrics/metrics.js';
+import { fetchJson } from './outbound/fetch-json.js';
 import type { RegistrationDeps } from './registration/client-registration.js';
 import { registrationRoutes } from './registration/routes.js';
 import { ClientRepository } from './storage/client-repository.js';
@@ -54,7 +57,10 @@ const REQUEST_TIMEOUT_CHECK_MS = 1_000;
 const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
 
 /** Builds the application; never listens (server.ts does, tests use their own port). */
-export async function buildApp(config: Config, deps: AppDeps): Promise<FastifyInstance> {
+export async function buildApp(config: Config, appDeps: AppDeps): Promise<FastifyInstance> {
+  // one registry per app; every statement below goes through the timed database when metrics are on
+  const metrics = config.metrics.enabled ? createMetrics(() => appDeps.db.connections()) : NO_METRICS;
+  const deps: AppDeps = { ...appDeps, db: metrics.observeDatabase(appDeps.db) };
   const app = Fastify({
     loggerInstance: deps.logger,
     bodyLimit: MAX_BODY_BYTES,
@@ -86,6 +92,7 @@ export async function buildApp(config: Config, deps: AppDeps): Promise<FastifyIn
     reply.header('x-request-id', request.id);
   });
   trackInFlight(app);
+  serveMetrics(app, metrics, config);
   app.addHook('onResponse', async (request, reply) => {
     request.log.info(
       { method: request.method, path: request.url.split('?')[0], status: reply.statusCode, ms: Math.round(reply.elapsedTime) },
@@ -112,7 +119,7 @@ export async function buildApp(config: Config, deps: AppDeps): Promise<FastifyIn
   const now = () => Math.floor(Date.now() / 1000);
   const clients = new ClientRepository(deps.db);
   const secrets = createSecretBox(config.secretsKeys);
-  const clientKeys = new ClientKeys(new RemoteJwksCache(config.outbound, now, config.clientCacheSize), config.clientCacheSize);
+  const clientKeys = new ClientKeys(new RemoteJwksCache(config.outbound, now, config.clientCacheSize, metrics.observeFetch(fetchJson)), config.clientCacheSize);
 
   const serverKeyRepository = new ServerKeyRepository(deps.db);
   assertSecretsKeysOpen(secrets, [
@@ -155,6 +162,7 @@ export async function buildApp(config: Config, deps: AppDeps): Promise<FastifyIn
     keys: clientKeys,
     replay,
     now,
+    metrics,
     policy: {
       issuer: config.issuer,
       endpointUrls: [endpoints.token_endpoint, endpoints.introspection_endpoint, endpoints.revocation_endpoint],
@@ -190,9 +198,9 @@ export async function buildApp(config: Config, deps: AppDeps): Promise<FastifyIn
     async (scope) => {
       jwksRoute(scope, serverKeys);
       // each in a scope of its own: they read different body types
-      await scope.register(async (registrationScope) => registrationRoutes(registrationScope, registrationDeps, config.registration.initialAccessToken));
-      await scope.register(async (tokenScope) => tokenRoutes(tokenScope, clientAuthDeps, tokenDeps));
-      await scope.register(async (adminScope) => adminRoutes(adminScope, adminDeps, tokenDeps, { serverKeys, repository: serverKeyRepository }));
+      await scope.register(async (registrationScope) => registrationRoutes(registrationScope, registrationDeps, config.registration.initialAccessToken, metrics));
+      await scope.register(async (tokenScope) => tokenRoutes(tokenScope, clientAuthDeps, tokenDeps, metrics));
+      await scope.register(async (adminScope) => adminRoutes(adminScope, adminDeps, tokenDeps, { serverKeys, repository: serverKeyRepository }, metrics));
     },
     { prefix },
   );

@@ -25,6 +25,7 @@ async function start(): Promise<void> {
   }
   // before the database: a first start would create and migrate it, only to fail at listen
   await checkPortIsFree(config.port, config.host);
+  if (config.metrics.enabled && config.metrics.listener !== undefined) await checkPortIsFree(config.metrics.listener.port, config.metrics.listener.host, 'METRICS_PORT');
   const db = await openDatabase(config, logger).catch((error: unknown) => {
     const cause = (error as NodeJS.ErrnoException).code ?? (error instanceof Error ? error.message : String(error));
     throw new Error(config.database.kind === 'postgres' ? `DATABASE_URL: cannot open the database (${cause})` : `DATA_DIR: cannot open the embedded database (${cause})`);
@@ -76,6 +77,7 @@ async function start(): Promise<void> {
       address,
       storage: config.database.kind === 'postgres' ? 'postgresql' : `embedded (${config.database.dataDir})`,
       registration: config.registration.initialAccessToken === undefined ? 'open' : 'initial access token required',
+      metrics: !config.metrics.enabled ? 'off' : config.metrics.listener === undefined ? 'GET /metrics' : `http://${config.metrics.listener.host}:${config.metrics.listener.port}/metrics`,
     },
     'oidc-registrar listening',
   );

@@ -18,6 +18,7 @@ import {
 } from './clients.js';
 import { listKeys, rotateKey } from './keys.js';
 import { invalidRequest } from '../http/oauth-error.js';
+import type { Metrics } from '../metrics/metrics.js';
 
 /** Where the admin API lives under the issuer. */
 export const ADMIN_PATH = '/admin';
@@ -39,7 +40,13 @@ function objectBody(body: unknown): Record<string, unknown> {
 }
 
 /** The admin API (config API): thin routes over the service functions of clients.ts and keys.ts. */
-export function adminRoutes(app: FastifyInstance, deps: AdminDeps, tokens: AccessTokenDeps, keys: { serverKeys: ServerKeys; repository: ServerKeyRepository }): void {
+export function adminRoutes(
+  app: FastifyInstance,
+  deps: AdminDeps,
+  tokens: AccessTokenDeps,
+  keys: { serverKeys: ServerKeys; repository: ServerKeyRepository },
+  metrics: Pick<Metrics, 'registrationCompleted'>,
+): void {
   requireAdminToken(app, tokens);
   acceptsOnly(app, 'application/json');
   // RFC 7396 patches are JSON documents of their own media type
@@ -55,6 +62,7 @@ export function adminRoutes(app: FastifyInstance, deps: AdminDeps, tokens: Acces
   app.post(clients, async (request, reply) => {
     const created = await createClient(deps, objectBody(request.body));
     request.log.info({ client_id: created.client_id, admin_client_id: request.adminClientId }, 'client created by an operator');
+    metrics.registrationCompleted('admin');
     return noStore(reply).code(201).header('location', `${deps.issuer}${clients}/${created.client_id}`).send(created);
   });
 

@@ -16,6 +16,7 @@ import {
 import type { ClientKeys } from './client-keys.js';
 import { clientUnusable } from './client-state.js';
 import type { ClientUsage } from './client-usage.js';
+import type { ClientAuthMethodLabel, Metrics } from '../metrics/metrics.js';
 
 export interface ClientAuthDeps {
   clients: ClientRepository;
@@ -26,6 +27,7 @@ export interface ClientAuthDeps {
   policy: AssertionPolicy;
   /** Seconds since the epoch. */
   now: () => number;
+  metrics: Pick<Metrics, 'clientAuthentication'>;
 }
 
 /** What a request carries: the Authorization header and the form parameters. */
@@ -40,11 +42,40 @@ export interface AuthenticatedClient {
 }
 
 /**
+ * Why a client authentication failed, in the few words the client_authentications_total metric
+ * carries (the log has the precise reason). `malformed`: no credentials, credentials that do not
+ * parse, or more than one method.
+ */
+export const CLIENT_AUTH_FAILURES = [
+  'malformed',
+  'unknown_client',
+  'disabled_client',
+  'expired_client',
+  'method_mismatch',
+  'bad_secret',
+  'expired_secret',
+  'bad_assertion',
+  'replayed_assertion',
+  'key_unavailable',
+] as const;
+export type ClientAuthFailure = (typeof CLIENT_AUTH_FAILURES)[number];
+
+/** invalid_client, with why in a word (for the metric) beside the reason (for the log). */
+export class ClientAuthenticationFailed extends OAuthError {
+  readonly failure: ClientAuthFailure;
+
+  constructor(issuer: string, reason: string, failure: ClientAuthFailure) {
+    super('invalid_client', 'client authentication failed', { 'www-authenticate': `Basic realm="${issuer}"` }, reason);
+    this.failure = failure;
+  }
+}
+
+/**
  * One answer for every failure, so a caller learns nothing about which check failed; the reason
  * goes to the server log (RFC 6749 §5.2).
  */
-export function clientAuthenticationFailed(issuer: string, reason: string): OAuthError {
-  return new OAuthError('invalid_client', 'client authentication failed', { 'www-authenticate': `Basic realm="${issuer}"` }, reason);
+export function clientAuthenticationFailed(issuer: string, reason: string, failure: ClientAuthFailure): OAuthError {
+  return new ClientAuthenticationFailed(issuer, reason, failure);
 }
 
 interface Presented {
@@ -74,9 +105,9 @@ function presentedMethod(credentials: PresentedCredentials, issuer: string): Pre
   const { authorization, params } = credentials;
   const found: Presented[] = [];
   if (authorization !== undefined) {
-    if (!/^Basic /i.test(authorization)) throw clientAuthenticationFailed(issuer, 'Authorization header is not Basic');
+    if (!/^Basic /i.test(authorization)) throw clientAuthenticationFailed(issuer, 'Authorization header is not Basic', 'malformed');
     const basic = basicCredentials(authorization);
-    if (!basic) throw clientAuthenticationFailed(issuer, 'Authorization header is not valid Basic credentials');
+    if (!basic) throw clientAuthenticationFailed(issuer, 'Authorization header is not valid Basic credentials', 'malformed');
     found.push({ method: 'client_secret_basic', clientId: basic.clientId, secret: basic.secret });
   }
   if (params.client_secret !== undefined) {
@@ -84,14 +115,14 @@ function presentedMethod(credentials: PresentedCredentials, issuer: string): Pre
   }
   if (params.client_assertion !== undefined || params.client_assertion_type !== undefined) {
     if (params.client_assertion_type !== JWT_BEARER_ASSERTION_TYPE) {
-      throw clientAuthenticationFailed(issuer, `client_assertion_type is not ${JWT_BEARER_ASSERTION_TYPE}`);
+      throw clientAuthenticationFailed(issuer, `client_assertion_type is not ${JWT_BEARER_ASSERTION_TYPE}`, 'malformed');
     }
-    if (params.client_assertion === undefined) throw clientAuthenticationFailed(issuer, 'client_assertion is missing');
+    if (params.client_assertion === undefined) throw clientAuthenticationFailed(issuer, 'client_assertion is missing', 'malformed');
     found.push({ method: 'jwt', clientId: params.client_id, assertion: params.client_assertion });
   }
   if (found.length > 1) throw invalidRequest(`the request uses ${found.length} client authentication methods; use exactly one`);
   const [only] = found;
-  if (!only) throw clientAuthenticationFailed(issuer, 'no client authentication in the request');
+  if (!only) throw clientAuthenticationFailed(issuer, 'no client authentication in the request', 'malformed');
   // a client_id parameter beside Basic credentials must name the same client
   if (only.method === 'client_secret_basic' && params.client_id !== undefined && params.client_id !== only.clientId) {
     throw invalidRequest('the client_id parameter differs from the client authenticated by the Authorization header');
@@ -117,7 +148,7 @@ function unverifiedIssuer(assertion: string): string | undefined {
  */
 function acceptedSecrets(deps: ClientAuthDeps, client: StoredClient): string[] {
   const now = deps.now();
-  if (client.secretCiphertext === null) throw clientAuthenticationFailed(deps.policy.issuer, 'client has no secret');
+  if (client.secretCiphertext === null) throw clientAuthenticationFailed(deps.policy.issuer, 'client has no secret', 'bad_secret');
   const secrets: string[] = [];
   if (client.secretExpiresAt === 0 || client.secretExpiresAt > now) secrets.push(deps.secrets.open(client.secretCiphertext, client.clientId));
   if (client.previousSecret !== null && client.previousSecret.expiresAt > now) {
@@ -129,7 +160,7 @@ function acceptedSecrets(deps: ClientAuthDeps, client: StoredClient): string[] {
       // skipped
     }
   }
-  if (secrets.length === 0) throw clientAuthenticationFailed(deps.policy.issuer, 'client secret has expired');
+  if (secrets.length === 0) throw clientAuthenticationFailed(deps.policy.issuer, 'client secret has expired', 'expired_secret');
   return secrets;
 }
 
@@ -138,29 +169,45 @@ function acceptedSecrets(deps: ClientAuthDeps, client: StoredClient): string[] {
  * RFC 7523 §3, RFC 10070): exactly one method, the one the client registered, verified in full.
  */
 export async function authenticateClient(deps: ClientAuthDeps, credentials: PresentedCredentials): Promise<AuthenticatedClient> {
+  const attempt: { method: ClientAuthMethodLabel } = { method: 'none' };
+  try {
+    const authenticated = await verifyCredentials(deps, credentials, attempt);
+    deps.metrics.clientAuthentication(authenticated.method, 'success');
+    return authenticated;
+  } catch (error) {
+    if (error instanceof ClientAuthenticationFailed) deps.metrics.clientAuthentication(attempt.method, error.failure);
+    else if (error instanceof OAuthError && error.code === 'invalid_request') deps.metrics.clientAuthentication(attempt.method, 'malformed');
+    throw error;
+  }
+}
+
+/** `attempt.method` follows what is learnt, so that a failure is counted under the method tried. */
+async function verifyCredentials(deps: ClientAuthDeps, credentials: PresentedCredentials, attempt: { method: ClientAuthMethodLabel }): Promise<AuthenticatedClient> {
   const issuer = deps.policy.issuer;
-  const fail = (reason: string) => clientAuthenticationFailed(issuer, reason);
+  const fail = (reason: string, failure: ClientAuthFailure) => clientAuthenticationFailed(issuer, reason, failure);
   const presented = presentedMethod(credentials, issuer);
+  attempt.method = presented.method;
 
   const clientId = presented.clientId ?? (presented.assertion !== undefined ? unverifiedIssuer(presented.assertion) : undefined);
-  if (clientId === undefined || clientId === '') throw fail('the request names no client');
+  if (clientId === undefined || clientId === '') throw fail('the request names no client', 'malformed');
   const client = /^[A-Za-z0-9_-]{16,128}$/.test(clientId) ? await deps.clients.findById(clientId) : undefined;
-  if (!client) throw fail(`unknown client ${clientId.slice(0, 128)}`);
+  if (!client) throw fail(`unknown client ${clientId.slice(0, 128)}`, 'unknown_client');
   const now = deps.now();
   const unusable = clientUnusable(client, now);
-  if (unusable !== undefined) throw fail(unusable);
+  if (unusable !== undefined) throw fail(unusable, client.settings.disabled ? 'disabled_client' : 'expired_client');
   const registered = client.metadata.token_endpoint_auth_method as TokenEndpointAuthMethod;
+  if (presented.method === 'jwt' && (registered === 'client_secret_jwt' || registered === 'private_key_jwt')) attempt.method = registered;
 
   if (presented.method !== 'jwt') {
-    if (presented.method !== registered) throw fail(`client registered ${registered} but used ${presented.method}`);
+    if (presented.method !== registered) throw fail(`client registered ${registered} but used ${presented.method}`, 'method_mismatch');
     // every accepted secret is compared, so the time taken does not tell which one matched
     const matches = acceptedSecrets(deps, client).map((secret) => constantTimeEqual(presented.secret ?? '', secret));
-    if (!matches.includes(true)) throw fail('client secret does not match');
+    if (!matches.includes(true)) throw fail('client secret does not match', 'bad_secret');
     deps.usage.record(client.clientId);
     return { client, method: registered };
   }
 
-  if (registered !== 'client_secret_jwt' && registered !== 'private_key_jwt') throw fail(`client registered ${registered} but sent a JWT assertion`);
+  if (registered !== 'client_secret_jwt' && registered !== 'private_key_jwt') throw fail(`client registered ${registered} but sent a JWT assertion`, 'method_mismatch');
   const keys = registered === 'client_secret_jwt' ? acceptedSecrets(deps, client).map((secret) => new TextEncoder().encode(secret)) : [await clientKeySet(deps, client)];
   try {
     let verified: VerifiedAssertion | undefined;
@@ -188,9 +235,9 @@ export async function authenticateClient(deps: ClientAuthDeps, credentials: Pres
     if (verified === undefined) throw rejection;
     // kept while the assertion could still be accepted: until exp plus the tolerated skew
     const acceptableUntil = verified.exp + deps.policy.clockSkewSeconds;
-    if (!(await deps.replay.firstUse(client.clientId, verified.jti, acceptableUntil, now))) throw new AssertionRejected('jti has been used before');
+    if (!(await deps.replay.firstUse(client.clientId, verified.jti, acceptableUntil, now))) throw new AssertionRejected('jti has been used before', 'replayed_assertion');
   } catch (error) {
-    if (error instanceof AssertionRejected) throw fail(`${registered}: ${error.message}`);
+    if (error instanceof AssertionRejected) throw fail(`${registered}: ${error.message}`, error.failure);
     throw error;
   }
   deps.usage.record(client.clientId);
@@ -202,11 +249,11 @@ async function clientKeySet(deps: ClientAuthDeps, client: StoredClient) {
   try {
     keys = await deps.keys.forClient(client);
   } catch (error) {
-    if (error instanceof OutboundError) throw clientAuthenticationFailed(deps.policy.issuer, `jwks_uri: ${error.message}`);
+    if (error instanceof OutboundError) throw clientAuthenticationFailed(deps.policy.issuer, `jwks_uri: ${error.message}`, 'key_unavailable');
     // a key set jose will not take is the client's problem, never a 500
-    if (error instanceof errors.JOSEError) throw clientAuthenticationFailed(deps.policy.issuer, `the client's keys are unusable: ${error.code}`);
+    if (error instanceof errors.JOSEError) throw clientAuthenticationFailed(deps.policy.issuer, `the client's keys are unusable: ${error.code}`, 'key_unavailable');
     throw error;
   }
-  if (!keys) throw clientAuthenticationFailed(deps.policy.issuer, 'client has no registered keys');
+  if (!keys) throw clientAuthenticationFailed(deps.policy.issuer, 'client has no registered keys', 'key_unavailable');
   return keys;
 }

@@ -24,9 +24,13 @@ export interface AssertionPolicy {
 
 /** Why an assertion was refused: for the server log only; the caller sees a generic answer. */
 export class AssertionRejected extends Error {
-  constructor(reason: string) {
+  /** In the few words of the client_authentications_total metric. */
+  readonly failure: 'bad_assertion' | 'replayed_assertion' | 'key_unavailable';
+
+  constructor(reason: string, failure: AssertionRejected['failure'] = 'bad_assertion') {
     super(reason);
     this.name = 'AssertionRejected';
+    this.failure = failure;
   }
 }
 
@@ -164,7 +168,8 @@ export async function verifyClientAssertion(input: AssertionInput, policy: Asser
   try {
     verified = await verifySignature(input, alg);
   } catch (error) {
-    throw error instanceof AssertionRejected ? error : new AssertionRejected(describe(error));
+    if (error instanceof AssertionRejected) throw error;
+    throw new AssertionRejected(describe(error), error instanceof OutboundError ? 'key_unavailable' : 'bad_assertion');
   }
   return checkClaims(verified.payload, input, policy);
 }

@@ -1,5 +1,5 @@
 import { LRUCache } from 'lru-cache';
-import { fetchJson, OutboundError, type OutboundPolicy } from '../outbound/fetch-json.js';
+import { fetchJson as plainFetchJson, OutboundError, type OutboundPolicy } from '../outbound/fetch-json.js';
 import { jwksProblem } from '../registration/client-jwks.js';
 
 export interface JwkSet {
@@ -51,6 +51,8 @@ export class RemoteJwksCache {
     private readonly policy: OutboundPolicy,
     private readonly now: () => number,
     maxUris: number,
+    /** The fetcher; the app passes it counted and timed when metrics are on. */
+    private readonly fetchJson: typeof plainFetchJson = plainFetchJson,
   ) {
     this.entries = new LRUCache({ max: maxUris, ttl: REMOTE_JWKS_BOUNDS.maxStaleSeconds * 1000 });
   }
@@ -107,13 +109,13 @@ export class RemoteJwksCache {
     this.entries.set(uri, { keys: previous?.keys, fetchedAt: previous?.fetchedAt ?? 0, expiresAt: previous?.expiresAt ?? 0, provokedAt, failure: previous?.failure });
     const fetching = (async () => {
       try {
-        const { body, cacheControl } = await fetchJson(uri, this.policy, 'application/jwk-set+json, application/json');
+        const { body, cacheControl } = await this.fetchJson(uri, this.policy, 'application/jwk-set+json, application/json');
         const keys = await checkedKeySet(uri, body);
         const now = this.now();
         this.entries.set(uri, { keys, fetchedAt: now, expiresAt: now + freshFor(cacheControl), provokedAt, failure: undefined });
         return keys;
       } catch (error) {
-        const failure = error instanceof OutboundError ? error : new OutboundError(`${uri} could not be used`);
+        const failure = error instanceof OutboundError ? error : new OutboundError(`${uri} could not be used`, 'invalid_response');
         const entry = this.entries.get(uri) ?? { keys: undefined, fetchedAt: 0, expiresAt: 0, provokedAt: 0, failure: undefined };
         entry.failure = failure;
         entry.provokedAt = this.now(); // a failing server is left alone for the cool-down
@@ -132,14 +134,14 @@ export class RemoteJwksCache {
 async function checkedKeySet(uri: string, body: unknown): Promise<JwkSet> {
   const keys = (body as { keys?: unknown } | null)?.keys;
   if (!Array.isArray(keys) || keys.length === 0 || keys.some((k) => typeof k !== 'object' || k === null)) {
-    throw new OutboundError(`${uri} did not answer with a JWK Set`);
+    throw new OutboundError(`${uri} did not answer with a JWK Set`, 'invalid_response');
   }
   const set = { keys: keys as Record<string, unknown>[] };
   // a key holds strings and, in x5c or key_ops, lists of strings: nothing nests deeper
   if (keys.some((key) => Object.values(key as object).some((member) => typeof member === 'object' && member !== null && !(Array.isArray(member) && member.every((m) => typeof m === 'string'))))) {
-    throw new OutboundError(`${uri} sent a key with nested members`);
+    throw new OutboundError(`${uri} sent a key with nested members`, 'invalid_response');
   }
   const problem = await jwksProblem(set);
-  if (problem) throw new OutboundError(`${uri}: ${problem}`);
+  if (problem) throw new OutboundError(`${uri}: ${problem}`, 'invalid_response');
   return set;
 }

@@ -41,6 +41,9 @@ export const ENV_VARIABLES = {
   OUTBOUND_ALLOWED_HOSTS: 'Comma-separated host[:port] list that outbound fetches (jwks_uri) may reach over http or on internal addresses.',
   OUTBOUND_TIMEOUT_MS: 'Timeout of outbound fetches in milliseconds (default 3000).',
   OUTBOUND_MAX_BYTES: 'Largest outbound response accepted, in bytes (default 524288).',
+  METRICS: 'on: Prometheus metrics at GET /metrics (on the main port, outside the issuer path, unless METRICS_PORT is set); off hides them (default off: counters on a public port tell outsiders about traffic).',
+  METRICS_PORT: 'With METRICS=on: serve /metrics on this port instead, on its own listener bound to METRICS_HOST, and not on PORT.',
+  METRICS_HOST: 'Address the METRICS_PORT listener binds to (default 127.0.0.1: loopback only).',
 } as const;
 
 export type EnvVariable = keyof typeof ENV_VARIABLES;
@@ -91,6 +94,8 @@ export interface Config {
     timeoutMs: number;
     maxBytes: number;
   };
+  /** Off, on the main port (`listener` undefined), or on a listener of its own. */
+  metrics: { enabled: false } | { enabled: true; listener: { port: number; host: string } | undefined };
 }
 
 export const SERVER_SIGNING_ALGS = ['ES256', 'RS256', 'EdDSA'] as const;
@@ -185,12 +190,35 @@ function embeddedSecretsKey(dataDir: string): { key: Buffer; generatedFile: stri
   return { key: decodeSecretsKey('SECRETS_KEY', readFileSync(file, 'utf8').trim()), generatedFile };
 }
 
+function listenHost(env: Env, name: EnvVariable): string {
+  const host = read(env, name) ?? '127.0.0.1';
+  if (isIP(host) === 0 && !/^(?=.{1,253}$)([a-zA-Z0-9]([a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?)(\.[a-zA-Z0-9]([a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?)*$/.test(host)) {
+    throw new ConfigError(name, `must be an IP address or a host name, got "${host}"`);
+  }
+  return host;
+}
+
+function metrics(env: Env, port: number): Config['metrics'] {
+  const enabled = oneOf(env, 'METRICS', ['off', 'on'], 'off') === 'on';
+  const metricsPort = read(env, 'METRICS_PORT');
+  if (!enabled) {
+    // set but unused would look like metrics being served where they are not
+    if (metricsPort !== undefined) throw new ConfigError('METRICS_PORT', 'is set but METRICS is off; set METRICS=on or unset METRICS_PORT');
+    if (read(env, 'METRICS_HOST') !== undefined) throw new ConfigError('METRICS_HOST', 'is set but METRICS is off');
+    return { enabled: false };
+  }
+  if (metricsPort === undefined) {
+    if (read(env, 'METRICS_HOST') !== undefined) throw new ConfigError('METRICS_HOST', 'is used only with METRICS_PORT');
+    return { enabled: true, listener: undefined };
+  }
+  const listener = { port: integer(env, 'METRICS_PORT', 0, 1, 65535), host: listenHost(env, 'METRICS_HOST') };
+  if (listener.port === port) throw new ConfigError('METRICS_PORT', `must differ from PORT (${port})`);
+  return { enabled: true, listener };
+}
+
 export function loadConfig(env: Env = process.env): Config {
   const port = integer(env, 'PORT', 8080, 0, 65535);
-  const host = read(env, 'HOST') ?? '127.0.0.1';
-  if (isIP(host) === 0 && !/^(?=.{1,253}$)([a-zA-Z0-9]([a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?)(\.[a-zA-Z0-9]([a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?)*$/.test(host)) {
-    throw new ConfigError('HOST', `must be an IP address or a host name, got "${host}"`);
-  }
+  const host = listenHost(env, 'HOST');
   const databaseUrl = read(env, 'DATABASE_URL');
   const dataDir = resolve(read(env, 'DATA_DIR') ?? './data');
 
@@ -286,5 +314,6 @@ export function loadConfig(env: Env = process.env): Config {
       timeoutMs: integer(env, 'OUTBOUND_TIMEOUT_MS', 3000, 100, 60_000),
       maxBytes: integer(env, 'OUTBOUND_MAX_BYTES', 512 * 1024, 1024, 10 * 1024 * 1024),
     },
+    metrics: metrics(env, port),
   };
 }

@@ -15,11 +15,22 @@ export interface OutboundPolicy {
   maxBytes: number;
 }
 
+/**
+ * Why a fetch failed, in a few words a metric can carry: refused by the policy (scheme, internal
+ * address), no answer in time, an answer other than 200, too large, not a usable document, or a
+ * network error.
+ */
+export const OUTBOUND_FAILURES = ['refused', 'timeout', 'http_status', 'too_large', 'invalid_response', 'network'] as const;
+export type OutboundFailure = (typeof OUTBOUND_FAILURES)[number];
+
 /** A refused or failed fetch. The message is safe to log and to show a registering client. */
 export class OutboundError extends Error {
-  constructor(message: string) {
+  readonly failure: OutboundFailure;
+
+  constructor(message: string, failure: OutboundFailure) {
     super(message);
     this.name = 'OutboundError';
+    this.failure = failure;
   }
 }
 
@@ -57,11 +68,11 @@ export function guardedLookup(allowListed: boolean): LookupFunction {
     dnsLookup(hostname, { ...options, all: true }, (error, addresses: LookupAddress[]) => {
       if (error) return callback(error, '', 0);
       if (!allowListed && addresses.some((a) => isBlockedAddress(a.address))) {
-        return callback(new OutboundError(`${hostname} resolves to an internal address`), '', 0);
+        return callback(new OutboundError(`${hostname} resolves to an internal address`, 'refused'), '', 0);
       }
       if ((options as { all?: boolean }).all) return (callback as unknown as (e: null, a: LookupAddress[]) => void)(null, addresses);
       const [first] = addresses;
-      if (!first) return callback(new OutboundError(`${hostname} has no address`), '', 0);
+      if (!first) return callback(new OutboundError(`${hostname} has no address`, 'network'), '', 0);
       return callback(null, first.address, first.family);
     });
   };
@@ -70,18 +81,18 @@ export function guardedLookup(allowListed: boolean): LookupFunction {
 /** GET a JSON document under the policy: no redirects, bounded time and size. */
 export function fetchJson(raw: string, policy: OutboundPolicy, accept = 'application/json'): Promise<FetchedJson> {
   const problem = outboundUrlProblem(raw, policy);
-  if (problem) return Promise.reject(new OutboundError(`${raw} ${problem}`));
+  if (problem) return Promise.reject(new OutboundError(`${raw} ${problem}`, 'refused'));
   const url = new URL(raw);
   const allowListed = isAllowListed(url, policy.allowedHosts);
   const send = url.protocol === 'https:' ? httpsRequest : httpRequest;
 
   return new Promise<FetchedJson>((resolve, reject) => {
-    const fail = (message: string) => {
+    const fail = (message: string, failure: OutboundFailure) => {
       clearTimeout(timer);
       request.destroy();
-      reject(new OutboundError(message));
+      reject(new OutboundError(message, failure));
     };
-    const timer = setTimeout(() => fail(`${url.origin} did not answer within ${policy.timeoutMs} ms`), policy.timeoutMs);
+    const timer = setTimeout(() => fail(`${url.origin} did not answer within ${policy.timeoutMs} ms`, 'timeout'), policy.timeoutMs);
     const request = send(url, {
       method: 'GET',
       headers: { accept, 'user-agent': 'oidc-registrar' },
@@ -91,19 +102,19 @@ export function fetchJson(raw: string, policy: OutboundPolicy, accept = 'applica
     });
     request.on('error', (error) => {
       clearTimeout(timer);
-      reject(error instanceof OutboundError ? error : new OutboundError(`${url.origin} could not be fetched (${(error as NodeJS.ErrnoException).code ?? error.message})`));
+      reject(error instanceof OutboundError ? error : new OutboundError(`${url.origin} could not be fetched (${(error as NodeJS.ErrnoException).code ?? error.message})`, 'network'));
     });
     request.on('response', (response: IncomingMessage) => {
       const status = response.statusCode ?? 0;
-      if (status >= 300 && status < 400) return fail(`${url.origin} answered with a redirect, which is not followed`);
-      if (status !== 200) return fail(`${url.origin} answered with status ${status}`);
+      if (status >= 300 && status < 400) return fail(`${url.origin} answered with a redirect, which is not followed`, 'http_status');
+      if (status !== 200) return fail(`${url.origin} answered with status ${status}`, 'http_status');
       const declared = Number(response.headers['content-length'] ?? 0);
-      if (declared > policy.maxBytes) return fail(`${url.origin} sent more than ${policy.maxBytes} bytes`);
+      if (declared > policy.maxBytes) return fail(`${url.origin} sent more than ${policy.maxBytes} bytes`, 'too_large');
       const chunks: Buffer[] = [];
       let size = 0;
       response.on('data', (chunk: Buffer) => {
         size += chunk.length;
-        if (size > policy.maxBytes) return fail(`${url.origin} sent more than ${policy.maxBytes} bytes`);
+        if (size > policy.maxBytes) return fail(`${url.origin} sent more than ${policy.maxBytes} bytes`, 'too_large');
         chunks.push(chunk);
       });
       response.on('end', () => {
@@ -111,10 +122,10 @@ export function fetchJson(raw: string, policy: OutboundPolicy, accept = 'applica
         try {
           resolve({ body: JSON.parse(Buffer.concat(chunks).toString('utf8')), cacheControl: response.headers['cache-control'] });
         } catch {
-          reject(new OutboundError(`${url.origin} did not answer with JSON`));
+          reject(new OutboundError(`${url.origin} did not answer with JSON`, 'invalid_response'));
         }
       });
-      response.on('error', () => fail(`${url.origin} broke off the response`));
+      response.on('error', () => fail(`${url.origin} broke off the response`, 'network'));
     });
     request.end();
   });

@@ -4,6 +4,7 @@ import { acceptsOnly } from '../http/error-handler.js';
 import { ENDPOINT_PATHS } from '../http/endpoints.js';
 import { invalidToken } from '../http/oauth-error.js';
 import { constantTimeEqual } from '../crypto/token-hash.js';
+import type { Metrics } from '../metrics/metrics.js';
 import {
   asMetadataObject,
   deleteClient,
@@ -23,7 +24,14 @@ interface ClientParams {
 }
 
 /** The registration endpoint and the client configuration endpoint, under the issuer's path. */
-export function registrationRoutes(app: FastifyInstance, deps: RegistrationDeps, initialAccessToken: string | undefined): void {
+export function registrationRoutes(
+  app: FastifyInstance,
+  deps: RegistrationDeps,
+  initialAccessToken: string | undefined,
+  metrics: Pick<Metrics, 'registrationCompleted'>,
+): void {
+  // the registrations_total label; REGISTRATION_MODE will say it once registration modes exist
+  const mode = initialAccessToken === undefined ? 'open' : 'protected';
   acceptsOnly(app, 'application/json');
   app.post(ENDPOINT_PATHS.registration, async (request, reply) => {
     if (initialAccessToken !== undefined) {
@@ -32,6 +40,7 @@ export function registrationRoutes(app: FastifyInstance, deps: RegistrationDeps,
     }
     const client = await registerClient(deps, asMetadataObject(request.body));
     request.log.info({ client_id: client.client_id }, 'client registered');
+    metrics.registrationCompleted(mode);
     return noStore(reply).code(201).header('location', client.registration_client_uri).send(client);
   });
 

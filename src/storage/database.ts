@@ -8,11 +8,23 @@ export interface Queryable {
   exec(sql: string): Promise<void>;
 }
 
+/** How busy the connections are: what the db_pool_connections gauges report. */
+export interface PoolConnections {
+  /** Connections open. */
+  total: number;
+  /** Of those, not running a statement. */
+  idle: number;
+  /** Requests waiting for a connection. */
+  waiting: number;
+}
+
 export interface Database extends Queryable {
   readonly kind: 'postgres' | 'embedded';
   /** Resolves when the database answers a trivial query (readiness). */
   ping(): Promise<void>;
   /** Runs `work` in one transaction: committed when it resolves, rolled back when it throws. */
   transaction<T>(work: (tx: Queryable) => Promise<T>): Promise<T>;
+  /** Read when metrics are scraped; never on a request. */
+  connections(): PoolConnections;
   close(): Promise<void>;
 }

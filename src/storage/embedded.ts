@@ -64,12 +64,17 @@ export async function openEmbedded(dataDir: string | undefined, options: Embedde
     unlock();
     throw error;
   }
+  // PGlite is one connection that runs one operation at a time: the others queue behind it
+  let pending = 0;
   // a request still running while the server shuts down meets a closed database: unavailable, not a bug
   const guard = async <T>(work: () => Promise<T>): Promise<T> => {
+    pending++;
     try {
       return await work();
     } catch (error) {
       throw classifyDatabaseError(error);
+    } finally {
+      pending--;
     }
   };
   return {
@@ -86,6 +91,7 @@ export async function openEmbedded(dataDir: string | undefined, options: Embedde
           }),
         ),
       ),
+    connections: () => ({ total: 1, idle: pending === 0 ? 1 : 0, waiting: Math.max(0, pending - 1) }),
     async close() {
       try {
         await db.close();

@@ -59,6 +59,7 @@ export function connectPostgres(url: string, poolSize: number, log: Logger): Dat
         client.release(broken);
       }
     },
+    connections: () => ({ total: pool.totalCount, idle: pool.idleCount, waiting: pool.waitingCount }),
     close: () => pool.end(),
   };
 }

@@ -4,7 +4,8 @@ import { ENDPOINT_PATHS } from '../http/endpoints.js';
 import { acceptsOnly } from '../http/error-handler.js';
 import { formParams, registerFormBody } from '../http/form-body.js';
 import { invalidRequest } from '../http/oauth-error.js';
-import { introspectAccessToken, revokeAccessToken, type AccessTokenDeps } from './access-tokens.js';
+import type { Metrics } from '../metrics/metrics.js';
+import { introspectAccessToken, revokeAccessToken, tokenSettings, type AccessTokenDeps } from './access-tokens.js';
 import { clientCredentialsGrant } from './client-credentials.js';
 import type { ServerKeys } from './server-keys.js';
 
@@ -21,7 +22,7 @@ function requiredToken(params: Readonly<Record<string, string>>): string {
 }
 
 /** The token, introspection and revocation endpoints: form bodies, client-authenticated. */
-export function tokenRoutes(app: FastifyInstance, auth: ClientAuthDeps, tokens: AccessTokenDeps): void {
+export function tokenRoutes(app: FastifyInstance, auth: ClientAuthDeps, tokens: AccessTokenDeps, metrics: Pick<Metrics, 'tokenIssued' | 'tokenIntrospected' | 'tokenRevoked'>): void {
   // Only form bodies here (RFC 6749 §3.2, RFC 7662 §2.1, RFC 7009 §2.1): JSON is refused with 415.
   app.removeContentTypeParser('application/json');
   registerFormBody(app);
@@ -32,19 +33,25 @@ export function tokenRoutes(app: FastifyInstance, auth: ClientAuthDeps, tokens: 
 
   app.post(ENDPOINT_PATHS.token, async (request, reply) => {
     const { client, method } = await authenticate(request);
-    const issued = await clientCredentialsGrant(tokens, client, formParams(request.body));
+    const params = formParams(request.body);
+    const issued = await clientCredentialsGrant(tokens, client, params);
     request.log.info({ client_id: client.clientId, method, scope: issued.scope }, 'access token issued');
+    // the grant checked grant_type: a served one
+    metrics.tokenIssued(params.grant_type!, tokenSettings(tokens, client).format);
     return noStore(reply).send(issued);
   });
 
   app.post(ENDPOINT_PATHS.introspection, async (request, reply) => {
     const { client } = await authenticate(request);
-    return noStore(reply).send(await introspectAccessToken(tokens, requiredToken(formParams(request.body)), client));
+    const introspection = await introspectAccessToken(tokens, requiredToken(formParams(request.body)), client);
+    metrics.tokenIntrospected(introspection.active);
+    return noStore(reply).send(introspection);
   });
 
   app.post(ENDPOINT_PATHS.revocation, async (request, reply) => {
     const { client } = await authenticate(request);
     await revokeAccessToken(tokens, requiredToken(formParams(request.body)), client.clientId);
+    metrics.tokenRevoked();
     return noStore(reply).code(200).send();
   });
 }
