@@ -123,3 +123,41 @@ describe('configuration from the environment', () => {
     expect(documented.sort()).toEqual(Object.keys(ENV_VARIABLES).sort());
   });
 });
+
+describe('metrics configuration (METRICS, METRICS_PORT, METRICS_HOST)', () => {
+  const load = (env: Record<string, string>) => loadConfig({ SECRETS_KEY: KEY, ...env });
+  const refusal = (env: Record<string, string>) => {
+    try {
+      load(env);
+    } catch (error) {
+      expect(error).toBeInstanceOf(ConfigError);
+      return (error as Error).message;
+    }
+    throw new Error(`accepted ${JSON.stringify(env)}`);
+  };
+
+  it('is off by default', () => {
+    expect(load({}).metrics).toEqual({ enabled: false });
+    expect(load({ METRICS: 'off' }).metrics).toEqual({ enabled: false });
+  });
+
+  it('METRICS=on serves them on the main port; METRICS_PORT on a loopback listener of its own', () => {
+    expect(load({ METRICS: 'on' }).metrics).toEqual({ enabled: true, listener: undefined });
+    expect(load({ METRICS: 'on', METRICS_PORT: '9464' }).metrics).toEqual({ enabled: true, listener: { port: 9464, host: '127.0.0.1' } });
+    expect(load({ METRICS: 'on', METRICS_PORT: '9464', METRICS_HOST: '0.0.0.0' }).metrics).toEqual({ enabled: true, listener: { port: 9464, host: '0.0.0.0' } });
+  });
+
+  it.each([
+    [{ METRICS: 'yes' }, 'METRICS: must be one of off, on'],
+    [{ METRICS_PORT: '9464' }, 'METRICS_PORT: is set but METRICS is off'],
+    [{ METRICS: 'off', METRICS_HOST: '0.0.0.0' }, 'METRICS_HOST: is set but METRICS is off'],
+    [{ METRICS: 'on', METRICS_HOST: '0.0.0.0' }, 'METRICS_HOST: is used only with METRICS_PORT'],
+    [{ METRICS: 'on', METRICS_PORT: 'ninety' }, 'METRICS_PORT: must be a whole number'],
+    [{ METRICS: 'on', METRICS_PORT: '0' }, 'METRICS_PORT: must be between 1 and 65535'],
+    [{ METRICS: 'on', METRICS_PORT: '70000' }, 'METRICS_PORT: must be between 1 and 65535'],
+    [{ METRICS: 'on', METRICS_PORT: '8080' }, 'METRICS_PORT: must differ from PORT (8080)'],
+    [{ METRICS: 'on', METRICS_PORT: '9464', METRICS_HOST: 'not a host' }, 'METRICS_HOST: must be an IP address or a host name'],
+  ])('refuses %j', (env, message) => {
+    expect(refusal(env)).toContain(message);
+  });
+});
