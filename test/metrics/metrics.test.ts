@@ -1,4 +1,7 @@
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { createServer, type Server } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildApp } from '../../src/app.js';
@@ -11,7 +14,7 @@ import { OUTBOUND_FAILURES } from '../../src/outbound/fetch-json.js';
 import { adminToken, bootstrapAdmin } from '../support/admin.js';
 import { assertion, assertionParams, basic, keyPair, postForm, registerMachineClient } from '../support/client-auth.js';
 import { KeyServer } from '../support/key-server.js';
-import { freePort } from '../support/server-process.js';
+import { freePort, runServer } from '../support/server-process.js';
 import { freshDatabase, request, startTestServer, storageKind, TEST_SECRETS_KEY, type TestServer } from '../support/test-server.js';
 import { parseMetrics, scrape } from './scrape.js';
 
@@ -270,6 +273,23 @@ describe(`Prometheus metrics (${storageKind})`, () => {
         await drop();
       }
     });
+  });
+
+  it('a real server exits 78 naming METRICS_PORT when it is taken, before opening the database', async () => {
+    const metricsPort = await freePort();
+    const holder: Server = await new Promise((resolve) => {
+      const s = createServer().listen(metricsPort, '127.0.0.1', () => resolve(s));
+    });
+    const dataDir = mkdtempSync(join(tmpdir(), 'registrar-metrics-port-'));
+    try {
+      const server = runServer({ PORT: String(await freePort()), DATA_DIR: dataDir, METRICS: 'on', METRICS_PORT: String(metricsPort) });
+      expect(await server.exit).toBe(78);
+      expect(server.output()).toContain(`oidc-registrar: METRICS_PORT ${metricsPort} on 127.0.0.1 is already in use`);
+      expect(existsSync(join(dataDir, 'pgdata'))).toBe(false);
+    } finally {
+      holder.close();
+      rmSync(dataDir, { recursive: true, force: true });
+    }
   });
 
   it('statement kinds: the first keyword, anything else OTHER', () => {
