@@ -258,11 +258,13 @@ function responseProblems(exchange: Exchange): string[] {
     problems.push(`${label}: content type "${mediaType}" is not documented (${Object.keys(content).join(', ')})`);
     return problems;
   }
+  const schemaPointer = `${response.pointer}/content/${escapeToken(mediaType)}/schema`;
+  // /metrics: Prometheus text, checked as such by test/metrics with a Prometheus parser
+  if (mediaType === 'text/plain') return [...problems, ...schemaProblems(schemaPointer, exchange.text).map((p) => `${label}: body ${p}`)];
   if (exchange.body === undefined) {
     problems.push(`${label}: a JSON body is documented, got ${JSON.stringify(exchange.text.slice(0, 200))}`);
     return problems;
   }
-  const schemaPointer = `${response.pointer}/content/${escapeToken(mediaType)}/schema`;
   problems.push(...schemaProblems(schemaPointer, exchange.body).map((p) => `${label}: body ${p}`));
   return problems;
 }
@@ -303,13 +305,17 @@ type Trouble = keyof typeof TROUBLE_ANSWERS;
 async function withDatabaseTrouble(target: TestServer, check: (trouble: Trouble) => Promise<void>): Promise<void> {
   const failing = vi.spyOn(target.db, 'query').mockRejectedValue(new Error('database is down (injected by the test)'));
   const failingPing = vi.spyOn(target.db, 'ping').mockRejectedValue(new Error('database is down (injected by the test)'));
+  // changes are written through transactions (inTransaction), which do not go through query
+  const failingTransaction = vi.spyOn(target.db, 'transaction').mockRejectedValue(new Error('database is down (injected by the test)'));
   try {
     await check('failing');
     failing.mockRejectedValue(new DatabaseUnavailableError('ECONNREFUSED'));
+    failingTransaction.mockRejectedValue(new DatabaseUnavailableError('ECONNREFUSED'));
     await check('unreachable');
   } finally {
     failing.mockRestore();
     failingPing.mockRestore();
+    failingTransaction.mockRestore();
   }
 }
 
@@ -422,6 +428,7 @@ describe('openapi.yaml against the code', () => {
         'GET /jwks',
         'GET /healthz',
         'GET /readyz',
+        'GET /metrics',
         'GET /admin/clients',
         'POST /admin/clients',
         'GET /admin/clients/{client_id}',
@@ -1459,6 +1466,20 @@ describe(`openapi.yaml against a running server (${storageKind})`, () => {
       const attempts = (await everyOperation()).map(([method, path, options]): Attempt => [method, `${ADMIN_PATH}${path}`, { token, ...options }]);
       await withDatabaseTrouble(adminServer, (trouble) => expectTroubleAnswers(adminServer, attempts, trouble));
       expect((await admin('GET', '/clients')).status).toBe(200);
+    });
+  });
+
+  describe('with METRICS=on', () => {
+    let metricsServer: TestServer;
+    beforeAll(async () => {
+      metricsServer = await startTestServer({ METRICS: 'on' });
+    });
+    afterAll(async () => metricsServer?.close());
+
+    it('serves Prometheus text at GET /metrics as documented', async () => {
+      const res = await call(metricsServer, 'GET', '/metrics');
+      expect(res.status).toBe(200);
+      expect(res.text).toContain('# TYPE oidc_registrar_http_requests_total counter');
     });
   });
 
