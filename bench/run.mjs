@@ -28,6 +28,14 @@
 //   BENCH_SERVER_ENV      extra server settings for experiments, "NAME=value NAME=value"
 //                         (e.g. DATABASE_POOL_SIZE=20); recorded in results.json
 //   BENCH_SERVER_ENTRY    server script to run instead of dist/server.js (A/B of a modified build)
+//
+// Observability cost, side by side in the same run: every scenario but the untracked twin runs
+// against two servers on the same database, a baseline with METRICS=off and every rate limit off,
+// and an "observed" one with METRICS=on and the rate limits on, set too high to refuse anything
+// (RATE_LIMIT_REGISTER, _GLOBAL and RATE_LIMIT_TOKEN at 100000000/minute), whose /metrics is
+// scraped every second meanwhile. The runs alternate off, on, on, off (half of BENCH_DURATION
+// each), so drift and noise on the machine fall on both sides; the second table prints req/s and
+// p99 of each side and the change, against a budget of 10 % (reported, not enforced).
 
 import { spawn, execFileSync } from 'node:child_process';
 import { createPrivateKey, randomBytes } from 'node:crypto';
@@ -71,6 +79,16 @@ const ADMIN_LIST_CLIENTS = 100_000;
 /** The scenario compared with the crypto ceiling, and the share of it the issue asks for. */
 const CEILING_SCENARIO = 'token-pkjwt';
 const CEILING_TARGET_PERCENT = 80;
+
+/** The baseline and observed servers of the side-by-side comparison (part B's variables included). */
+const BASELINE_ENV = { METRICS: 'off', RATE_LIMIT_REGISTER: 'off', RATE_LIMIT_REGISTER_GLOBAL: 'off', RATE_LIMIT_TOKEN: 'off' };
+const NEVER_REFUSED = '100000000/minute';
+const OBSERVED_ENV = { METRICS: 'on', RATE_LIMIT_REGISTER: NEVER_REFUSED, RATE_LIMIT_REGISTER_GLOBAL: NEVER_REFUSED, RATE_LIMIT_TOKEN: NEVER_REFUSED };
+/** Prometheus scrapes every 15 s or so; once a second overstates its cost on purpose. */
+const SCRAPE_INTERVAL_MS = 1_000;
+const OBSERVABILITY_BUDGET_PERCENT = 10;
+/** Off, on, on, off: a linear drift over the four runs weighs on both sides alike. */
+const SIDE_ORDER = ['off', 'on', 'on', 'off'];
 
 // ---------------------------------------------------------------------------------------------
 // Settings
@@ -437,6 +455,47 @@ async function runScenario(baseUrl, scenario, settings, options) {
   }
 }
 
+/** Scrapes the observed server's /metrics while a run goes on, as Prometheus would. */
+function startScraping(baseUrl) {
+  const state = { scrapes: 0, failures: [] };
+  const scrape = async () => {
+    try {
+      const response = await fetch(`${baseUrl}/metrics`, { signal: AbortSignal.timeout(5_000) });
+      const text = await response.text();
+      if (response.status !== 200 || !text.includes('oidc_registrar_http_requests_total')) state.failures.push(`GET /metrics gave ${response.status}`);
+      else state.scrapes += 1;
+    } catch (error) {
+      state.failures.push(`GET /metrics failed: ${error.message}`);
+    }
+  };
+  const timer = setInterval(scrape, SCRAPE_INTERVAL_MS);
+  return {
+    async stop() {
+      clearInterval(timer);
+      await scrape(); // at least one, whatever the run's length
+      return state;
+    },
+  };
+}
+
+/** Several runs of one scenario as one: request rates averaged (the runs are equally long), counts summed. */
+function combineResults(results) {
+  const mean = (pick) => results.reduce((sum, r) => sum + pick(r), 0) / results.length;
+  const statusCodeStats = {};
+  for (const r of results) {
+    for (const [status, { count }] of Object.entries(r.statusCodeStats)) statusCodeStats[status] = { count: (statusCodeStats[status]?.count ?? 0) + count };
+  }
+  return {
+    requests: { average: mean((r) => r.requests.average), total: results.reduce((sum, r) => sum + r.requests.total, 0) },
+    // percentiles cannot be merged exactly from summaries: the mean of the runs' own
+    latency: { p50: round(mean((r) => r.latency.p50), 2), p99: round(mean((r) => r.latency.p99), 2) },
+    statusCodeStats,
+    errors: results.reduce((sum, r) => sum + r.errors, 0),
+    timeouts: results.reduce((sum, r) => sum + r.timeouts, 0),
+    non2xx: results.reduce((sum, r) => sum + r.non2xx, 0),
+  };
+}
+
 /** Problems with a run; empty when every response had the expected status. */
 function problems(scenario, result) {
   const found = [];
@@ -512,6 +571,25 @@ function printTable(rows) {
   for (const line of lines) console.log(format(line));
 }
 
+function printComparison(rows) {
+  const header = ['workload', 'req/s off', 'req/s on', 'change', 'p99 ms off/on', 'srv CPU µs/req off/on', 'scrapes', `within ${OBSERVABILITY_BUDGET_PERCENT}%`];
+  const lines = rows.map((r) => [
+    r.scenario,
+    r.off.requestsPerSecond.toFixed(0),
+    r.on.requestsPerSecond.toFixed(0),
+    `${r.changePercent >= 0 ? '+' : ''}${r.changePercent.toFixed(1)}%`,
+    `${r.off.latencyP99Ms}/${r.on.latencyP99Ms}`,
+    `${r.off.serverCpuMicrosPerRequest ?? '-'}/${r.on.serverCpuMicrosPerRequest ?? '-'}`,
+    String(r.scrapes),
+    r.withinBudget ? 'yes' : 'NO',
+  ]);
+  const widths = header.map((h, i) => Math.max(h.length, ...lines.map((l) => l[i].length)));
+  const format = (cells) => cells.map((c, i) => (i === 0 ? c.padEnd(widths[i]) : c.padStart(widths[i]))).join('  ');
+  console.log(format(header));
+  console.log(widths.map((w) => '-'.repeat(w)).join('  '));
+  for (const line of lines) console.log(format(line));
+}
+
 // ---------------------------------------------------------------------------------------------
 // Main
 
@@ -538,10 +616,16 @@ async function bench(settings) {
     mkdirSync(PROFILE_DIR, { recursive: true });
     profileFile = `${PROFILE_DIR}server-${new Date().toISOString().replace(/[:.]/g, '-')}.cpuprofile`;
   }
-  const server = startServer(port, settings.benchUrl, profileFile && profileFile.slice(PROFILE_DIR.length), settings.serverEnv);
-  const report = { rows: [], server, memory: null, stopResult: null, ceiling, profileFile, loadAverageAtStart };
+  const server = startServer(port, settings.benchUrl, profileFile && profileFile.slice(PROFILE_DIR.length), { ...BASELINE_ENV, ...settings.serverEnv });
+  // the same issuer: assertions and admin tokens are addressed to it
+  const observedUrl = `http://127.0.0.1:${await freePort()}`;
+  let observed = null;
+  const report = { rows: [], comparison: [], server, memory: null, stopResult: null, ceiling, profileFile, loadAverageAtStart };
   try {
     await waitForReady(baseUrl, server);
+    // once the baseline has migrated the fresh database
+    observed = startServer(Number(new URL(observedUrl).port), settings.benchUrl, null, { ...OBSERVED_ENV, ...settings.serverEnv, ISSUER: baseUrl });
+    await waitForReady(observedUrl, observed);
     console.log(
       `oidc-registrar bench: node ${process.version}, ${cpus().length} CPUs, ` +
         `${settings.connections} connections, ${settings.duration} s per scenario, ${baseUrl}` +
@@ -554,6 +638,10 @@ async function bench(settings) {
       process.stdout.write(`running ${scenario.name} ...\n`);
       if (scenario.key === 'admin-list') await prepareAdminList(settings, baseUrl);
       // the side-by-side twin: a second server on the same data, differing in one setting only
+      if (scenario.server !== 'untracked') {
+        await compareSides(scenario, settings, report, { server, url: baseUrl }, { server: observed, url: observedUrl });
+        continue;
+      }
       let target = server;
       let targetUrl = baseUrl;
       if (scenario.server === 'untracked') {
@@ -582,12 +670,68 @@ async function bench(settings) {
     if (server.logTail.length > 0) console.error(`last server output:\n${server.logTail.join('\n')}`);
     throw error;
   } finally {
+    if (observed) await stopServer(observed);
     report.stopResult = await stopServer(server);
     // Reported, not thrown: an error here must not hide the one that got us here.
     await dropDatabase(settings.adminUrl).catch((error) =>
       console.error(`could not drop database ${BENCH_DATABASE}: ${error.message}`),
     );
   }
+}
+
+/**
+ * One scenario on the baseline and the observed server, alternating (SIDE_ORDER), each run half
+ * of BENCH_DURATION: the baseline's figures go to the main table, both to the comparison.
+ */
+async function compareSides(scenario, settings, report, baseline, observed) {
+  const half = { ...settings, duration: Math.max(1, Math.round(settings.duration / 2)) };
+  const runs = { off: [], on: [] };
+  let scrapes = 0;
+  const scrapeProblems = [];
+  for (const side of SIDE_ORDER) {
+    const target = side === 'off' ? baseline : observed;
+    const prepared = scenario.prepare ? scenario.prepare(half) : { options: scenario.options };
+    const scraping = side === 'on' ? startScraping(observed.url) : null;
+    const pid = target.server.child.pid;
+    const cpuBefore = cpuSnapshot(pid);
+    const result = await runScenario(target.url, scenario, half, prepared.options);
+    const cpu = cpuSince(cpuBefore, pid);
+    const scraped = scraping ? await scraping.stop() : null;
+    if (aborted) throw new Error('interrupted');
+    if (target.server.exited) throw new Error(`server (METRICS ${side}) exited during "${scenario.name}" (code ${target.server.child.exitCode})`);
+    if (scraped) {
+      scrapes += scraped.scrapes;
+      scrapeProblems.push(...scraped.failures);
+    }
+    runs[side].push({ result, cpu, prepared, memory: serverMemory(pid) });
+  }
+  const side = (name) => {
+    const first = runs[name][0];
+    const combined = combineResults(runs[name].map((r) => r.result));
+    // server CPU per request is what the instrumentation costs, whatever else loads the machine
+    const micros = runs[name].map((r) => serverCpuPerRequest(r.cpu, r.result.requests.average)?.total).filter((m) => m !== undefined);
+    return {
+      ...summarise(scenario, combined, runs[name].at(-1).memory, first.cpu, first.prepared),
+      cpuMicrosPerRequest: micros.length === 0 ? null : Math.round(micros.reduce((a, b) => a + b, 0) / micros.length),
+    };
+  };
+  const off = side('off');
+  const on = side('on');
+  const { cpuMicrosPerRequest: _offCpu, ...offRow } = off;
+  report.rows.push(offRow);
+  const changePercent = (100 * (on.requestsPerSecond - off.requestsPerSecond)) / off.requestsPerSecond;
+  const problems = [...on.problems.map((p) => `METRICS=on: ${p}`), ...scrapeProblems.slice(0, 3)];
+  if (scrapes === 0) problems.push('no successful scrape of /metrics');
+  report.comparison.push({
+    scenario: scenario.name,
+    key: scenario.key,
+    off: { requestsPerSecond: off.requestsPerSecond, latencyP50Ms: off.latencyP50Ms, latencyP99Ms: off.latencyP99Ms, totalRequests: off.totalRequests, serverCpuMicrosPerRequest: off.cpuMicrosPerRequest },
+    on: { requestsPerSecond: on.requestsPerSecond, latencyP50Ms: on.latencyP50Ms, latencyP99Ms: on.latencyP99Ms, totalRequests: on.totalRequests, serverCpuMicrosPerRequest: on.cpuMicrosPerRequest },
+    changePercent: round(changePercent),
+    withinBudget: changePercent >= -OBSERVABILITY_BUDGET_PERCENT,
+    scrapes,
+    problems,
+  });
 }
 
 process.once('SIGINT', () => {
@@ -621,7 +765,7 @@ function ceilingComparison(report) {
 async function main() {
   const settings = readSettings();
   const report = await bench(settings);
-  const failed = report.rows.filter((r) => r.problems.length > 0);
+  const failed = [...report.rows, ...report.comparison].filter((r) => r.problems.length > 0);
   const comparison = ceilingComparison(report);
   const ceiling = report.ceiling && {
     pairOpsPerSecond: round(report.ceiling.pairOpsPerSecond),
@@ -649,6 +793,15 @@ async function main() {
     serverEnv: settings.serverEnv,
     serverEntry: SERVER_ENTRY,
     scenarios: report.rows,
+    observabilityCost: {
+      baselineEnv: BASELINE_ENV,
+      observedEnv: OBSERVED_ENV,
+      scrapeIntervalMs: SCRAPE_INTERVAL_MS,
+      budgetPercent: OBSERVABILITY_BUDGET_PERCENT,
+      order: SIDE_ORDER,
+      runSeconds: Math.max(1, Math.round(settings.duration / 2)),
+      scenarios: report.comparison,
+    },
     cryptoCeiling: ceiling,
     tokenEndpointVsCeiling: comparison,
     server: {
@@ -663,6 +816,20 @@ async function main() {
 
   console.log('');
   printTable(report.rows);
+  if (report.comparison.length > 0) {
+    console.log('');
+    console.log(
+      `observability cost: METRICS=off and rate limits off vs METRICS=on, rate limits on (never reached) and /metrics scraped every ${SCRAPE_INTERVAL_MS / 1000} s; ` +
+        `runs alternate ${SIDE_ORDER.join(', ')}, ${Math.max(1, Math.round(settings.duration / 2))} s each`,
+    );
+    printComparison(report.comparison);
+    const over = report.comparison.filter((r) => !r.withinBudget);
+    console.log(
+      over.length === 0
+        ? `every workload within ${OBSERVABILITY_BUDGET_PERCENT}% (reported, not enforced)`
+        : `over the ${OBSERVABILITY_BUDGET_PERCENT}% budget: ${over.map((r) => r.scenario).join(', ')} (reported, not enforced; rerun with a longer BENCH_DURATION to tell noise from cost)`,
+    );
+  }
   console.log('');
   console.log(
     `server RSS after run: ${results.server.rssMiB} MiB (peak ${results.server.peakRssMiB ?? 'n/a'} MiB); ` +
