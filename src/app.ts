@@ -21,6 +21,8 @@ import { acceptEmptyJsonOnDelete } from './http/json-body.js';
 import { runPeriodically, trackInFlight } from './http/lifecycle.js';
 import type { RegistrationDeps } from './registration/client-registration.js';
 import { registrationRoutes } from './registration/routes.js';
+import { purgeAudit } from './audit/retention.js';
+import { AuditRepository } from './storage/audit-repository.js';
 import { ClientRepository } from './storage/client-repository.js';
 import type { Database } from './storage/database.js';
 import { ReplayRepository } from './storage/replay-repository.js';
@@ -174,8 +176,10 @@ export async function buildApp(config: Config, deps: AppDeps): Promise<FastifyIn
     format: config.tokens.format,
     now,
   };
+  const audit = new AuditRepository(deps.db);
   const adminDeps: AdminDeps = {
     clients,
+    audit,
     transaction,
     secrets,
     issuer: config.issuer,
@@ -213,9 +217,14 @@ export async function buildApp(config: Config, deps: AppDeps): Promise<FastifyIn
     if (purged.assertions + purged.revocations + purged.referenceTokens > 0) app.log.debug(purged, 'purged expired assertion ids, revocations and reference tokens');
     // keys of clients changed or deleted on another instance: unused (versions are checked per
     // request), but they would hold memory until the cache bound pushed them out
+    if (config.audit.retentionSeconds !== null) {
+      const auditPurged = await purgeAudit(audit, now() - config.audit.retentionSeconds);
+      if (auditPurged > 0) app.log.debug({ auditPurged }, 'purged audit entries past AUDIT_RETENTION');
+    }
     const dropped = await clientKeys.sweep((ids) => clients.versions(ids));
     if (dropped > 0) app.log.debug({ dropped }, 'dropped cached keys of clients changed elsewhere');
   });
 
   return app;
 }
+

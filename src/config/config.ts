@@ -41,6 +41,7 @@ export const ENV_VARIABLES = {
   OUTBOUND_ALLOWED_HOSTS: 'Comma-separated host[:port] list that outbound fetches (jwks_uri) may reach over http or on internal addresses.',
   OUTBOUND_TIMEOUT_MS: 'Timeout of outbound fetches in milliseconds (default 3000).',
   OUTBOUND_MAX_BYTES: 'Largest outbound response accepted, in bytes (default 524288).',
+  AUDIT_RETENTION: 'How long audit entries are kept: seconds, or a number with s, m, h or d (90d); 0 or forever keeps them all (default 90d).',
 } as const;
 
 export type EnvVariable = keyof typeof ENV_VARIABLES;
@@ -90,6 +91,10 @@ export interface Config {
     allowedHosts: ReadonlySet<string>;
     timeoutMs: number;
     maxBytes: number;
+  };
+  audit: {
+    /** Entries older than this many seconds are purged in the background; null: kept forever. */
+    retentionSeconds: number | null;
   };
 }
 
@@ -286,5 +291,22 @@ export function loadConfig(env: Env = process.env): Config {
       timeoutMs: integer(env, 'OUTBOUND_TIMEOUT_MS', 3000, 100, 60_000),
       maxBytes: integer(env, 'OUTBOUND_MAX_BYTES', 512 * 1024, 1024, 10 * 1024 * 1024),
     },
+    audit: { retentionSeconds: auditRetention(env) },
   };
+}
+
+const RETENTION_UNITS: Readonly<Record<string, number>> = { s: 1, m: 60, h: 3600, d: 86_400 };
+/** Ten years: longer is "forever", which says so. */
+const MAX_AUDIT_RETENTION = 10 * 365 * 86_400;
+
+/** AUDIT_RETENTION: "90d", "12h", "3600"; "0" or "forever" keeps every entry (null). */
+function auditRetention(env: Env): number | null {
+  const raw = read(env, 'AUDIT_RETENTION');
+  if (raw === undefined) return 90 * 86_400;
+  if (raw === 'forever' || raw === '0') return null;
+  const match = /^(\d{1,12})([smhd]?)$/.exec(raw);
+  const seconds = match === null ? Number.NaN : Number(match[1]) * RETENTION_UNITS[match[2] === '' ? 's' : match[2]!]!;
+  if (Number.isNaN(seconds)) throw new ConfigError('AUDIT_RETENTION', `must be seconds, or a number with s, m, h or d (90d), or 0 or forever, got "${raw}"`);
+  if (seconds > MAX_AUDIT_RETENTION) throw new ConfigError('AUDIT_RETENTION', `must be at most ${MAX_AUDIT_RETENTION / 86_400}d (use forever to keep everything), got "${raw}"`);
+  return seconds;
 }

@@ -36,7 +36,8 @@ import {
   TOKEN_ENDPOINT_AUTH_METHODS,
 } from '../../src/protocol/client-metadata-values.js';
 import { CLIENT_METADATA_FIELDS, SERVER_ISSUED_FIELDS, type FieldSpec } from '../../src/registration/metadata-fields.js';
-import { DEFAULT_SETTINGS } from '../../src/storage/client-repository.js';
+import { ClientRepository, DEFAULT_SETTINGS } from '../../src/storage/client-repository.js';
+import type { Queryable } from '../../src/storage/database.js';
 import { TOKEN_ENDPOINT_GRANT_TYPES } from '../../src/tokens/client-credentials.js';
 import { adminToken, bootstrapAdmin } from '../support/admin.js';
 import { request, startTestServer, storageKind, type TestServer } from '../support/test-server.js';
@@ -303,13 +304,17 @@ type Trouble = keyof typeof TROUBLE_ANSWERS;
 async function withDatabaseTrouble(target: TestServer, check: (trouble: Trouble) => Promise<void>): Promise<void> {
   const failing = vi.spyOn(target.db, 'query').mockRejectedValue(new Error('database is down (injected by the test)'));
   const failingPing = vi.spyOn(target.db, 'ping').mockRejectedValue(new Error('database is down (injected by the test)'));
+  // changes go through a transaction (the change and its audit entry), not through query
+  const failingTransaction = vi.spyOn(target.db, 'transaction').mockRejectedValue(new Error('database is down (injected by the test)'));
   try {
     await check('failing');
     failing.mockRejectedValue(new DatabaseUnavailableError('ECONNREFUSED'));
+    failingTransaction.mockRejectedValue(new DatabaseUnavailableError('ECONNREFUSED'));
     await check('unreachable');
   } finally {
     failing.mockRestore();
     failingPing.mockRestore();
+    failingTransaction.mockRestore();
   }
 }
 
@@ -1429,13 +1434,12 @@ describe(`openapi.yaml against a running server (${storageKind})`, () => {
     it('answers 409 conflict when other changes to the client win every retry', async () => {
       const { client_id: id } = await create(machine);
       const client = `/clients/${id as string}`;
-      const query = adminServer.db.query.bind(adminServer.db);
-      // Another operator's change lands between each read of this request and its conditional write.
-      const racing = vi.spyOn(adminServer.db, 'query').mockImplementation(async (sql: string, params?: readonly unknown[]) => {
-        if (/^UPDATE clients SET [\s\S]* WHERE client_id = \$1 AND version = \$2/.test(sql)) {
-          await query('UPDATE clients SET version = version + 1 WHERE client_id = $1', [params?.[0]]);
-        }
-        return query(sql, params);
+      const change = ClientRepository.prototype.change;
+      // Another operator's change lands between each read of this request and its conditional
+      // write (in the write's own transaction, where the repository's queries go).
+      const racing = vi.spyOn(ClientRepository.prototype, 'change').mockImplementation(async function (this: ClientRepository, clientId, version, update) {
+        await (this as unknown as { db: Queryable }).db.query('UPDATE clients SET version = version + 1 WHERE client_id = $1', [clientId]);
+        return change.call(this, clientId, version, update);
       });
       try {
         for (const [method, path, options] of [
