@@ -1,13 +1,10 @@
-import { AUDIT_ACTIONS, type AuditAction, type AuditEntry } from '../audit/audit.js';
+import type { AuditPage } from '../admin-client/types.js';
+import { AUDIT_ACTIONS, type AuditAction } from '../audit/audit.js';
 import { invalidRequest } from '../http/oauth-error.js';
 import { UNSTORABLE } from '../registration/validate-metadata.js';
 import type { AuditFilter, AuditRepository } from '../storage/audit-repository.js';
 import { CLIENT_ID_SHAPE, pageLimit, queryParameters, timeParam } from './clients.js';
 
-export interface AuditPage {
-  entries: AuditEntry[];
-  next_cursor: string | null;
-}
 
 /** The query parameters of GET /admin/audit (the OpenAPI document and the CLI name the same). */
 export const AUDIT_QUERY_PARAMETERS = ['limit', 'cursor', 'client_id', 'action', 'actor', 'since', 'until'] as const;
