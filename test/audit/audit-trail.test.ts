@@ -1,4 +1,11 @@
 import { randomUUID } from 'node:crypto';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { pino } from 'pino';
+import { ADMIN_CREDENTIALS_FILE, bootstrapEmbeddedAdmin } from '../../src/admin/bootstrap.js';
+import { loadConfig } from '../../src/config/config.js';
+import { AuditRepository } from '../../src/storage/audit-repository.js';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import type { AdminCredentials } from '../../src/admin-client/types.js';
 import { AUDIT_ACTIONS, type AuditEntry } from '../../src/audit/audit.js';
@@ -8,7 +15,7 @@ import { ClientRepository } from '../../src/storage/client-repository.js';
 import type { Queryable } from '../../src/storage/database.js';
 import { adminToken, bootstrapAdmin } from '../support/admin.js';
 import { basic, postForm } from '../support/client-auth.js';
-import { request, startTestServer, storageKind, type TestServer } from '../support/test-server.js';
+import { freshDatabase, request, startTestServer, storageKind, type TestServer } from '../support/test-server.js';
 
 /**
  * The audit trail as an operator reads it (GET /admin/audit) after real requests: one entry per
@@ -154,6 +161,23 @@ describe(`audit trail (${storageKind})`, () => {
       const [entry] = await entries(`action=admin.bootstrap&client_id=${credentials.client_id}`);
       expect(entry).toMatchObject({ actor_type: 'cli', actor_id: cliChangeContext().actor.id, client_id: credentials.client_id, source_address: null, request_id: null });
       expect(entry!.changed_fields).toEqual(expect.arrayContaining(['admin', 'jwks', 'token_endpoint_auth_method', 'registration_access_token']));
+    });
+
+    it('the embedded first start\'s bootstrap: the server itself (system), no address or request', async () => {
+      const dataDir = mkdtempSync(join(tmpdir(), 'registrar-audit-bootstrap-'));
+      const { db, drop } = await freshDatabase();
+      try {
+        await bootstrapEmbeddedAdmin(db, loadConfig({ DATA_DIR: dataDir }), pino({ level: 'silent' }));
+        const written = JSON.parse(readFileSync(join(dataDir, ADMIN_CREDENTIALS_FILE), 'utf8')) as AdminCredentials;
+        const [entry, ...others] = await new AuditRepository(db).list({}, undefined, 10);
+        expect(others).toEqual([]);
+        expect(entry).toMatchObject({ action: 'admin.bootstrap', actor_type: 'system', actor_id: null, client_id: written.client_id, source_address: null, request_id: null });
+        expect(JSON.stringify(entry)).not.toContain(written.private_jwk.d as string);
+      } finally {
+        await db.close();
+        await drop();
+        rmSync(dataDir, { recursive: true, force: true });
+      }
     });
 
     it('secrets reseal: one entry per run, counts only', async () => {
