@@ -24,6 +24,8 @@ import { createMetrics, NO_METRICS } from './metrics/metrics.js';
 import { fetchJson } from './outbound/fetch-json.js';
 import type { RegistrationDeps } from './registration/client-registration.js';
 import { registrationRoutes } from './registration/routes.js';
+import { purgeAudit } from './audit/retention.js';
+import { AuditRepository } from './storage/audit-repository.js';
 import { ClientRepository } from './storage/client-repository.js';
 import type { Database } from './storage/database.js';
 import { ReplayRepository } from './storage/replay-repository.js';
@@ -182,8 +184,10 @@ export async function buildApp(config: Config, appDeps: AppDeps): Promise<Fastif
     format: config.tokens.format,
     now,
   };
+  const audit = new AuditRepository(deps.db);
   const adminDeps: AdminDeps = {
     clients,
+    audit,
     transaction,
     secrets,
     issuer: config.issuer,
@@ -221,9 +225,14 @@ export async function buildApp(config: Config, appDeps: AppDeps): Promise<Fastif
     if (purged.assertions + purged.revocations + purged.referenceTokens > 0) app.log.debug(purged, 'purged expired assertion ids, revocations and reference tokens');
     // keys of clients changed or deleted on another instance: unused (versions are checked per
     // request), but they would hold memory until the cache bound pushed them out
+    if (config.audit.retentionSeconds !== null) {
+      const auditPurged = await purgeAudit(audit, now() - config.audit.retentionSeconds);
+      if (auditPurged > 0) app.log.debug({ auditPurged }, 'purged audit entries past AUDIT_RETENTION');
+    }
     const dropped = await clientKeys.sweep((ids) => clients.versions(ids));
     if (dropped > 0) app.log.debug({ dropped }, 'dropped cached keys of clients changed elsewhere');
   });
 
   return app;
 }
+

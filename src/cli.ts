@@ -6,6 +6,7 @@ import { CredentialsError } from './admin-client/credentials.js';
 import { AdminUnreachableError } from './admin-client/http-admin-api.js';
 import { AdminApiError } from './admin-client/types.js';
 import { registerAdminCommands } from './cli/admin.js';
+import { registerAuditCommands } from './cli/audit.js';
 import { registerClientsCommands } from './cli/clients.js';
 import { registerKeysCommands } from './cli/keys.js';
 import { registerMigrateCommand } from './cli/migrate.js';
@@ -38,6 +39,7 @@ function buildProgram(): Command {
     .showSuggestionAfterError();
   registerClientsCommands(program);
   registerKeysCommands(program);
+  registerAuditCommands(program);
   registerTokenCommand(program);
   registerTuiCommand(program);
   registerAdminCommands(program);

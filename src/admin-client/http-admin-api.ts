@@ -1,5 +1,5 @@
 import type { AdminToken } from './admin-token.js';
-import { AdminApiError, type AdminApi, type AdminClient, type ClientListQuery, type ClientPage, type ServerKeyInfo } from './types.js';
+import { AdminApiError, type AdminApi, type AdminClient, type AuditListQuery, type AuditPage, type ClientListQuery, type ClientPage, type ServerKeyInfo } from './types.js';
 
 /** The server could not be reached at all (refused, timed out, name not found). */
 export class AdminUnreachableError extends Error {
@@ -39,7 +39,7 @@ interface Call {
   body?: unknown;
 }
 
-function queryOf(query: ClientListQuery): URLSearchParams {
+function queryOf(query: ClientListQuery | AuditListQuery): URLSearchParams {
   const params = new URLSearchParams();
   for (const [name, value] of Object.entries(query)) {
     if (value !== undefined) params.set(name, String(value));
@@ -150,5 +150,9 @@ export class HttpAdminApi implements AdminApi {
 
   rotateKey(): Promise<ServerKeyInfo> {
     return this.#call({ method: 'POST', path: '/admin/keys/rotate' });
+  }
+
+  listAudit(query: AuditListQuery): Promise<AuditPage> {
+    return this.#call({ method: 'GET', path: '/admin/audit', query: queryOf(query) });
   }
 }

@@ -3,6 +3,10 @@
  * src/admin/; openapi/openapi.yaml describes both sides, and tests check them against each other.
  */
 
+import type { AuditAction, AuditEntry } from '../audit/audit.js';
+
+export type { AuditEntry } from '../audit/audit.js';
+
 export type AccessTokenFormat = 'jwt' | 'reference';
 /** How a client came to be: the values of `created_via` (the OpenAPI document is checked against them). */
 export const CREATED_VIA = ['dynamic_registration', 'admin_api', 'bootstrap'] as const;
@@ -45,6 +49,25 @@ export interface ClientPage {
   next_cursor: string | null;
 }
 
+/** GET /admin/audit: every filter optional, combined with AND. */
+export interface AuditListQuery {
+  limit?: number;
+  cursor?: string;
+  client_id?: string;
+  action?: AuditAction;
+  /** An actor type (admin, client, cli, system, anonymous) or an actor id. */
+  actor?: string;
+  /** Seconds since the epoch, inclusive. */
+  since?: number;
+  /** Seconds since the epoch, exclusive. */
+  until?: number;
+}
+
+export interface AuditPage {
+  entries: AuditEntry[];
+  next_cursor: string | null;
+}
+
 export interface ServerKeyInfo {
   kid: string;
   alg: string;
@@ -66,6 +89,7 @@ export interface AdminApi {
   rotateRegistrationToken(clientId: string): Promise<AdminClient & { registration_access_token: string }>;
   listKeys(): Promise<{ keys: ServerKeyInfo[] }>;
   rotateKey(): Promise<ServerKeyInfo>;
+  listAudit(query: AuditListQuery): Promise<AuditPage>;
 }
 
 /** Any answer other than 2xx: the status and the server's OAuth error. */

@@ -1,6 +1,8 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { AuditActor, AuditRecord } from '../audit/audit.js';
+import { changeContext } from '../http/change-context.js';
 import { requireBearerToken } from '../http/bearer.js';
-import { insufficientScope, invalidToken } from '../http/oauth-error.js';
+import { insufficientScope, invalidToken, OAuthError } from '../http/oauth-error.js';
 import { verifyAccessToken, type AccessTokenDeps } from '../tokens/access-tokens.js';
 import { ADMIN_SCOPES, adminAudience } from './scopes.js';
 
@@ -16,17 +18,48 @@ declare module 'fastify' {
  * admin client: admin:read to read, admin:write for anything else. A token whose client has
  * since been disabled, expired, deleted or stripped of `admin` no longer works.
  */
-export function requireAdminToken(scope: FastifyInstance, tokens: AccessTokenDeps): void {
+export function requireAdminToken(scope: FastifyInstance, tokens: AccessTokenDeps, recordRefusal: (entry: AuditRecord) => Promise<void>): void {
   scope.decorateRequest('adminClientId', null);
   // onRequest: nothing about the request, its body included, is looked at before the caller is known
   scope.addHook('onRequest', async (request: FastifyRequest) => {
-    const found = await verifyAccessToken(tokens, requireBearerToken(request.headers.authorization));
-    if (!found) throw invalidToken(true, 'not an active access token of this server');
-    if (!found.client.settings.admin) throw invalidToken(true, `client ${found.client.clientId} is not an admin client`);
-    const audiences = Array.isArray(found.claims.aud) ? found.claims.aud : [found.claims.aud];
-    if (!audiences.includes(adminAudience(tokens.issuer))) throw invalidToken(true, 'the token is not addressed to the admin API');
-    const needed = request.method === 'GET' || request.method === 'HEAD' ? ADMIN_SCOPES.read : ADMIN_SCOPES.write;
-    if (!(found.claims.scope ?? '').split(' ').includes(needed)) throw insufficientScope(needed);
-    request.adminClientId = found.client.clientId;
+    // who was refused, as far as the token tells: nobody known, a client, or an admin lacking a scope
+    let actor: AuditActor = { type: 'anonymous', id: null };
+    try {
+      const found = await verifyAccessToken(tokens, requireBearerToken(request.headers.authorization));
+      if (!found) throw invalidToken(true, 'not an active access token of this server');
+      actor = { type: found.client.settings.admin ? 'admin' : 'client', id: found.client.clientId };
+      if (!found.client.settings.admin) throw invalidToken(true, `client ${found.client.clientId} is not an admin client`);
+      const audiences = Array.isArray(found.claims.aud) ? found.claims.aud : [found.claims.aud];
+      if (!audiences.includes(adminAudience(tokens.issuer))) throw invalidToken(true, 'the token is not addressed to the admin API');
+      const needed = request.method === 'GET' || request.method === 'HEAD' ? ADMIN_SCOPES.read : ADMIN_SCOPES.write;
+      if (!(found.claims.scope ?? '').split(' ').includes(needed)) throw insufficientScope(needed);
+      request.adminClientId = found.client.clientId;
+    } catch (error) {
+      if (error instanceof OAuthError && (error.status === 401 || error.status === 403)) await recordRefused(request, actor, error, recordRefusal);
+      throw error;
+    }
   });
+}
+
+/**
+ * A refused admin request has no change to join: its entry is one insert of its own, one per
+ * refusal (no aggregation). The token itself is never recorded, only the error and its reason.
+ * When even that insert fails, the caller still gets the 401 or 403, and the log says so.
+ */
+async function recordRefused(request: FastifyRequest, actor: AuditActor, error: OAuthError, recordRefusal: (entry: AuditRecord) => Promise<void>): Promise<void> {
+  try {
+    await recordRefusal({
+      action: 'admin.authentication_failed',
+      context: changeContext(request, actor),
+      details: {
+        status: error.status,
+        error: error.code,
+        reason: (error.logReason ?? error.message).slice(0, 200),
+        method: request.method,
+        path: (request.url.split('?')[0] ?? '').slice(0, 200),
+      },
+    });
+  } catch (failure) {
+    request.log.error({ err: failure }, 'could not record a refused admin authentication in the audit trail');
+  }
 }

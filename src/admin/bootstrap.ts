@@ -3,9 +3,11 @@ import { join } from 'node:path';
 import { exportJWK, generateKeyPair } from 'jose';
 import type { Logger } from 'pino';
 import type { AdminCredentials } from '../admin-client/types.js';
+import { SYSTEM_CONTEXT, type ChangeContext } from '../audit/audit.js';
 import type { Config } from '../config/config.js';
 import { createSecretBox } from '../crypto/secret-box.js';
 import { randomToken } from '../crypto/random.js';
+import { AuditRepository } from '../storage/audit-repository.js';
 import { ClientRepository } from '../storage/client-repository.js';
 import type { Database } from '../storage/database.js';
 import { inTransaction } from '../storage/transaction.js';
@@ -19,13 +21,14 @@ export const ADMIN_CREDENTIALS_FILE = 'admin-credentials.json';
  * credentials: the only copy of the private key. Works on the database directly, for the first
  * admin, before any admin token can exist.
  */
-export async function bootstrapAdminClient(db: Database, config: Config): Promise<AdminCredentials> {
+export async function bootstrapAdminClient(db: Database, config: Config, context: ChangeContext): Promise<AdminCredentials> {
   const { publicKey, privateKey } = await generateKeyPair('ES256', { extractable: true });
   const kid = randomToken(96);
   const publicJwk = { ...(await exportJWK(publicKey)), kid, alg: 'ES256', use: 'sig' };
   const created = await createClient(
     {
       clients: new ClientRepository(db),
+      audit: new AuditRepository(db),
       transaction: inTransaction(db),
       secrets: createSecretBox(config.secretsKeys),
       issuer: config.issuer,
@@ -43,6 +46,7 @@ export async function bootstrapAdminClient(db: Database, config: Config): Promis
       jwks: { keys: [publicJwk] },
       admin: true,
     },
+    context,
     'bootstrap',
   );
   return { issuer: config.issuer, client_id: created.client_id, private_jwk: { ...(await exportJWK(privateKey)), kid, alg: 'ES256' } };
@@ -66,7 +70,8 @@ export async function bootstrapEmbeddedAdmin(db: Database, config: Config, log: 
     log.info({ file }, `an admin client was bootstrapped before but ${file} is gone; stop the server and run: oidc-registrar admin bootstrap --out FILE`);
     return;
   }
-  const credentials = await bootstrapAdminClient(db, config);
+  // the server does this by itself: the audit entry's actor is `system`
+  const credentials = await bootstrapAdminClient(db, config, SYSTEM_CONTEXT);
   writeCredentialsFile(file, credentials);
   log.warn({ file, client_id: credentials.client_id }, `wrote the first admin client's credentials to ${file}: the oidc-registrar CLI and TUI use it; keep it private (ADMIN_BOOTSTRAP=false turns this off)`);
 }

@@ -1,4 +1,6 @@
 import type { AdminClient, ClientPage, CreatedVia } from '../admin-client/types.js';
+import type { AuditAction, ChangeContext } from '../audit/audit.js';
+import { changedFieldNames, withCredentials } from '../audit/changed-fields.js';
 import { newClientId, newClientSecret, newRegistrationAccessToken } from '../crypto/random.js';
 import type { SecretBox } from '../crypto/secret-box.js';
 import { hashToken } from '../crypto/token-hash.js';
@@ -7,13 +9,25 @@ import { TOKEN_ENDPOINT_AUTH_METHODS } from '../protocol/client-metadata-values.
 import { registrationClientUri } from '../registration/client-registration.js';
 import { SERVER_ISSUED_FIELDS } from '../registration/metadata-fields.js';
 import { inFieldOrder, needsClientSecret, nestedTooDeep, UNSTORABLE, validateClientMetadata, type MetadataPolicy } from '../registration/validate-metadata.js';
-import { DEFAULT_SETTINGS, type ClientFilter, type ClientSettings, type ClientRepository, type ListPosition, type NewClient, type StoredClient } from '../storage/client-repository.js';
+import {
+  DEFAULT_SETTINGS,
+  type AdminClientChange,
+  type ClientFilter,
+  type ClientSettings,
+  type ClientRepository,
+  type ListPosition,
+  type NewClient,
+  type StoredClient,
+} from '../storage/client-repository.js';
+import type { AuditRepository } from '../storage/audit-repository.js';
 import type { InTransaction } from '../storage/transaction.js';
 import { mergePatch } from './merge-patch.js';
 import { effectiveSettingsJson, parseSettings, rawSettingsJson, SETTING_FIELD_NAMES } from './settings.js';
 
 export interface AdminDeps {
   clients: ClientRepository;
+  /** Reads of the audit trail, and entries that have no change to join (a refused admin request). */
+  audit: AuditRepository;
   /** Changes that must be written together (the client and its audit entry) go through this. */
   transaction: InTransaction;
   secrets: SecretBox;
@@ -36,7 +50,7 @@ const READ_ONLY_FIELDS = new Set<string>([
   'last_used_at',
 ]);
 
-const CLIENT_ID_SHAPE = /^[A-Za-z0-9_-]{16,128}$/;
+export const CLIENT_ID_SHAPE = /^[A-Za-z0-9_-]{16,128}$/;
 
 export const MAX_PAGE_SIZE = 200;
 export const DEFAULT_PAGE_SIZE = 50;
@@ -84,6 +98,7 @@ function sealNewSecret(deps: AdminDeps, clientId: string) {
 export async function createClient(
   deps: AdminDeps,
   body: Readonly<Record<string, unknown>>,
+  context: ChangeContext,
   createdVia: CreatedVia = 'admin_api',
 ): Promise<AdminClient & { client_secret?: string; registration_access_token: string }> {
   const { metadata, settings } = await parseBody(deps, body);
@@ -100,7 +115,16 @@ export async function createClient(
     settings,
     createdVia,
   };
-  await deps.transaction((repos) => repos.clients.insert(client));
+  await deps.transaction(async (repos) => {
+    await repos.clients.insert(client);
+    await repos.audit.record({
+      action: createdVia === 'bootstrap' ? 'admin.bootstrap' : 'client.create',
+      context,
+      clientId,
+      changedFields: withCredentials(changedFieldNames(undefined, client, DEFAULT_SETTINGS), { client_secret: secret !== undefined, registration_access_token: true }),
+      at: client.clientIdIssuedAt,
+    });
+  });
   const stored = await getStored(deps, clientId);
   return {
     ...adminClient(deps, stored),
@@ -121,16 +145,32 @@ export async function getClient(deps: AdminDeps, clientId: string): Promise<Admi
 
 /**
  * Reads the client, lets `decide` compute the change from it, and writes it only if nobody
- * changed the client meanwhile; on a lost race, reads and decides again.
+ * changed the client meanwhile; on a lost race, reads and decides again. The audit entry is
+ * written in the transaction of the conditional UPDATE: a lost race records nothing.
  */
 async function changeClient(
   deps: AdminDeps,
   clientId: string,
-  decide: (current: StoredClient) => Promise<Parameters<ClientRepository['change']>[2]>,
+  audit: { action: AuditAction; context: ChangeContext },
+  decide: (current: StoredClient) => Promise<AdminClientChange>,
 ): Promise<StoredClient> {
   for (let attempt = 0; attempt < CHANGE_ATTEMPTS; attempt++) {
     const current = await getStored(deps, clientId);
-    const updated = await deps.clients.change(clientId, current.version, await decide(current));
+    const change = await decide(current);
+    const updated = await deps.transaction(async (repos) => {
+      const written = await repos.clients.change(clientId, current.version, change);
+      if (written) {
+        await repos.audit.record({
+          ...audit,
+          clientId,
+          changedFields: withCredentials(changedFieldNames(current, written), {
+            client_secret: change.secretCiphertext !== undefined && change.secretCiphertext !== current.secretCiphertext,
+            registration_access_token: change.registrationTokenHash !== undefined,
+          }),
+        });
+      }
+      return written;
+    });
     if (updated) {
       deps.clientChanged(current);
       return updated;
@@ -150,11 +190,12 @@ function secretFor(deps: AdminDeps, current: StoredClient, needsSecret: boolean)
 async function replaceWith(
   deps: AdminDeps,
   clientId: string,
+  context: ChangeContext,
   document: (current: StoredClient) => Record<string, unknown>,
   settingsBase: (current: StoredClient) => ClientSettings,
 ) {
   let issued: string | undefined;
-  const updated = await changeClient(deps, clientId, async (current) => {
+  const updated = await changeClient(deps, clientId, { action: 'client.update', context }, async (current) => {
     const body = document(current);
     if (body.client_id !== undefined && body.client_id !== clientId) throw invalidRequest('client_id in the body differs from the client being changed');
     const { metadata, settings } = await parseBody(deps, body, settingsBase(current));
@@ -170,20 +211,21 @@ async function replaceWith(
  * disabled, admin, resource_server and expires_at change only when the body names them: a PUT that merely renames
  * a client must not re-enable one an operator switched off, nor make or unmake an admin.
  */
-export function replaceClient(deps: AdminDeps, clientId: string, body: Readonly<Record<string, unknown>>) {
+export function replaceClient(deps: AdminDeps, clientId: string, body: Readonly<Record<string, unknown>>, context: ChangeContext) {
   return replaceWith(
     deps,
     clientId,
+    context,
     () => ({ ...body }),
     (current) => ({ ...DEFAULT_SETTINGS, disabled: current.settings.disabled, admin: current.settings.admin, resourceServer: current.settings.resourceServer, expiresAt: current.settings.expiresAt }),
   );
 }
 
 /** PATCH (RFC 7396): the patch is merged into the client's metadata and settings, then validated as a whole. */
-export function patchClient(deps: AdminDeps, clientId: string, patch: unknown) {
+export function patchClient(deps: AdminDeps, clientId: string, patch: unknown, context: ChangeContext) {
   // merged recursively below: no deeper than any metadata can be
   if (nestedTooDeep(patch)) throw invalidRequest('the merge patch is nested deeper than any client metadata');
-  return replaceWith(deps, clientId, (current) => {
+  return replaceWith(deps, clientId, context, (current) => {
     const document = { ...current.metadata, ...rawSettingsJson(current.settings) };
     const merged = mergePatch(document, patch);
     if (typeof merged !== 'object' || merged === null || Array.isArray(merged)) throw invalidRequest('a merge patch of a client must be a JSON object');
@@ -192,14 +234,20 @@ export function patchClient(deps: AdminDeps, clientId: string, patch: unknown) {
   }, () => DEFAULT_SETTINGS);
 }
 
-export async function deleteClient(deps: AdminDeps, clientId: string): Promise<void> {
+export async function deleteClient(deps: AdminDeps, clientId: string, context: ChangeContext): Promise<void> {
   const current = await getStored(deps, clientId);
-  if (!(await deps.clients.deleteById(clientId))) throw notFound(clientId);
+  const deleted = await deps.transaction(async (repos) => {
+    if (!(await repos.clients.deleteById(clientId))) return false;
+    await repos.audit.record({ action: 'client.delete', context, clientId });
+    return true;
+  });
+  if (!deleted) throw notFound(clientId);
   deps.clientChanged(current);
 }
 
-export async function setDisabled(deps: AdminDeps, clientId: string, disabled: boolean): Promise<AdminClient> {
-  const updated = await changeClient(deps, clientId, async (current) => ({ settings: { ...current.settings, disabled } }));
+export async function setDisabled(deps: AdminDeps, clientId: string, disabled: boolean, context: ChangeContext): Promise<AdminClient> {
+  const action = disabled ? 'client.disable' : 'client.enable';
+  const updated = await changeClient(deps, clientId, { action, context }, async (current) => ({ settings: { ...current.settings, disabled } }));
   return adminClient(deps, updated);
 }
 
@@ -216,12 +264,12 @@ function graceFor(current: StoredClient, gracePeriodSeconds: number, now: number
  * A new client secret, shown once. With a grace period the previous one keeps authenticating
  * that long, so a deployment can switch over without a gap; without one it stops at once.
  */
-export async function rotateSecret(deps: AdminDeps, clientId: string, gracePeriodSeconds: number): Promise<AdminClient & { client_secret: string }> {
+export async function rotateSecret(deps: AdminDeps, clientId: string, gracePeriodSeconds: number, context: ChangeContext): Promise<AdminClient & { client_secret: string }> {
   if (!Number.isSafeInteger(gracePeriodSeconds) || gracePeriodSeconds < 0 || gracePeriodSeconds > MAX_GRACE_PERIOD_SECONDS) {
     throw invalidRequest(`grace_period must be a whole number of seconds from 0 to ${MAX_GRACE_PERIOD_SECONDS}`);
   }
   let secret = '';
-  const updated = await changeClient(deps, clientId, async (current) => {
+  const updated = await changeClient(deps, clientId, { action: 'client.rotate_secret', context }, async (current) => {
     if (current.secretCiphertext === null) {
       throw invalidRequest(`the client has no secret to rotate: it authenticates with ${String(current.metadata.token_endpoint_auth_method)}`);
     }
@@ -238,9 +286,9 @@ export async function rotateSecret(deps: AdminDeps, clientId: string, gracePerio
 }
 
 /** A new registration access token (RFC 7592); the previous one stops working at once. */
-export async function rotateRegistrationToken(deps: AdminDeps, clientId: string): Promise<AdminClient & { registration_access_token: string }> {
+export async function rotateRegistrationToken(deps: AdminDeps, clientId: string, context: ChangeContext): Promise<AdminClient & { registration_access_token: string }> {
   const token = newRegistrationAccessToken();
-  const updated = await changeClient(deps, clientId, async () => ({ registrationTokenHash: hashToken(token) }));
+  const updated = await changeClient(deps, clientId, { action: 'client.rotate_registration_token', context }, async () => ({ registrationTokenHash: hashToken(token) }));
   return { ...adminClient(deps, updated), registration_access_token: token };
 }
 
@@ -263,10 +311,26 @@ function booleanParam(name: string, value: string | undefined): boolean | undefi
   throw invalidRequest(`${name} must be true or false`);
 }
 
-function timeParam(name: string, value: string | undefined): number | undefined {
+export function timeParam(name: string, value: string | undefined): number | undefined {
   if (value === undefined) return undefined;
   if (!/^\d{1,12}$/.test(value)) throw invalidRequest(`${name} must be a time in seconds since the epoch`);
   return Number(value);
+}
+
+/** The query string of a list: only `known` parameters, each at most once (a repeated one arrives as an array). */
+export function queryParameters(parameters: Readonly<Record<string, string | readonly string[] | undefined>>, known: readonly string[]): Readonly<Record<string, string | undefined>> {
+  const unknown = Object.keys(parameters).filter((name) => !known.includes(name));
+  if (unknown.length > 0) throw invalidRequest(`unknown query parameter ${unknown.join(', ')}`);
+  const repeated = Object.keys(parameters).filter((name) => Array.isArray(parameters[name]));
+  if (repeated.length > 0) throw invalidRequest(`query parameter ${repeated.join(', ')} must be given once`);
+  return parameters as Readonly<Record<string, string | undefined>>;
+}
+
+/** `limit` of a list: DEFAULT_PAGE_SIZE when absent, else 1 to MAX_PAGE_SIZE. */
+export function pageLimit(limit: string | undefined): number {
+  if (limit === undefined) return DEFAULT_PAGE_SIZE;
+  if (!/^\d+$/.test(limit) || Number(limit) < 1 || Number(limit) > MAX_PAGE_SIZE) throw invalidRequest(`limit must be a whole number from 1 to ${MAX_PAGE_SIZE}`);
+  return Number(limit);
 }
 
 /**
@@ -274,17 +338,8 @@ function timeParam(name: string, value: string | undefined): number | undefined 
  * given twice arrives as an array; it is refused, never read as one of its values.
  */
 export async function listClients(deps: AdminDeps, parameters: Readonly<Record<string, string | readonly string[] | undefined>>): Promise<ClientPage> {
-  const known = new Set(['limit', 'cursor', 'q', 'auth_method', 'disabled', 'expired', 'created_after', 'created_before']);
-  const unknown = Object.keys(parameters).filter((name) => !known.has(name));
-  if (unknown.length > 0) throw invalidRequest(`unknown query parameter ${unknown.join(', ')}`);
-  const repeated = Object.keys(parameters).filter((name) => Array.isArray(parameters[name]));
-  if (repeated.length > 0) throw invalidRequest(`query parameter ${repeated.join(', ')} must be given once`);
-  const query = parameters as Readonly<Record<string, string | undefined>>;
-  let limit = DEFAULT_PAGE_SIZE;
-  if (query.limit !== undefined) {
-    limit = Number(query.limit);
-    if (!/^\d+$/.test(query.limit) || limit < 1 || limit > MAX_PAGE_SIZE) throw invalidRequest(`limit must be a whole number from 1 to ${MAX_PAGE_SIZE}`);
-  }
+  const query = queryParameters(parameters, ['limit', 'cursor', 'q', 'auth_method', 'disabled', 'expired', 'created_after', 'created_before']);
+  const limit = pageLimit(query.limit);
   if (query.q !== undefined && query.q.length > 200) throw invalidRequest('q must be at most 200 characters');
   // text the database cannot hold (NUL, lone surrogates) can match nothing: refused, not a 500
   // text the database cannot hold can match nothing: refused, not a 500

@@ -1,4 +1,6 @@
 import type { ServerKeyInfo } from '../admin-client/types.js';
+import type { ChangeContext } from '../audit/audit.js';
+import type { InTransaction } from '../storage/transaction.js';
 import type { StoredServerKey } from '../storage/server-key-repository.js';
 import type { ServerKeys } from '../tokens/server-keys.js';
 
@@ -21,8 +23,13 @@ export async function listKeys(all: () => Promise<StoredServerKey[]>, now: numbe
   return { keys: describeKeys(await all(), now) };
 }
 
-/** A new key, published now and signing after SIGNING_KEY_ACTIVATION_DELAY. */
-export async function rotateKey(keys: ServerKeys, now: number): Promise<ServerKeyInfo> {
-  const key = await keys.rotate();
+/** A new key, published now and signing after SIGNING_KEY_ACTIVATION_DELAY; its audit entry in the same transaction. */
+export async function rotateKey(keys: ServerKeys, transaction: InTransaction, context: ChangeContext, now: number): Promise<ServerKeyInfo> {
+  const key = await keys.rotate((created) =>
+    transaction(async (repos) => {
+      await repos.serverKeys.insert(created);
+      await repos.audit.record({ action: 'key.rotate', context, details: { kid: created.kid, alg: created.alg } });
+    }),
+  );
   return describeKeys([key], now)[0]!;
 }

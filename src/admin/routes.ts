@@ -1,4 +1,6 @@
-import type { FastifyInstance, FastifyReply } from 'fastify';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { ChangeContext } from '../audit/audit.js';
+import { changeContext } from '../http/change-context.js';
 import { acceptsOnly } from '../http/error-handler.js';
 import type { ServerKeyRepository } from '../storage/server-key-repository.js';
 import type { AccessTokenDeps } from '../tokens/access-tokens.js';
@@ -17,6 +19,7 @@ import {
   type AdminDeps,
 } from './clients.js';
 import { listKeys, rotateKey } from './keys.js';
+import { listAudit } from './audit.js';
 import { invalidRequest } from '../http/oauth-error.js';
 import type { Metrics } from '../metrics/metrics.js';
 
@@ -34,6 +37,9 @@ function noStore(reply: FastifyReply): FastifyReply {
   return reply.header('cache-control', 'no-store').header('pragma', 'no-cache');
 }
 
+/** The admin client whose token authorised the request (requireAdminToken set it), acting from the request's address. */
+const adminContext = (request: FastifyRequest): ChangeContext => changeContext(request, { type: 'admin', id: request.adminClientId });
+
 function objectBody(body: unknown): Record<string, unknown> {
   if (typeof body !== 'object' || body === null || Array.isArray(body)) throw invalidRequest('the request body must be a JSON object');
   return body as Record<string, unknown>;
@@ -47,7 +53,7 @@ export function adminRoutes(
   keys: { serverKeys: ServerKeys; repository: ServerKeyRepository },
   metrics: Pick<Metrics, 'registrationCompleted'>,
 ): void {
-  requireAdminToken(app, tokens);
+  requireAdminToken(app, tokens, (entry) => deps.audit.record(entry));
   acceptsOnly(app, 'application/json');
   // RFC 7396 patches are JSON documents of their own media type
   app.addContentTypeParser('application/merge-patch+json', { parseAs: 'string' }, app.getDefaultJsonParser('error', 'error'));
@@ -60,7 +66,7 @@ export function adminRoutes(
   app.get<{ Querystring: Record<string, string | string[]> }>(clients, async (request, reply) => noStore(reply).send(await listClients(deps, request.query)));
 
   app.post(clients, async (request, reply) => {
-    const created = await createClient(deps, objectBody(request.body));
+    const created = await createClient(deps, objectBody(request.body), adminContext(request));
     request.log.info({ client_id: created.client_id, admin_client_id: request.adminClientId }, 'client created by an operator');
     metrics.registrationCompleted('admin');
     return noStore(reply).code(201).header('location', `${deps.issuer}${clients}/${created.client_id}`).send(created);
@@ -69,7 +75,7 @@ export function adminRoutes(
   app.get<{ Params: ClientParams }>(client, async (request, reply) => noStore(reply).send(await getClient(deps, request.params.clientId)));
 
   app.put<{ Params: ClientParams }>(client, async (request, reply) => {
-    const updated = await replaceClient(deps, request.params.clientId, objectBody(request.body));
+    const updated = await replaceClient(deps, request.params.clientId, objectBody(request.body), adminContext(request));
     request.log.info({ client_id: updated.client_id, admin_client_id: request.adminClientId }, 'client replaced by an operator');
     return noStore(reply).send(updated);
   });
@@ -78,13 +84,13 @@ export function adminRoutes(
     if (!/^application\/merge-patch\+json\b/i.test(request.headers['content-type'] ?? '')) {
       return noStore(reply).code(415).send({ error: 'unsupported_media_type', error_description: 'the request body must be sent as application/merge-patch+json' });
     }
-    const updated = await patchClient(deps, request.params.clientId, request.body);
+    const updated = await patchClient(deps, request.params.clientId, request.body, adminContext(request));
     request.log.info({ client_id: updated.client_id, admin_client_id: request.adminClientId }, 'client patched by an operator');
     return noStore(reply).send(updated);
   });
 
   app.delete<{ Params: ClientParams }>(client, async (request, reply) => {
-    await deleteClient(deps, request.params.clientId);
+    await deleteClient(deps, request.params.clientId, adminContext(request));
     request.log.info({ client_id: request.params.clientId, admin_client_id: request.adminClientId }, 'client deleted by an operator');
     return noStore(reply).code(204).send();
   });
@@ -92,7 +98,7 @@ export function adminRoutes(
   for (const [action, disabled] of [['disable', true], ['enable', false]] as const) {
     app.post<{ Params: ClientParams }>(`${client}/${action}`, OPTIONAL_BODY, async (request, reply) => {
       optionalBody(request.body);
-      const updated = await setDisabled(deps, request.params.clientId, disabled);
+      const updated = await setDisabled(deps, request.params.clientId, disabled, adminContext(request));
       request.log.info({ client_id: updated.client_id, admin_client_id: request.adminClientId }, `client ${action}d by an operator`);
       return noStore(reply).send(updated);
     });
@@ -100,23 +106,25 @@ export function adminRoutes(
 
   app.post<{ Params: ClientParams }>(`${client}/rotate-secret`, OPTIONAL_BODY, async (request, reply) => {
     const grace = optionalBody(request.body).grace_period ?? 0;
-    const rotated = await rotateSecret(deps, request.params.clientId, typeof grace === 'number' ? grace : Number.NaN);
+    const rotated = await rotateSecret(deps, request.params.clientId, typeof grace === 'number' ? grace : Number.NaN, adminContext(request));
     request.log.info({ client_id: rotated.client_id, admin_client_id: request.adminClientId, grace_period: grace }, 'client secret rotated by an operator');
     return noStore(reply).send(rotated);
   });
 
   app.post<{ Params: ClientParams }>(`${client}/rotate-registration-token`, OPTIONAL_BODY, async (request, reply) => {
     optionalBody(request.body);
-    const rotated = await rotateRegistrationToken(deps, request.params.clientId);
+    const rotated = await rotateRegistrationToken(deps, request.params.clientId, adminContext(request));
     request.log.info({ client_id: rotated.client_id, admin_client_id: request.adminClientId }, 'registration access token rotated by an operator');
     return noStore(reply).send(rotated);
   });
+
+  app.get<{ Querystring: Record<string, string | string[]> }>(`${ADMIN_PATH}/audit`, async (request, reply) => noStore(reply).send(await listAudit(deps.audit, request.query)));
 
   app.get(`${ADMIN_PATH}/keys`, async (_request, reply) => noStore(reply).send(await listKeys(() => keys.repository.all(), deps.now())));
 
   app.post(`${ADMIN_PATH}/keys/rotate`, OPTIONAL_BODY, async (request, reply) => {
     optionalBody(request.body);
-    const key = await rotateKey(keys.serverKeys, deps.now());
+    const key = await rotateKey(keys.serverKeys, deps.transaction, adminContext(request), deps.now());
     request.log.info({ kid: key.kid, admin_client_id: request.adminClientId }, 'signing key added by an operator');
     return noStore(reply).code(201).send(key);
   });

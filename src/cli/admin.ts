@@ -1,7 +1,7 @@
 import { closeSync, fsyncSync, openSync, rmSync, writeSync } from 'node:fs';
 import { resolve } from 'node:path';
 import type { Command } from 'commander';
-import { withLocalDatabase } from './local-database.js';
+import { cliChangeContext, withLocalDatabase } from './local-database.js';
 import { CliExit, jsonOption } from './options.js';
 import { emit } from './output.js';
 
@@ -40,7 +40,7 @@ export function registerAdminCommands(program: Command): void {
       try {
         const credentials = await withLocalDatabase(async (db, config) => {
           const { bootstrapAdminClient } = await import('../admin/bootstrap.js');
-          return bootstrapAdminClient(db, config);
+          return bootstrapAdminClient(db, config, cliChangeContext());
         });
         writeSync(fd, `${JSON.stringify(credentials, null, 2)}\n`);
         fsyncSync(fd);

@@ -1,5 +1,21 @@
+import { hostname, userInfo } from 'node:os';
+import type { ChangeContext } from '../audit/audit.js';
 import type { Config } from '../config/config.js';
 import type { Database } from '../storage/database.js';
+
+/**
+ * Who works on the database through the CLI, for the audit trail: the OS user and host (there is
+ * no admin client yet, and no request). A user without a passwd entry (containers) is its uid.
+ */
+export function cliChangeContext(): ChangeContext {
+  let user: string;
+  try {
+    user = userInfo().username;
+  } catch {
+    user = process.env.USER ?? `uid ${process.getuid?.() ?? 'unknown'}`;
+  }
+  return { actor: { type: 'cli', id: `${user}@${hostname()}` }, sourceAddress: null, requestId: null };
+}
 
 /**
  * The few commands that work on the database itself (admin bootstrap, migrate, secrets) take the

@@ -1,10 +1,12 @@
 import { InvalidArgumentError, type Command } from 'commander';
+import type { ChangeContext } from '../audit/audit.js';
 import type { Config } from '../config/config.js';
+import { AuditRepository } from '../storage/audit-repository.js';
 import { keyUsage, resealAll, SEALED_TABLES, type KeyUsage } from '../crypto/reseal.js';
 import { createSecretBox } from '../crypto/secret-box.js';
 import type { Database } from '../storage/database.js';
 import { SealedValuesRepository, type SealedTable } from '../storage/sealed-values-repository.js';
-import { withLocalDatabase } from './local-database.js';
+import { cliChangeContext, withLocalDatabase } from './local-database.js';
 import { CliExit } from './options.js';
 
 const LABEL: Record<SealedTable, string> = {
@@ -38,6 +40,7 @@ export async function secretsCommand(
   db: Database,
   out: (line: string) => void,
   batchSize: number,
+  context: ChangeContext = cliChangeContext(),
 ): Promise<number> {
   const secrets = createSecretBox(config.secretsKeys);
   const repository = new SealedValuesRepository(db);
@@ -52,6 +55,19 @@ export async function secretsCommand(
       const unopenable = report.unopenable[table] > 0 ? `, ${report.unopenable[table]} that no configured key opens` : '';
       out(`${LABEL[table]}: ${report.resealed[table]} re-sealed${changed}${unopenable}`);
     }
+    // one entry for the run, counts only: it is made of many batches (each its own transaction),
+    // and the ciphertexts it moved are nobody's business but the database's
+    await new AuditRepository(db).record({
+      action: 'secrets.reseal',
+      context,
+      details: Object.fromEntries(
+        SEALED_TABLES.flatMap((table) => [
+          [`${table}_resealed`, report.resealed[table]],
+          [`${table}_changed_meanwhile`, report.changedMeanwhile[table]],
+          [`${table}_unopenable`, report.unopenable[table]],
+        ]),
+      ),
+    });
   }
   const usage = await keyUsage(repository, secrets);
   out('rows sealed under each key:');

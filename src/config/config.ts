@@ -44,6 +44,7 @@ export const ENV_VARIABLES = {
   METRICS: 'on: Prometheus metrics at GET /metrics (on the main port, outside the issuer path, unless METRICS_PORT is set); off hides them (default off: counters on a public port tell outsiders about traffic).',
   METRICS_PORT: 'With METRICS=on: serve /metrics on this port instead, on its own listener bound to METRICS_HOST, and not on PORT.',
   METRICS_HOST: 'Address the METRICS_PORT listener binds to (default 127.0.0.1: loopback only).',
+  AUDIT_RETENTION: 'How long audit entries are kept: seconds, or a number with s, m, h or d (90d); 0 or forever keeps them all (default 90d).',
 } as const;
 
 export type EnvVariable = keyof typeof ENV_VARIABLES;
@@ -96,6 +97,10 @@ export interface Config {
   };
   /** Off, on the main port (`listener` undefined), or on a listener of its own. */
   metrics: { enabled: false } | { enabled: true; listener: { port: number; host: string } | undefined };
+  audit: {
+    /** Entries older than this many seconds are purged in the background; null: kept forever. */
+    retentionSeconds: number | null;
+  };
 }
 
 export const SERVER_SIGNING_ALGS = ['ES256', 'RS256', 'EdDSA'] as const;
@@ -315,5 +320,22 @@ export function loadConfig(env: Env = process.env): Config {
       maxBytes: integer(env, 'OUTBOUND_MAX_BYTES', 512 * 1024, 1024, 10 * 1024 * 1024),
     },
     metrics: metrics(env, port),
+    audit: { retentionSeconds: auditRetention(env) },
   };
+}
+
+const RETENTION_UNITS: Readonly<Record<string, number>> = { s: 1, m: 60, h: 3600, d: 86_400 };
+/** Ten years: longer is "forever", which says so. */
+const MAX_AUDIT_RETENTION = 10 * 365 * 86_400;
+
+/** AUDIT_RETENTION: "90d", "12h", "3600"; "0" or "forever" keeps every entry (null). */
+function auditRetention(env: Env): number | null {
+  const raw = read(env, 'AUDIT_RETENTION');
+  if (raw === undefined) return 90 * 86_400;
+  if (raw === 'forever' || raw === '0') return null;
+  const match = /^(\d{1,12})([smhd]?)$/.exec(raw);
+  const seconds = match === null ? Number.NaN : Number(match[1]) * RETENTION_UNITS[match[2] === '' ? 's' : match[2]!]!;
+  if (Number.isNaN(seconds)) throw new ConfigError('AUDIT_RETENTION', `must be seconds, or a number with s, m, h or d (90d), or 0 or forever, got "${raw}"`);
+  if (seconds > MAX_AUDIT_RETENTION) throw new ConfigError('AUDIT_RETENTION', `must be at most ${MAX_AUDIT_RETENTION / 86_400}d (use forever to keep everything), got "${raw}"`);
+  return seconds;
 }

@@ -1,3 +1,5 @@
+import type { ChangeContext } from '../audit/audit.js';
+import { changedFieldNames, withCredentials } from '../audit/changed-fields.js';
 import type { SecretBox } from '../crypto/secret-box.js';
 import { newClientId, newClientSecret, newRegistrationAccessToken } from '../crypto/random.js';
 import { constantTimeEqual, hashToken, tokenMatchesHash } from '../crypto/token-hash.js';
@@ -73,7 +75,7 @@ export function secretDueForRenewal(deps: Pick<RegistrationDeps, 'now' | 'client
 }
 
 /** RFC 7591 §3: validates the request, issues the credentials and stores the client. */
-export async function registerClient(deps: RegistrationDeps, request: Readonly<Record<string, unknown>>): Promise<ClientInformation> {
+export async function registerClient(deps: RegistrationDeps, request: Readonly<Record<string, unknown>>, context: ChangeContext): Promise<ClientInformation> {
   const metadata = await validateClientMetadata(request, deps.policy);
   const clientId = newClientId();
   const registrationAccessToken = newRegistrationAccessToken();
@@ -87,7 +89,19 @@ export async function registerClient(deps: RegistrationDeps, request: Readonly<R
     settings: DEFAULT_SETTINGS,
     createdVia: 'dynamic_registration',
   };
-  await deps.transaction((repos) => repos.clients.insert(client));
+  await deps.transaction(async (repos) => {
+    await repos.clients.insert(client);
+    await repos.audit.record({
+      action: 'client.register',
+      context,
+      clientId,
+      changedFields: withCredentials(changedFieldNames(undefined, client, DEFAULT_SETTINGS), {
+        client_secret: client.secretCiphertext !== null,
+        registration_access_token: true,
+      }),
+      at: client.clientIdIssuedAt,
+    });
+  });
   return clientInformation(deps, client, registrationAccessToken);
 }
 
@@ -131,6 +145,7 @@ export async function updateClient(
   clientId: string,
   token: string,
   request: Readonly<Record<string, unknown>>,
+  context: ChangeContext,
 ): Promise<ClientInformation> {
   let client = await authorize(deps, clientId, token);
   if (request.client_id !== client.clientId) {
@@ -158,12 +173,28 @@ export async function updateClient(
         ? // re-sealed, so that updates move secrets onto the current SECRETS_KEY
           { secretCiphertext: deps.secrets.seal(deps.secrets.open(client.secretCiphertext!, clientId), clientId), secretExpiresAt: client.secretExpiresAt }
         : issueSecret(deps, clientId);
-    const updated = await deps.clients.update(clientId, client.registrationTokenHash, client.version, {
-      metadata,
-      ...secret,
-      // a new or removed secret ends any grace period of the one before
-      clearPreviousSecret: !keepSecret,
-      ...(newToken !== undefined ? { registrationTokenHash: hashToken(newToken) } : {}),
+    const before = client;
+    const updated = await deps.transaction(async (repos) => {
+      const written = await repos.clients.update(clientId, before.registrationTokenHash, before.version, {
+        metadata,
+        ...secret,
+        // a new or removed secret ends any grace period of the one before
+        clearPreviousSecret: !keepSecret,
+        ...(newToken !== undefined ? { registrationTokenHash: hashToken(newToken) } : {}),
+      });
+      // a lost race wrote nothing, and records nothing
+      if (written) {
+        await repos.audit.record({
+          action: 'client.update',
+          context,
+          clientId,
+          changedFields: withCredentials(changedFieldNames(before, written), {
+            client_secret: !keepSecret && (before.secretCiphertext !== null || secret.secretCiphertext !== null),
+            registration_access_token: newToken !== undefined,
+          }),
+        });
+      }
+      return written;
     });
     if (updated) {
       deps.clientChanged(client);
@@ -175,9 +206,14 @@ export async function updateClient(
 }
 
 /** RFC 7592 §2.3: the client and its registration access token stop working at once. */
-export async function deleteClient(deps: RegistrationDeps, clientId: string, token: string): Promise<void> {
+export async function deleteClient(deps: RegistrationDeps, clientId: string, token: string, context: ChangeContext): Promise<void> {
   const client = await authorize(deps, clientId, token);
-  if (!(await deps.clients.delete(clientId, client.registrationTokenHash))) throw invalidToken();
+  const deleted = await deps.transaction(async (repos) => {
+    if (!(await repos.clients.delete(clientId, client.registrationTokenHash))) return false;
+    await repos.audit.record({ action: 'client.delete', context, clientId });
+    return true;
+  });
+  if (!deleted) throw invalidToken();
   deps.clientChanged(client);
 }
 

@@ -1,5 +1,6 @@
-import type { FastifyInstance, FastifyReply } from 'fastify';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { requireBearerToken } from '../http/bearer.js';
+import { changeContext } from '../http/change-context.js';
 import { acceptsOnly } from '../http/error-handler.js';
 import { ENDPOINT_PATHS } from '../http/endpoints.js';
 import { invalidToken } from '../http/oauth-error.js';
@@ -23,6 +24,9 @@ interface ClientParams {
   clientId: string;
 }
 
+/** RFC 7592: the client acts on itself (the domain checks its registration access token). */
+const selfContext = (request: FastifyRequest<{ Params: ClientParams }>) => changeContext(request, { type: 'client', id: request.params.clientId });
+
 /** The registration endpoint and the client configuration endpoint, under the issuer's path. */
 export function registrationRoutes(
   app: FastifyInstance,
@@ -38,7 +42,7 @@ export function registrationRoutes(
       const presented = requireBearerToken(request.headers.authorization);
       if (!constantTimeEqual(presented, initialAccessToken)) throw invalidToken();
     }
-    const client = await registerClient(deps, asMetadataObject(request.body));
+    const client = await registerClient(deps, asMetadataObject(request.body), changeContext(request, { type: 'anonymous', id: null }));
     request.log.info({ client_id: client.client_id }, 'client registered');
     metrics.registrationCompleted(mode);
     return noStore(reply).code(201).header('location', client.registration_client_uri).send(client);
@@ -51,13 +55,13 @@ export function registrationRoutes(
 
   app.put<{ Params: ClientParams }>(`${ENDPOINT_PATHS.registration}/:clientId`, async (request, reply) => {
     const token = requireBearerToken(request.headers.authorization);
-    const client = await updateClient(deps, request.params.clientId, token, asMetadataObject(request.body));
+    const client = await updateClient(deps, request.params.clientId, token, asMetadataObject(request.body), selfContext(request));
     request.log.info({ client_id: client.client_id }, 'client updated');
     return noStore(reply).send(client);
   });
 
   app.delete<{ Params: ClientParams }>(`${ENDPOINT_PATHS.registration}/:clientId`, async (request, reply) => {
-    await deleteClient(deps, request.params.clientId, requireBearerToken(request.headers.authorization));
+    await deleteClient(deps, request.params.clientId, requireBearerToken(request.headers.authorization), selfContext(request));
     request.log.info({ client_id: request.params.clientId }, 'client deleted');
     return noStore(reply).code(204).send();
   });

@@ -1,4 +1,4 @@
-import type { Database } from './database.js';
+import type { Database, Queryable } from './database.js';
 
 export interface StoredServerKey {
   kid: string;
@@ -30,6 +30,11 @@ const fromRow = (row: ServerKeyRow): StoredServerKey => ({
 const INSERT = 'INSERT INTO server_keys (kid, alg, public_jwk, private_ciphertext, created_at, activates_at) VALUES ($1, $2, $3::jsonb, $4, $5, $6)';
 const insertParams = (key: StoredServerKey) => [key.kid, key.alg, JSON.stringify(key.publicJwk), key.privateCiphertext, key.createdAt, key.activatesAt];
 
+/** Inserts a key through `db`, which may be a transaction (a rotation and its audit entry). */
+export async function insertServerKey(db: Queryable, key: StoredServerKey): Promise<void> {
+  await db.query(INSERT, insertParams(key));
+}
+
 /** An arbitrary constant: instances creating a key take this lock so only one does. */
 const KEY_CREATION_LOCK = 9068_7523;
 
@@ -45,7 +50,7 @@ export class ServerKeyRepository {
   }
 
   async insert(key: StoredServerKey): Promise<void> {
-    await this.db.query(INSERT, insertParams(key));
+    await insertServerKey(this.db, key);
   }
 
   /**

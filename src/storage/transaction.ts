@@ -1,5 +1,7 @@
+import { AuditRepository } from './audit-repository.js';
 import { ClientRepository } from './client-repository.js';
 import type { Database, Queryable } from './database.js';
+import { insertServerKey, type StoredServerKey } from './server-key-repository.js';
 
 /**
  * The repositories a change writes through. Built over one transaction by `inTransaction`, so
@@ -8,10 +10,13 @@ import type { Database, Queryable } from './database.js';
  */
 export interface Repositories {
   clients: ClientRepository;
+  /** The change's audit entry: `repos.audit.record({ action, context, ... })`. */
+  audit: AuditRepository;
+  serverKeys: { insert(key: StoredServerKey): Promise<void> };
 }
 
 export function repositories(db: Queryable): Repositories {
-  return { clients: new ClientRepository(db) };
+  return { clients: new ClientRepository(db), audit: new AuditRepository(db), serverKeys: { insert: (key) => insertServerKey(db, key) } };
 }
 
 /** Runs `work` with repositories bound to one transaction: committed when it resolves. */

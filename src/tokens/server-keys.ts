@@ -102,10 +102,11 @@ export class ServerKeys {
    * Introduces a new key, published now (this instance's /jwks at once, others' within their
    * refresh interval), signing after the activation delay.
    */
-  async rotate(): Promise<StoredServerKey> {
+  async rotate(insert: (key: StoredServerKey) => Promise<void> = (key) => this.repository.insert(key)): Promise<StoredServerKey> {
     const now = this.now();
     const key = await newServerKey(this.policy.alg, this.secrets, now, this.activationTime(now));
-    await this.repository.insert(key);
+    // an operator's rotation inserts through its own transaction, beside its audit entry
+    await insert(key);
     await this.refresh();
     return key;
   }

@@ -2,6 +2,7 @@ import { Box, useApp } from 'ink';
 import { useReducer } from 'react';
 import type { AdminApi } from '../admin-client/types.js';
 import { useTerminalSize } from './components/terminal-size.js';
+import { AuditLog } from './screens/audit-log.js';
 import { ClientDetail } from './screens/client-detail.js';
 import { ClientForm } from './screens/client-form.js';
 import { ClientList } from './screens/client-list.js';
@@ -49,6 +50,8 @@ export function App({ api, pageSize, fullScreen = false, initial = initialState 
         dispatch={dispatch}
       />
     );
+  } else if (screen.name === 'audit') {
+    shown = <AuditLog key={`audit ${screen.clientId ?? ''}`} api={api} clientId={screen.clientId} pageSize={pageSize ?? Math.min(200, Math.max(2, Math.floor((rows - 8) / 2)))} dispatch={dispatch} />;
   } else if (screen.mode === 'add') {
     shown = <ClientForm key="add" api={api} mode="add" dispatch={dispatch} />;
   } else {

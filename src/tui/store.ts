@@ -16,7 +16,9 @@ export type Screen =
   | { name: 'list' }
   | { name: 'detail'; clientId: string; secrets?: OneTimeSecrets }
   | { name: 'form'; mode: 'add' }
-  | { name: 'form'; mode: 'edit'; clientId: string };
+  | { name: 'form'; mode: 'edit'; clientId: string }
+  /** The audit log: every entry, or one client's (opened from its detail screen). */
+  | { name: 'audit'; clientId?: string };
 
 export interface ListPosition {
   /** The search text sent as `q`; empty: every client. */
@@ -43,6 +45,7 @@ export type Action =
   | { type: 'list/open'; clientIds: readonly string[] }
   | { type: 'open'; clientId: string }
   | { type: 'add' }
+  | { type: 'audit'; clientId?: string }
   | { type: 'edit'; clientId: string }
   | { type: 'back' }
   | { type: 'created'; clientId: string; secrets: OneTimeSecrets }
@@ -80,12 +83,15 @@ export function reducer(state: TuiState, action: Action): TuiState {
       return go(state, { name: 'detail', clientId: action.clientId });
     case 'add':
       return go(state, { name: 'form', mode: 'add' });
+    case 'audit':
+      return go(state, action.clientId === undefined ? { name: 'audit' } : { name: 'audit', clientId: action.clientId });
     case 'edit':
       return go(state, { name: 'form', mode: 'edit', clientId: action.clientId });
     case 'back': {
       const { screen } = state;
-      // an edit returns to its client; everything else to the list
+      // an edit, and a client's audit log, return to the client; everything else to the list
       if (screen.name === 'form' && screen.mode === 'edit') return go(state, { name: 'detail', clientId: screen.clientId });
+      if (screen.name === 'audit' && screen.clientId !== undefined) return go(state, { name: 'detail', clientId: screen.clientId });
       return go(state, { name: 'list' });
     }
     case 'created':

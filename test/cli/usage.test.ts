@@ -25,6 +25,8 @@ const COMMANDS = [
   'keys',
   'keys list',
   'keys rotate',
+  'audit',
+  'audit list',
   'token',
   'tui',
   'admin',

@@ -14,6 +14,7 @@ import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { parse } from 'yaml';
 import { adminClient, DEFAULT_PAGE_SIZE, MAX_GRACE_PERIOD_SECONDS, MAX_PAGE_SIZE } from '../../src/admin/clients.js';
 import { SERVER_KEY_STATES } from '../../src/admin/keys.js';
+import { AUDIT_ACTIONS, AUDIT_ACTOR_TYPES } from '../../src/audit/audit.js';
 import { ADMIN_PATH } from '../../src/admin/routes.js';
 import { ADMIN_SCOPE_VALUES, ADMIN_SCOPES } from '../../src/admin/scopes.js';
 import { SETTING_FIELD_NAMES, SETTING_FIELDS } from '../../src/admin/settings.js';
@@ -36,7 +37,8 @@ import {
   TOKEN_ENDPOINT_AUTH_METHODS,
 } from '../../src/protocol/client-metadata-values.js';
 import { CLIENT_METADATA_FIELDS, SERVER_ISSUED_FIELDS, type FieldSpec } from '../../src/registration/metadata-fields.js';
-import { DEFAULT_SETTINGS } from '../../src/storage/client-repository.js';
+import { ClientRepository, DEFAULT_SETTINGS } from '../../src/storage/client-repository.js';
+import type { Queryable } from '../../src/storage/database.js';
 import { TOKEN_ENDPOINT_GRANT_TYPES } from '../../src/tokens/client-credentials.js';
 import { adminToken, bootstrapAdmin } from '../support/admin.js';
 import { request, startTestServer, storageKind, type TestServer } from '../support/test-server.js';
@@ -168,7 +170,7 @@ function buildAjv(): Ajv2020 {
   const strictSchemas = asObject(asObject(strictDoc.components, 'components').schemas, 'schemas');
   for (const name of [
     'ClientInformation', 'ProviderMetadata', 'Health', 'TokenResponse', 'IntrospectionResponse', 'JsonWebKeySet', 'ServerPublicKey',
-    'AdminClientFields', 'ClientPage', 'ServerKeyList', 'ServerKeyInfo',
+    'AdminClientFields', 'ClientPage', 'ServerKeyList', 'ServerKeyInfo', 'AuditEntry', 'AuditPage',
   ]) {
     asObject(strictSchemas[name], name).unevaluatedProperties = false;
   }
@@ -305,7 +307,7 @@ type Trouble = keyof typeof TROUBLE_ANSWERS;
 async function withDatabaseTrouble(target: TestServer, check: (trouble: Trouble) => Promise<void>): Promise<void> {
   const failing = vi.spyOn(target.db, 'query').mockRejectedValue(new Error('database is down (injected by the test)'));
   const failingPing = vi.spyOn(target.db, 'ping').mockRejectedValue(new Error('database is down (injected by the test)'));
-  // changes are written through transactions (inTransaction), which do not go through query
+  // changes go through a transaction (the change and its audit entry), not through query
   const failingTransaction = vi.spyOn(target.db, 'transaction').mockRejectedValue(new Error('database is down (injected by the test)'));
   try {
     await check('failing');
@@ -441,6 +443,7 @@ describe('openapi.yaml against the code', () => {
         'POST /admin/clients/{client_id}/rotate-registration-token',
         'GET /admin/keys',
         'POST /admin/keys/rotate',
+        'GET /admin/audit',
       ].sort(),
     );
     // The paths are the ones the routes and discovery read.
@@ -498,6 +501,8 @@ describe('openapi.yaml against the code', () => {
     expect(enumOf('AccessTokenFormat')).toEqual([...ACCESS_TOKEN_FORMATS]);
     expect(enumOf('CreatedVia')).toEqual([...CREATED_VIA]);
     expect(enumOf('ServerKeyState')).toEqual([...SERVER_KEY_STATES]);
+    expect(enumOf('AuditAction')).toEqual([...AUDIT_ACTIONS]);
+    expect(enumOf('AuditActorType')).toEqual([...AUDIT_ACTOR_TYPES]);
     expect(asObject(asObject(schema('ServerKeyInfo').properties, 'ServerKeyInfo.properties').alg, 'alg').enum).toEqual([...SERVER_SIGNING_ALGS]);
     const oauthError = asObject(asObject(schema('OAuthError').properties, 'OAuthError.properties').error, 'OAuthError.error');
     expect(oauthError.enum).toEqual(Object.keys(OAUTH_ERRORS));
@@ -532,6 +537,7 @@ describe('openapi.yaml against the code', () => {
       TOKEN_ENDPOINT_AUTH_METHODS, GRANT_TYPES, SIGNING_ALGS, KEY_MANAGEMENT_ALGS, CONTENT_ENCRYPTION_ALGS,
       APPLICATION_TYPES, SUBJECT_TYPES, RESPONSE_TYPES, CLAIMS_SUPPORTED, Object.keys(OAUTH_ERRORS), TOKEN_ENDPOINT_GRANT_TYPES,
       ACCESS_TOKEN_FORMATS, SETTING_FIELDS.access_token_format.schema.enum, CREATED_VIA, SERVER_KEY_STATES, SERVER_SIGNING_ALGS,
+      AUDIT_ACTIONS, AUDIT_ACTOR_TYPES,
     ].map((values) => JSON.stringify([...values]));
     const stray = enumsIn(doc).filter(({ pointer, values }) => {
       if (constants.includes(JSON.stringify(values))) return false;
@@ -1314,6 +1320,20 @@ describe(`openapi.yaml against a running server (${storageKind})`, () => {
       ]);
     });
 
+    it('lists the audit trail, newest first and filtered, as documented', async () => {
+      const { client_id: id } = await create(machine);
+      await admin('POST', `/clients/${id as string}/disable`);
+      const all = await admin('GET', '/audit?limit=1');
+      expect([all.status, (all.body.entries as JsonObject[]).length, typeof all.body.next_cursor]).toEqual([200, 1, 'string']);
+      const next = await admin('GET', `/audit?limit=1&cursor=${all.body.next_cursor as string}`);
+      expect((next.body.entries as JsonObject[])[0]!.id).toBeLessThan((all.body.entries as JsonObject[])[0]!.id as number);
+      const filtered = await admin('GET', `/audit?client_id=${id as string}&action=client.disable&actor=admin&since=0&until=999999999999`);
+      expect((filtered.body.entries as JsonObject[]).map((entry) => [entry.action, entry.client_id, entry.actor_id, entry.changed_fields])).toEqual([
+        ['client.disable', id, credentials.client_id, ['disabled']],
+      ]);
+      expect(filtered.body.next_cursor).toBeNull();
+    });
+
     /** One request each operation accepts, for the checks every operation shares. */
     async function everyOperation(): Promise<Attempt[]> {
       const { client_id: id } = await create(machine);
@@ -1330,6 +1350,7 @@ describe(`openapi.yaml against a running server (${storageKind})`, () => {
         ['POST', `${client}/rotate-registration-token`, {}],
         ['GET', '/keys', {}],
         ['POST', '/keys/rotate', {}],
+        ['GET', '/audit', {}],
         ['DELETE', client, {}],
       ];
     }
@@ -1423,6 +1444,9 @@ describe(`openapi.yaml against a running server (${storageKind})`, () => {
 
         ['POST', '/keys/rotate', { json: 'now' }, 400, 'invalid_request'],
         ['POST', '/keys/rotate', tooLarge(), 413, 'request_too_large'],
+
+        ...['limit=0', `limit=${MAX_PAGE_SIZE + 1}`, 'cursor=bogus', 'action=client.frobnicate', 'client_id=short', 'actor=', 'since=soon', 'until=-1', 'sort=at', 'action=client.create&action=client.delete']
+          .map((query): [string, string, RequestOptions, number, string] => ['GET', `/audit?${query}`, {}, 400, 'invalid_request']),
         ['POST', '/keys/rotate', asText, 415, 'unsupported_media_type'],
       ];
       for (const [method, path, options, status, error] of cases) {
@@ -1436,13 +1460,12 @@ describe(`openapi.yaml against a running server (${storageKind})`, () => {
     it('answers 409 conflict when other changes to the client win every retry', async () => {
       const { client_id: id } = await create(machine);
       const client = `/clients/${id as string}`;
-      const query = adminServer.db.query.bind(adminServer.db);
-      // Another operator's change lands between each read of this request and its conditional write.
-      const racing = vi.spyOn(adminServer.db, 'query').mockImplementation(async (sql: string, params?: readonly unknown[]) => {
-        if (/^UPDATE clients SET [\s\S]* WHERE client_id = \$1 AND version = \$2/.test(sql)) {
-          await query('UPDATE clients SET version = version + 1 WHERE client_id = $1', [params?.[0]]);
-        }
-        return query(sql, params);
+      const change = ClientRepository.prototype.change;
+      // Another operator's change lands between each read of this request and its conditional
+      // write (in the write's own transaction, where the repository's queries go).
+      const racing = vi.spyOn(ClientRepository.prototype, 'change').mockImplementation(async function (this: ClientRepository, clientId, version, update) {
+        await (this as unknown as { db: Queryable }).db.query('UPDATE clients SET version = version + 1 WHERE client_id = $1', [clientId]);
+        return change.call(this, clientId, version, update);
       });
       try {
         for (const [method, path, options] of [

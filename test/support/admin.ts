@@ -1,13 +1,14 @@
 import { randomUUID } from 'node:crypto';
 import { importJWK, SignJWT } from 'jose';
 import { bootstrapAdminClient } from '../../src/admin/bootstrap.js';
+import { cliChangeContext } from '../../src/cli/local-database.js';
 import type { AdminCredentials } from '../../src/admin-client/types.js';
 import type { TestServer } from './test-server.js';
 import { ASSERTION_TYPE, postForm } from './client-auth.js';
 
 /** The first admin of a test server, made as `oidc-registrar admin bootstrap` makes it. */
 export function bootstrapAdmin(server: TestServer): Promise<AdminCredentials> {
-  return bootstrapAdminClient(server.db, server.config);
+  return bootstrapAdminClient(server.db, server.config, cliChangeContext());
 }
 
 /** An access token for `credentials` with `scope`, by private_key_jwt, as the CLI gets one. */

@@ -1,4 +1,14 @@
-import { AdminApiError, type AdminApi, type AdminClient, type ClientListQuery, type ClientPage, type ServerKeyInfo } from '../../src/admin-client/types.js';
+import {
+  AdminApiError,
+  type AdminApi,
+  type AdminClient,
+  type AuditEntry,
+  type AuditListQuery,
+  type AuditPage,
+  type ClientListQuery,
+  type ClientPage,
+  type ServerKeyInfo,
+} from '../../src/admin-client/types.js';
 
 /**
  * An in-memory admin API for the TUI's component tests: the TUI receives its API as a prop, and
@@ -7,6 +17,8 @@ import { AdminApiError, type AdminApi, type AdminClient, type ClientListQuery, t
  */
 export class FakeAdminApi implements AdminApi {
   readonly clients: AdminClient[];
+  /** The audit trail GET /admin/audit answers from, newest first. */
+  audit: AuditEntry[] = [];
   readonly calls: { method: string; args: unknown[] }[] = [];
   refuse: ((body: Record<string, unknown>) => AdminApiError | undefined) | undefined;
   private sequence = 0;
@@ -117,6 +129,30 @@ export class FakeAdminApi implements AdminApi {
   async rotateKey(): Promise<ServerKeyInfo> {
     return { kid: 'k2', alg: 'ES256', created_at: 0, activates_at: 600, state: 'pending' };
   }
+
+  async listAudit(query: AuditListQuery): Promise<AuditPage> {
+    this.record('listAudit', query);
+    const matching = this.audit.filter((entry) => query.client_id === undefined || entry.client_id === query.client_id);
+    const start = query.cursor === undefined ? 0 : Number(query.cursor.replace('after-', ''));
+    const end = start + (query.limit ?? 50);
+    return { entries: matching.slice(start, end), next_cursor: end < matching.length ? `after-${end}` : null };
+  }
+}
+
+/** An audit entry as the admin API lists it, with the given fields over plausible defaults. */
+export function fakeAuditEntry(fields: Partial<AuditEntry> & { id: number }): AuditEntry {
+  return {
+    at: 1_700_000_000 + fields.id,
+    action: 'client.update',
+    actor_type: 'admin',
+    actor_id: 'admin-client-0000000001',
+    client_id: 'client-00000000000001',
+    source_address: '127.0.0.1',
+    request_id: `request-${fields.id}`,
+    changed_fields: ['client_name'],
+    details: {},
+    ...fields,
+  };
 }
 
 /** A client as the admin API represents it, with the given fields over plausible defaults. */

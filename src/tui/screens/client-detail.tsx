@@ -187,6 +187,7 @@ export function ClientDetail({ api, clientId, secrets, notice, height, dispatch 
     else if (key.downArrow || input === 'j') setScroll((at) => Math.min(maxScroll, at + 1));
     else if (!client) return;
     else if (input === 'e') dispatch({ type: 'edit', clientId });
+    else if (input === 'l') dispatch({ type: 'audit', clientId });
     else if (input === 'x') setConfirm('delete');
     else if (input === 'r') setConfirm('rotate');
     else if (input === 'd') {
@@ -260,6 +261,7 @@ export function ClientDetail({ api, clientId, secrets, notice, height, dispatch 
                 ['d', client.disabled ? 'enable' : 'disable'],
                 ['r', 'rotate secret'],
                 ['x', 'delete'],
+                ['l', 'audit log'],
                 ['↑/↓', 'scroll'],
                 ['Esc', 'back'],
               ]

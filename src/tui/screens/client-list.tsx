@@ -75,6 +75,7 @@ export function ClientList({ api, position, pageSize, width, notice, dispatch, o
     if (input === 'q') onQuit();
     else if (input === '/') setSearch({ value: q, cursor: q.length });
     else if (input === 'a') dispatch({ type: 'add' });
+    else if (input === 'l') dispatch({ type: 'audit' });
     else if (key.escape && q !== '') dispatch({ type: 'list/search', q: '' });
     else if (key.upArrow || input === 'k') dispatch({ type: 'list/move', by: -1, rows: clients.length });
     else if (key.downArrow || input === 'j') dispatch({ type: 'list/move', by: 1, rows: clients.length });
@@ -126,6 +127,7 @@ export function ClientList({ api, position, pageSize, width, notice, dispatch, o
           ['/', 'search'],
           ['n/p', 'next/previous page'],
           ['a', 'add client'],
+          ['l', 'audit log'],
           ['q', 'quit'],
         ]}
       />
