@@ -17,6 +17,8 @@ import {
   type AdminDeps,
 } from './clients.js';
 import { listKeys, rotateKey } from './keys.js';
+import { createInitialAccessToken, getInitialAccessToken, listInitialAccessTokens, revokeInitialAccessToken, type InitialAccessTokenDeps } from './initial-access-tokens.js';
+import { clearDefaultPolicy, createPolicy, deletePolicy, getPolicy, listPolicies, replacePolicy, setDefaultPolicy, type PolicyDeps } from './policies.js';
 import { invalidRequest } from '../http/oauth-error.js';
 
 /** Where the admin API lives under the issuer. */
@@ -39,7 +41,13 @@ function objectBody(body: unknown): Record<string, unknown> {
 }
 
 /** The admin API (config API): thin routes over the service functions of clients.ts and keys.ts. */
-export function adminRoutes(app: FastifyInstance, deps: AdminDeps, tokens: AccessTokenDeps, keys: { serverKeys: ServerKeys; repository: ServerKeyRepository }): void {
+export function adminRoutes(
+  app: FastifyInstance,
+  deps: AdminDeps,
+  tokens: AccessTokenDeps,
+  keys: { serverKeys: ServerKeys; repository: ServerKeyRepository },
+  control: InitialAccessTokenDeps & PolicyDeps,
+): void {
   requireAdminToken(app, tokens);
   acceptsOnly(app, 'application/json');
   // RFC 7396 patches are JSON documents of their own media type
@@ -111,5 +119,61 @@ export function adminRoutes(app: FastifyInstance, deps: AdminDeps, tokens: Acces
     const key = await rotateKey(keys.serverKeys, deps.now());
     request.log.info({ kid: key.kid, admin_client_id: request.adminClientId }, 'signing key added by an operator');
     return noStore(reply).code(201).send(key);
+  });
+
+  const iats = `${ADMIN_PATH}/initial-access-tokens`;
+  const iat = `${iats}/:id`;
+  app.get(iats, async (_request, reply) => noStore(reply).send(await listInitialAccessTokens(control)));
+
+  app.post(iats, async (request, reply) => {
+    const created = await createInitialAccessToken(control, objectBody(request.body));
+    request.log.info({ initial_access_token_id: created.id, policy: created.policy, admin_client_id: request.adminClientId }, 'initial access token created by an operator');
+    return noStore(reply).code(201).header('location', `${deps.issuer}${iats}/${created.id}`).send(created);
+  });
+
+  app.get<{ Params: { id: string } }>(iat, async (request, reply) => noStore(reply).send(await getInitialAccessToken(control, request.params.id)));
+
+  app.post<{ Params: { id: string } }>(`${iat}/revoke`, OPTIONAL_BODY, async (request, reply) => {
+    optionalBody(request.body);
+    const revoked = await revokeInitialAccessToken(control, request.params.id);
+    request.log.info({ initial_access_token_id: revoked.id, admin_client_id: request.adminClientId }, 'initial access token revoked by an operator');
+    return noStore(reply).send(revoked);
+  });
+
+  const policies = `${ADMIN_PATH}/policies`;
+  const policy = `${policies}/:name`;
+  app.get(policies, async (_request, reply) => noStore(reply).send(await listPolicies(control)));
+
+  app.post(policies, async (request, reply) => {
+    const created = await createPolicy(control, objectBody(request.body));
+    request.log.info({ policy: created.name, admin_client_id: request.adminClientId }, 'registration policy created by an operator');
+    return noStore(reply).code(201).header('location', `${deps.issuer}${policies}/${created.name}`).send(created);
+  });
+
+  app.get<{ Params: { name: string } }>(policy, async (request, reply) => noStore(reply).send(await getPolicy(control, request.params.name)));
+
+  app.put<{ Params: { name: string } }>(policy, async (request, reply) => {
+    const replaced = await replacePolicy(control, request.params.name, objectBody(request.body));
+    request.log.info({ policy: replaced.name, admin_client_id: request.adminClientId }, 'registration policy replaced by an operator');
+    return noStore(reply).send(replaced);
+  });
+
+  app.delete<{ Params: { name: string } }>(policy, async (request, reply) => {
+    await deletePolicy(control, request.params.name);
+    request.log.info({ policy: request.params.name, admin_client_id: request.adminClientId }, 'registration policy deleted by an operator');
+    return noStore(reply).code(204).send();
+  });
+
+  const defaultPolicy = `${ADMIN_PATH}/default-policy`;
+  app.put(defaultPolicy, async (request, reply) => {
+    const chosen = await setDefaultPolicy(control, objectBody(request.body));
+    request.log.info({ policy: chosen.name, admin_client_id: request.adminClientId }, 'default registration policy set by an operator');
+    return noStore(reply).send(chosen);
+  });
+
+  app.delete(defaultPolicy, async (request, reply) => {
+    await clearDefaultPolicy(control);
+    request.log.info({ admin_client_id: request.adminClientId }, 'default registration policy cleared by an operator');
+    return noStore(reply).code(204).send();
   });
 }

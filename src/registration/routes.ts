@@ -2,8 +2,6 @@ import type { FastifyInstance, FastifyReply } from 'fastify';
 import { requireBearerToken } from '../http/bearer.js';
 import { acceptsOnly } from '../http/error-handler.js';
 import { ENDPOINT_PATHS } from '../http/endpoints.js';
-import { invalidToken } from '../http/oauth-error.js';
-import { constantTimeEqual } from '../crypto/token-hash.js';
 import {
   asMetadataObject,
   deleteClient,
@@ -23,14 +21,12 @@ interface ClientParams {
 }
 
 /** The registration endpoint and the client configuration endpoint, under the issuer's path. */
-export function registrationRoutes(app: FastifyInstance, deps: RegistrationDeps, initialAccessToken: string | undefined): void {
+export function registrationRoutes(app: FastifyInstance, deps: RegistrationDeps): void {
   acceptsOnly(app, 'application/json');
   app.post(ENDPOINT_PATHS.registration, async (request, reply) => {
-    if (initialAccessToken !== undefined) {
-      const presented = requireBearerToken(request.headers.authorization);
-      if (!constantTimeEqual(presented, initialAccessToken)) throw invalidToken();
-    }
-    const client = await registerClient(deps, asMetadataObject(request.body));
+    // the mode is decided before the body is looked at; a Bearer token, when sent, must be valid
+    const presented = request.headers.authorization === undefined ? undefined : requireBearerToken(request.headers.authorization);
+    const client = await registerClient(deps, asMetadataObject(request.body), presented);
     request.log.info({ client_id: client.client_id }, 'client registered');
     return noStore(reply).code(201).header('location', client.registration_client_uri).send(client);
   });

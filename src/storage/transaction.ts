@@ -1,5 +1,7 @@
 import { ClientRepository } from './client-repository.js';
 import type { Database, Queryable } from './database.js';
+import { InitialAccessTokenRepository } from './initial-access-token-repository.js';
+import { RegistrationPolicyRepository } from './registration-policy-repository.js';
 
 /**
  * The repositories a change writes through. Built over one transaction by `inTransaction`, so
@@ -8,10 +10,12 @@ import type { Database, Queryable } from './database.js';
  */
 export interface Repositories {
   clients: ClientRepository;
+  initialAccessTokens: InitialAccessTokenRepository;
+  policies: RegistrationPolicyRepository;
 }
 
 export function repositories(db: Queryable): Repositories {
-  return { clients: new ClientRepository(db) };
+  return { clients: new ClientRepository(db), initialAccessTokens: new InitialAccessTokenRepository(db), policies: new RegistrationPolicyRepository(db) };
 }
 
 /** Runs `work` with repositories bound to one transaction: committed when it resolves. */

@@ -674,6 +674,8 @@ describe('openapi.yaml against the code', () => {
       updatedAt: 1_767_225_600,
       lastUsedAt: null,
       version: 1,
+      initialAccessTokenId: 'a1b2c3d4e5f6a7b8c9d0',
+      registrationPolicy: 'partner-a',
     };
     const shown = adminClient({ issuer: 'https://id.example', tokenDefaults: { format: 'jwt', lifetimeSeconds: 300 } }, stored);
     expect(schemaProblems(pointerOf('components', 'schemas', 'AdminClient'), shown)).toEqual([]);
