@@ -29,7 +29,7 @@ describe('migrations', () => {
       const applied = await Promise.all(instances.map((db) => migrate(db)));
       expect(applied.flat()).toEqual(['0001_clients.sql', '0002_client_authentication.sql', '0003_operator_settings.sql', '0004_resource_servers.sql', '0006_registration_control.sql']);
       const { rows } = await admin.query(`SELECT version FROM ${schema}.schema_migrations ORDER BY 1`);
-      expect(rows).toEqual([{ version: '0001_clients.sql' }, { version: '0002_client_authentication.sql' }, { version: '0003_operator_settings.sql' }, { version: '0004_resource_servers.sql' }]);
+      expect(rows).toEqual([{ version: '0001_clients.sql' }, { version: '0002_client_authentication.sql' }, { version: '0003_operator_settings.sql' }, { version: '0004_resource_servers.sql' }, { version: '0006_registration_control.sql' }]);
     } finally {
       await Promise.all(instances.map((db) => db.close()));
       await admin.query(`DROP SCHEMA ${schema} CASCADE`);
