@@ -1,5 +1,6 @@
 import { Ajv } from 'ajv';
 import { SETTING_FIELDS } from '../admin/settings.js';
+import { ACCESS_TOKEN_FORMATS } from '../config/config.js';
 import { invalidClientMetadata, invalidRedirectUri, invalidRequest, type OAuthError } from '../http/oauth-error.js';
 import { GRANT_TYPES, RESPONSE_TYPES, TOKEN_ENDPOINT_AUTH_METHODS } from '../protocol/client-metadata-values.js';
 import type { ClientSettings } from '../storage/client-repository.js';
@@ -12,6 +13,9 @@ export const MAX_CLIENT_LIFETIME = 10 * 365 * 86_400;
 export const MAX_CLIENT_CAP = 1_000_000;
 
 const HOST_PATTERN = '^(\\*\\.)?([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)(\\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*(:[0-9]{1,5})?$|^\\[[0-9a-f:.]+\\](:[0-9]{1,5})?$';
+
+/** The metadata fields a policy can require: every one but software_statement (its own rule). */
+export const REQUIRABLE_FIELDS = (Object.keys(CLIENT_METADATA_FIELDS) as (keyof typeof CLIENT_METADATA_FIELDS)[]).filter((f) => f !== 'software_statement');
 
 /**
  * Every rule a registration policy may hold: its JSON schema and what it means. The one list that
@@ -28,15 +32,15 @@ export const POLICY_RULES = {
     meaning: 'whether redirect URIs on localhost, 127.0.0.1 and [::1] are allowed (default true)',
   },
   grant_types: {
-    schema: { type: 'array', items: { enum: [...GRANT_TYPES] }, minItems: 1, uniqueItems: true },
+    schema: { type: 'array', items: { type: 'string', enum: [...GRANT_TYPES] }, minItems: 1, uniqueItems: true },
     meaning: 'the grant_types a client may register',
   },
   response_types: {
-    schema: { type: 'array', items: { enum: [...RESPONSE_TYPES] }, uniqueItems: true },
+    schema: { type: 'array', items: { type: 'string', enum: [...RESPONSE_TYPES] }, uniqueItems: true },
     meaning: 'the response_types a client may register',
   },
   token_endpoint_auth_methods: {
-    schema: { type: 'array', items: { enum: [...TOKEN_ENDPOINT_AUTH_METHODS] }, minItems: 1, uniqueItems: true },
+    schema: { type: 'array', items: { type: 'string', enum: [...TOKEN_ENDPOINT_AUTH_METHODS] }, minItems: 1, uniqueItems: true },
     meaning: 'the token_endpoint_auth_method values a client may register',
   },
   scopes: {
@@ -52,7 +56,7 @@ export const POLICY_RULES = {
     meaning: 'how many clients registered with one initial access token may exist at once',
   },
   required_fields: {
-    schema: { type: 'array', items: { enum: Object.keys(CLIENT_METADATA_FIELDS).filter((f) => f !== 'software_statement') }, uniqueItems: true },
+    schema: { type: 'array', items: { type: 'string', enum: [...REQUIRABLE_FIELDS] }, uniqueItems: true },
     meaning: 'metadata fields a registration must include',
   },
   require_software_statement: {
@@ -60,7 +64,7 @@ export const POLICY_RULES = {
     meaning: 'registrations must carry a software_statement; true is refused until this server accepts software statements',
   },
   access_token_format: {
-    schema: { enum: SETTING_FIELDS.access_token_format.schema.enum.filter((v) => v !== null) },
+    schema: { type: 'string', enum: [...ACCESS_TOKEN_FORMATS] },
     meaning: 'the access_token_format clients registered under this policy get',
   },
   access_token_lifetime: {
