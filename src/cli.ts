@@ -7,7 +7,9 @@ import { AdminUnreachableError } from './admin-client/http-admin-api.js';
 import { AdminApiError } from './admin-client/types.js';
 import { registerAdminCommands } from './cli/admin.js';
 import { registerClientsCommands } from './cli/clients.js';
+import { registerIatCommands } from './cli/iat.js';
 import { registerKeysCommands } from './cli/keys.js';
+import { registerPoliciesCommands } from './cli/policies.js';
 import { registerMigrateCommand } from './cli/migrate.js';
 import { CliExit } from './cli/options.js';
 import { registerSecretsCommands } from './cli/secrets.js';
@@ -38,6 +40,8 @@ function buildProgram(): Command {
     .showSuggestionAfterError();
   registerClientsCommands(program);
   registerKeysCommands(program);
+  registerIatCommands(program);
+  registerPoliciesCommands(program);
   registerTokenCommand(program);
   registerTuiCommand(program);
   registerAdminCommands(program);
