@@ -5,6 +5,8 @@ import { useTerminalSize } from './components/terminal-size.js';
 import { ClientDetail } from './screens/client-detail.js';
 import { ClientForm } from './screens/client-form.js';
 import { ClientList } from './screens/client-list.js';
+import { InitialAccessTokens } from './screens/initial-access-tokens.js';
+import { Policies, PolicyForm } from './screens/policies.js';
 import { initialState, reducer, type TuiState } from './store.js';
 
 export interface AppProps {
@@ -49,6 +51,12 @@ export function App({ api, pageSize, fullScreen = false, initial = initialState 
         dispatch={dispatch}
       />
     );
+  } else if (screen.name === 'tokens') {
+    shown = <InitialAccessTokens api={api} notice={state.notice} dispatch={dispatch} />;
+  } else if (screen.name === 'policies') {
+    shown = <Policies api={api} notice={state.notice} dispatch={dispatch} />;
+  } else if (screen.name === 'policy-form') {
+    shown = <PolicyForm key={screen.policyName ?? 'new policy'} api={api} policyName={screen.policyName} dispatch={dispatch} />;
   } else if (screen.mode === 'add') {
     shown = <ClientForm key="add" api={api} mode="add" dispatch={dispatch} />;
   } else {

@@ -75,6 +75,8 @@ export function ClientList({ api, position, pageSize, width, notice, dispatch, o
     if (input === 'q') onQuit();
     else if (input === '/') setSearch({ value: q, cursor: q.length });
     else if (input === 'a') dispatch({ type: 'add' });
+    else if (input === 't') dispatch({ type: 'tokens' });
+    else if (input === 'r') dispatch({ type: 'policies' });
     else if (key.escape && q !== '') dispatch({ type: 'list/search', q: '' });
     else if (key.upArrow || input === 'k') dispatch({ type: 'list/move', by: -1, rows: clients.length });
     else if (key.downArrow || input === 'j') dispatch({ type: 'list/move', by: 1, rows: clients.length });
@@ -126,6 +128,8 @@ export function ClientList({ api, position, pageSize, width, notice, dispatch, o
           ['/', 'search'],
           ['n/p', 'next/previous page'],
           ['a', 'add client'],
+          ['t', 'initial access tokens'],
+          ['r', 'registration policies'],
           ['q', 'quit'],
         ]}
       />
