@@ -88,7 +88,10 @@ export class RegistrationPolicyRepository {
 
   /** Makes `name` the one default (the previous default stops being one). Undefined when unknown. */
   async setDefault(name: string): Promise<StoredPolicy | undefined> {
-    if ((await this.db.query(`SELECT name FROM registration_policies WHERE name = $1 FOR UPDATE`, [name])).length === 0) return undefined;
+    // every policy row locked: two concurrent changes of the default queue instead of both
+    // clearing the old default and then colliding on the one-default index
+    const names = await this.db.query<{ name: string }>('SELECT name FROM registration_policies ORDER BY name FOR UPDATE');
+    if (!names.some((row) => row.name === name)) return undefined;
     await this.db.query('UPDATE registration_policies SET is_default = false WHERE is_default AND name <> $1', [name]);
     const [row] = await this.db.query<PolicyRow>(`UPDATE registration_policies SET is_default = true WHERE name = $1 RETURNING ${COLUMNS}`, [name]);
     return row && fromRow(row);
