@@ -32,6 +32,8 @@ import { ReplayRepository } from './storage/replay-repository.js';
 import { RevocationRepository } from './storage/revocation-repository.js';
 import { ReferenceTokenRepository } from './storage/reference-token-repository.js';
 import { inTransaction } from './storage/transaction.js';
+import { InitialAccessTokenRepository } from './storage/initial-access-token-repository.js';
+import { RegistrationPolicyRepository } from './storage/registration-policy-repository.js';
 import { ServerKeyRepository } from './storage/server-key-repository.js';
 import type { AccessTokenDeps } from './tokens/access-tokens.js';
 import { jwksRoute, tokenRoutes } from './tokens/routes.js';
@@ -139,7 +141,9 @@ export async function buildApp(config: Config, appDeps: AppDeps): Promise<Fastif
   healthRoutes(app, deps.db, () => serverKeys.canSign());
 
   const endpoints = endpointUrls(config.issuer);
-  discoveryRoutes(app, config.issuer, buildProviderMetadata(config, endpoints));
+  // discovery tells the truth: a closed server announces no registration endpoint
+  const { registration_endpoint: _closed, ...withoutRegistration } = endpoints;
+  discoveryRoutes(app, config.issuer, buildProviderMetadata(config, config.registration.mode === 'closed' ? withoutRegistration : endpoints));
 
   const transaction = inTransaction(deps.db);
   const registrationDeps: RegistrationDeps = {
@@ -152,6 +156,8 @@ export async function buildApp(config: Config, appDeps: AppDeps): Promise<Fastif
     clientSecretTtlSeconds: config.registration.clientSecretTtlSeconds,
     now,
     clientChanged: (before) => clientKeys.forget(before.clientId, before.metadata.jwks_uri as string | undefined),
+    access: { mode: config.registration.mode, staticToken: config.registration.initialAccessToken, tokens: new InitialAccessTokenRepository(deps.db) },
+    policies: new RegistrationPolicyRepository(deps.db),
   };
   const replay = new ReplayRepository(deps.db);
   const revocations = new RevocationRepository(deps.db);
@@ -202,9 +208,16 @@ export async function buildApp(config: Config, appDeps: AppDeps): Promise<Fastif
     async (scope) => {
       jwksRoute(scope, serverKeys);
       // each in a scope of its own: they read different body types
-      await scope.register(async (registrationScope) => registrationRoutes(registrationScope, registrationDeps, config.registration.initialAccessToken, metrics));
+      await scope.register(async (registrationScope) => registrationRoutes(registrationScope, registrationDeps, metrics));
       await scope.register(async (tokenScope) => tokenRoutes(tokenScope, clientAuthDeps, tokenDeps, metrics));
-      await scope.register(async (adminScope) => adminRoutes(adminScope, adminDeps, tokenDeps, { serverKeys, repository: serverKeyRepository }, metrics));
+      await scope.register(async (adminScope) =>
+        adminRoutes(adminScope, adminDeps, tokenDeps, { serverKeys, repository: serverKeyRepository }, metrics, {
+          initialAccessTokens: registrationDeps.access.tokens,
+          policies: registrationDeps.policies,
+          transaction,
+          now,
+        }),
+      );
     },
     { prefix },
   );

@@ -8,7 +8,9 @@ import { AdminApiError } from './admin-client/types.js';
 import { registerAdminCommands } from './cli/admin.js';
 import { registerAuditCommands } from './cli/audit.js';
 import { registerClientsCommands } from './cli/clients.js';
+import { registerIatCommands } from './cli/iat.js';
 import { registerKeysCommands } from './cli/keys.js';
+import { registerPoliciesCommands } from './cli/policies.js';
 import { registerMigrateCommand } from './cli/migrate.js';
 import { CliExit } from './cli/options.js';
 import { registerSecretsCommands } from './cli/secrets.js';
@@ -40,6 +42,8 @@ function buildProgram(): Command {
   registerClientsCommands(program);
   registerKeysCommands(program);
   registerAuditCommands(program);
+  registerIatCommands(program);
+  registerPoliciesCommands(program);
   registerTokenCommand(program);
   registerTuiCommand(program);
   registerAdminCommands(program);

@@ -1,5 +1,18 @@
 import type { AdminToken } from './admin-token.js';
-import { AdminApiError, type AdminApi, type AdminClient, type AuditListQuery, type AuditPage, type ClientListQuery, type ClientPage, type ServerKeyInfo } from './types.js';
+import {
+  AdminApiError,
+  type AdminApi,
+  type AdminClient,
+  type ClientListQuery,
+  type ClientPage,
+  type AuditListQuery,
+  type AuditPage,
+  type InitialAccessTokenInfo,
+  type NewInitialAccessTokenRequest,
+  type RegistrationPolicyInfo,
+  type RegistrationPolicyRequest,
+  type ServerKeyInfo,
+} from './types.js';
 
 /** The server could not be reached at all (refused, timed out, name not found). */
 export class AdminUnreachableError extends Error {
@@ -48,6 +61,8 @@ function queryOf(query: ClientListQuery | AuditListQuery): URLSearchParams {
 }
 
 const clientPath = (clientId: string, action = '') => `/admin/clients/${encodeURIComponent(clientId)}${action}`;
+const tokenPath = (id: string, action = '') => `/admin/initial-access-tokens/${encodeURIComponent(id)}${action}`;
+const policyPath = (name: string) => `/admin/policies/${encodeURIComponent(name)}`;
 
 /** The admin API over HTTP: base URL + /admin/..., bearer token, OAuth JSON errors as AdminApiError. */
 export class HttpAdminApi implements AdminApi {
@@ -154,5 +169,49 @@ export class HttpAdminApi implements AdminApi {
 
   listAudit(query: AuditListQuery): Promise<AuditPage> {
     return this.#call({ method: 'GET', path: '/admin/audit', query: queryOf(query) });
+  }
+
+  listInitialAccessTokens(): Promise<{ initial_access_tokens: InitialAccessTokenInfo[] }> {
+    return this.#call({ method: 'GET', path: '/admin/initial-access-tokens' });
+  }
+
+  createInitialAccessToken(body: NewInitialAccessTokenRequest): Promise<InitialAccessTokenInfo & { token: string }> {
+    return this.#call({ method: 'POST', path: '/admin/initial-access-tokens', body });
+  }
+
+  getInitialAccessToken(id: string): Promise<InitialAccessTokenInfo> {
+    return this.#call({ method: 'GET', path: tokenPath(id) });
+  }
+
+  revokeInitialAccessToken(id: string): Promise<InitialAccessTokenInfo> {
+    return this.#call({ method: 'POST', path: tokenPath(id, '/revoke') });
+  }
+
+  listPolicies(): Promise<{ policies: RegistrationPolicyInfo[] }> {
+    return this.#call({ method: 'GET', path: '/admin/policies' });
+  }
+
+  getPolicy(name: string): Promise<RegistrationPolicyInfo> {
+    return this.#call({ method: 'GET', path: policyPath(name) });
+  }
+
+  createPolicy(body: RegistrationPolicyRequest & { name: string }): Promise<RegistrationPolicyInfo> {
+    return this.#call({ method: 'POST', path: '/admin/policies', body });
+  }
+
+  replacePolicy(name: string, body: RegistrationPolicyRequest): Promise<RegistrationPolicyInfo> {
+    return this.#call({ method: 'PUT', path: policyPath(name), body });
+  }
+
+  async deletePolicy(name: string): Promise<void> {
+    await this.#call({ method: 'DELETE', path: policyPath(name) });
+  }
+
+  setDefaultPolicy(name: string): Promise<RegistrationPolicyInfo> {
+    return this.#call({ method: 'PUT', path: '/admin/default-policy', body: { name } });
+  }
+
+  async clearDefaultPolicy(): Promise<void> {
+    await this.#call({ method: 'DELETE', path: '/admin/default-policy' });
   }
 }

@@ -31,6 +31,8 @@ export type AdminClient = Record<string, unknown> & {
   updated_at: number;
   created_via: CreatedVia;
   last_used_at: number | null;
+  initial_access_token_id: string | null;
+  registration_policy: string | null;
 };
 
 export interface ClientListQuery {
@@ -76,6 +78,49 @@ export interface ServerKeyInfo {
   state: 'pending' | 'active' | 'retired';
 }
 
+/** An initial access token as the admin API shows it: never the token, which is shown once at creation. */
+export interface InitialAccessTokenInfo {
+  id: string;
+  description: string | null;
+  /** The registration policy its registrations run under; null: the default policy. */
+  policy: string | null;
+  max_uses: number | null;
+  uses: number;
+  /** null: no limit. */
+  uses_left: number | null;
+  expires_at: number | null;
+  revoked_at: number | null;
+  created_at: number;
+  state: InitialAccessTokenState;
+}
+
+/** Whether a token can still register clients: the values of `state`. */
+export const INITIAL_ACCESS_TOKEN_STATES = ['active', 'expired', 'used_up', 'revoked'] as const;
+export type InitialAccessTokenState = (typeof INITIAL_ACCESS_TOKEN_STATES)[number];
+
+export interface NewInitialAccessTokenRequest {
+  description?: string;
+  policy?: string;
+  max_uses?: number;
+  /** Seconds from now. */
+  expires_in?: number;
+}
+
+export interface RegistrationPolicyInfo {
+  name: string;
+  description: string | null;
+  rules: Record<string, unknown>;
+  is_default: boolean;
+  created_at: number;
+  updated_at: number;
+}
+
+export interface RegistrationPolicyRequest {
+  name?: string;
+  description?: string | null;
+  rules: Record<string, unknown>;
+}
+
 export interface AdminApi {
   listClients(query: ClientListQuery): Promise<ClientPage>;
   getClient(clientId: string): Promise<AdminClient>;
@@ -90,6 +135,17 @@ export interface AdminApi {
   listKeys(): Promise<{ keys: ServerKeyInfo[] }>;
   rotateKey(): Promise<ServerKeyInfo>;
   listAudit(query: AuditListQuery): Promise<AuditPage>;
+  listInitialAccessTokens(): Promise<{ initial_access_tokens: InitialAccessTokenInfo[] }>;
+  createInitialAccessToken(body: NewInitialAccessTokenRequest): Promise<InitialAccessTokenInfo & { token: string }>;
+  getInitialAccessToken(id: string): Promise<InitialAccessTokenInfo>;
+  revokeInitialAccessToken(id: string): Promise<InitialAccessTokenInfo>;
+  listPolicies(): Promise<{ policies: RegistrationPolicyInfo[] }>;
+  getPolicy(name: string): Promise<RegistrationPolicyInfo>;
+  createPolicy(body: RegistrationPolicyRequest & { name: string }): Promise<RegistrationPolicyInfo>;
+  replacePolicy(name: string, body: RegistrationPolicyRequest): Promise<RegistrationPolicyInfo>;
+  deletePolicy(name: string): Promise<void>;
+  setDefaultPolicy(name: string): Promise<RegistrationPolicyInfo>;
+  clearDefaultPolicy(): Promise<void>;
 }
 
 /** Any answer other than 2xx: the status and the server's OAuth error. */

@@ -48,6 +48,8 @@ const READ_ONLY_FIELDS = new Set<string>([
   'updated_at',
   'created_via',
   'last_used_at',
+  'initial_access_token_id',
+  'registration_policy',
 ]);
 
 export const CLIENT_ID_SHAPE = /^[A-Za-z0-9_-]{16,128}$/;
@@ -74,6 +76,8 @@ export function adminClient(deps: Pick<AdminDeps, 'issuer' | 'tokenDefaults'>, c
     updated_at: client.updatedAt,
     created_via: client.createdVia,
     last_used_at: client.lastUsedAt,
+    initial_access_token_id: client.initialAccessTokenId,
+    registration_policy: client.registrationPolicy,
   } as AdminClient;
 }
 

@@ -20,6 +20,8 @@ import {
 } from './clients.js';
 import { listKeys, rotateKey } from './keys.js';
 import { listAudit } from './audit.js';
+import { createInitialAccessToken, getInitialAccessToken, listInitialAccessTokens, revokeInitialAccessToken, type InitialAccessTokenDeps } from './initial-access-tokens.js';
+import { clearDefaultPolicy, createPolicy, deletePolicy, getPolicy, listPolicies, replacePolicy, setDefaultPolicy, type PolicyDeps } from './policies.js';
 import { invalidRequest } from '../http/oauth-error.js';
 import type { Metrics } from '../metrics/metrics.js';
 
@@ -52,6 +54,7 @@ export function adminRoutes(
   tokens: AccessTokenDeps,
   keys: { serverKeys: ServerKeys; repository: ServerKeyRepository },
   metrics: Pick<Metrics, 'registrationCompleted'>,
+  control: InitialAccessTokenDeps & PolicyDeps,
 ): void {
   requireAdminToken(app, tokens, (entry) => deps.audit.record(entry));
   acceptsOnly(app, 'application/json');
@@ -127,5 +130,61 @@ export function adminRoutes(
     const key = await rotateKey(keys.serverKeys, deps.transaction, adminContext(request), deps.now());
     request.log.info({ kid: key.kid, admin_client_id: request.adminClientId }, 'signing key added by an operator');
     return noStore(reply).code(201).send(key);
+  });
+
+  const iats = `${ADMIN_PATH}/initial-access-tokens`;
+  const iat = `${iats}/:id`;
+  app.get(iats, async (_request, reply) => noStore(reply).send(await listInitialAccessTokens(control)));
+
+  app.post(iats, async (request, reply) => {
+    const created = await createInitialAccessToken(control, objectBody(request.body));
+    request.log.info({ initial_access_token_id: created.id, policy: created.policy, admin_client_id: request.adminClientId }, 'initial access token created by an operator');
+    return noStore(reply).code(201).header('location', `${deps.issuer}${iats}/${created.id}`).send(created);
+  });
+
+  app.get<{ Params: { id: string } }>(iat, async (request, reply) => noStore(reply).send(await getInitialAccessToken(control, request.params.id)));
+
+  app.post<{ Params: { id: string } }>(`${iat}/revoke`, OPTIONAL_BODY, async (request, reply) => {
+    optionalBody(request.body);
+    const revoked = await revokeInitialAccessToken(control, request.params.id);
+    request.log.info({ initial_access_token_id: revoked.id, admin_client_id: request.adminClientId }, 'initial access token revoked by an operator');
+    return noStore(reply).send(revoked);
+  });
+
+  const policies = `${ADMIN_PATH}/policies`;
+  const policy = `${policies}/:name`;
+  app.get(policies, async (_request, reply) => noStore(reply).send(await listPolicies(control)));
+
+  app.post(policies, async (request, reply) => {
+    const created = await createPolicy(control, objectBody(request.body));
+    request.log.info({ policy: created.name, admin_client_id: request.adminClientId }, 'registration policy created by an operator');
+    return noStore(reply).code(201).header('location', `${deps.issuer}${policies}/${created.name}`).send(created);
+  });
+
+  app.get<{ Params: { name: string } }>(policy, async (request, reply) => noStore(reply).send(await getPolicy(control, request.params.name)));
+
+  app.put<{ Params: { name: string } }>(policy, async (request, reply) => {
+    const replaced = await replacePolicy(control, request.params.name, objectBody(request.body));
+    request.log.info({ policy: replaced.name, admin_client_id: request.adminClientId }, 'registration policy replaced by an operator');
+    return noStore(reply).send(replaced);
+  });
+
+  app.delete<{ Params: { name: string } }>(policy, async (request, reply) => {
+    await deletePolicy(control, request.params.name);
+    request.log.info({ policy: request.params.name, admin_client_id: request.adminClientId }, 'registration policy deleted by an operator');
+    return noStore(reply).code(204).send();
+  });
+
+  const defaultPolicy = `${ADMIN_PATH}/default-policy`;
+  app.put(defaultPolicy, async (request, reply) => {
+    const chosen = await setDefaultPolicy(control, objectBody(request.body));
+    request.log.info({ policy: chosen.name, admin_client_id: request.adminClientId }, 'default registration policy set by an operator');
+    return noStore(reply).send(chosen);
+  });
+
+  app.delete(defaultPolicy, async (request, reply) => {
+    await clearDefaultPolicy(control);
+    request.log.info({ admin_client_id: request.adminClientId }, 'default registration policy cleared by an operator');
+    return noStore(reply).code(204).send();
   });
 }

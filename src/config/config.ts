@@ -1,5 +1,6 @@
 import type { AccessTokenFormat } from '../admin-client/types.js';
 import { ADMIN_SCOPE_VALUES } from '../admin/scopes.js';
+import { REGISTRATION_MODES, type RegistrationMode } from '../registration/registration-access.js';
 import { randomBytes } from 'node:crypto';
 import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { isIP } from 'node:net';
@@ -18,7 +19,8 @@ export const ENV_VARIABLES = {
   SECRETS_KEY: '32 random bytes, base64: encrypts client secrets at rest. Required with DATABASE_URL; generated into DATA_DIR when embedded.',
   SECRETS_KEY_PREVIOUS: 'Comma-separated earlier SECRETS_KEY values, still accepted for decryption while secrets are re-encrypted.',
   LOG_LEVEL: 'pino log level: fatal, error, warn, info, debug, trace or silent (default info).',
-  REGISTRATION_INITIAL_ACCESS_TOKEN: 'When set, POST /register requires "Authorization: Bearer <this token>" (RFC 7591 §3). Unset: open registration.',
+  REGISTRATION_MODE: 'Who may POST /register: open (anyone), protected (only with an initial access token, RFC 7591 §3) or closed (nobody; operators create clients). Default open, or protected when REGISTRATION_INITIAL_ACCESS_TOKEN is set.',
+  REGISTRATION_INITIAL_ACCESS_TOKEN: 'A static initial access token, valid beside those operators create (no use limit, the default policy); setting it alone makes REGISTRATION_MODE protected.',
   ADMIN_BOOTSTRAP: 'Embedded database only: true makes the first start write DATA_DIR/admin-credentials.json, the key of an admin client for the CLI and TUI (default true).',
   ROTATE_REGISTRATION_ACCESS_TOKEN: 'true: every PUT to the client configuration endpoint issues a new registration access token (default false).',
   CLIENT_SECRET_TTL: 'Lifetime of issued client secrets in seconds; 0 means they do not expire (default 0).',
@@ -62,6 +64,7 @@ export interface Config {
   /** Embedded only: write an admin client's credentials into DATA_DIR on the first start. */
   adminBootstrap: boolean;
   registration: {
+    mode: RegistrationMode;
     initialAccessToken: string | undefined;
     rotateAccessTokenOnUpdate: boolean;
     clientSecretTtlSeconds: number;
@@ -287,6 +290,8 @@ export function loadConfig(env: Env = process.env): Config {
     logLevel,
     adminBootstrap: boolean(env, 'ADMIN_BOOTSTRAP', true),
     registration: {
+      // the static token alone has always meant protected registration; it still does
+      mode: oneOf(env, 'REGISTRATION_MODE', REGISTRATION_MODES, initialAccessToken !== undefined ? 'protected' : 'open'),
       initialAccessToken,
       rotateAccessTokenOnUpdate: boolean(env, 'ROTATE_REGISTRATION_ACCESS_TOKEN', false),
       clientSecretTtlSeconds: integer(env, 'CLIENT_SECRET_TTL', 0, 0, 10 * 365 * 24 * 3600),

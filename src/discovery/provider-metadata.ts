@@ -18,7 +18,7 @@ const AUTHENTICATING_METHODS = TOKEN_ENDPOINT_AUTH_METHODS.filter((method) => me
  */
 export function buildProviderMetadata(
   config: Pick<Config, 'issuer' | 'scopesSupported' | 'serviceDocumentation'>,
-  endpoints: EndpointUrls,
+  endpoints: Omit<EndpointUrls, 'registration_endpoint'> & Partial<Pick<EndpointUrls, 'registration_endpoint'>>,
 ): Readonly<Record<string, unknown>> {
   return Object.freeze({
     issuer: config.issuer,

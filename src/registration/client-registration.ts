@@ -7,7 +7,10 @@ import { endpointUrls } from '../http/endpoints.js';
 import { invalidClientMetadata, invalidRequest, invalidToken, OAuthError } from '../http/oauth-error.js';
 import { clientUnusable } from '../client-auth/client-state.js';
 import { DEFAULT_SETTINGS, type ClientRepository, type NewClient, type StoredClient } from '../storage/client-repository.js';
-import type { InTransaction } from '../storage/transaction.js';
+import type { RegistrationPolicyRepository } from '../storage/registration-policy-repository.js';
+import type { InTransaction, Repositories } from '../storage/transaction.js';
+import { admitRegistration, type RegistrationAccess, type RegistrationGrant } from './registration-access.js';
+import { checkPolicy, policySettings } from './registration-policy.js';
 import { SERVER_ISSUED_FIELDS } from './metadata-fields.js';
 import { inFieldOrder, needsClientSecret, validateClientMetadata, type ClientMetadata, type MetadataPolicy } from './validate-metadata.js';
 
@@ -24,6 +27,10 @@ export interface RegistrationDeps {
   now: () => number;
   /** Told, with the client as it was, after it is updated or deleted: derived caches drop it. */
   clientChanged: (before: StoredClient) => void;
+  /** The registration mode and the initial access tokens it accepts. */
+  access: RegistrationAccess;
+  /** Read on each registration and update: a policy changed on any instance applies at once. */
+  policies: RegistrationPolicyRepository;
 }
 
 /** RFC 7591 §3.2.1 / RFC 7592 §3 response body. */
@@ -74,8 +81,58 @@ export function secretDueForRenewal(deps: Pick<RegistrationDeps, 'now' | 'client
   return client.secretExpiresAt - deps.now() <= window;
 }
 
-/** RFC 7591 §3: validates the request, issues the credentials and stores the client. */
-export async function registerClient(deps: RegistrationDeps, request: Readonly<Record<string, unknown>>, context: ChangeContext): Promise<ClientInformation> {
+/**
+ * The registration's transaction: spends the token's use, locks and applies the policy (the
+ * token's, else the default), counts the client caps, stores the client. Any refusal rolls all
+ * of it back, the use included.
+ */
+async function storeUnderPolicy(
+  deps: RegistrationDeps,
+  repos: Repositories,
+  grant: RegistrationGrant,
+  request: Readonly<Record<string, unknown>>,
+  client: NewClient,
+): Promise<NewClient> {
+  let tokenId: string | null = null;
+  let policyName: string | null = null;
+  if (grant.kind === 'stored') {
+    const spent = await repos.initialAccessTokens.consume(grant.tokenHash, deps.now());
+    if (spent === undefined) throw invalidToken(true, `initial access token ${grant.token.id} was used up, revoked or expired meanwhile`);
+    tokenId = spent.id;
+    policyName = spent.policyName;
+  }
+  const policy = await repos.policies.lockForRegistration(policyName);
+  if (policy === undefined) return { ...client, initialAccessTokenId: tokenId };
+  checkPolicy(policy, request, client.metadata);
+  const { max_clients: maxClients, max_clients_per_token: maxPerToken } = policy.rules;
+  // the policy row is locked: no other registration under it counts or inserts meanwhile
+  if (maxClients !== undefined && (await repos.clients.countByPolicy(policy.name)) >= maxClients) {
+    throw invalidClientMetadata(`no more clients can register: ${maxClients} exist already (rule max_clients of registration policy ${policy.name})`);
+  }
+  // the token row is locked too, by the use just spent
+  if (maxPerToken !== undefined && tokenId !== null && (await repos.clients.countByInitialAccessToken(tokenId)) >= maxPerToken) {
+    throw invalidClientMetadata(`no more clients can register with this initial access token: ${maxPerToken} exist already (rule max_clients_per_token of registration policy ${policy.name})`);
+  }
+  return {
+    ...client,
+    settings: policySettings(policy.rules, client.settings, deps.now()),
+    initialAccessTokenId: tokenId,
+    registrationPolicy: policy.name,
+  };
+}
+
+/**
+ * RFC 7591 §3: admits the request (mode, initial access token), validates it, then in one
+ * transaction applies the registration policy, issues the credentials and stores the client.
+ * `initialAccessToken` is the Bearer token presented, if any.
+ */
+export async function registerClient(
+  deps: RegistrationDeps,
+  request: Readonly<Record<string, unknown>>,
+  context: ChangeContext,
+  initialAccessToken?: string,
+): Promise<ClientInformation> {
+  const grant = await admitRegistration(deps.access, initialAccessToken, deps.now());
   const metadata = await validateClientMetadata(request, deps.policy);
   const clientId = newClientId();
   const registrationAccessToken = newRegistrationAccessToken();
@@ -85,24 +142,32 @@ export async function registerClient(deps: RegistrationDeps, request: Readonly<R
     ...(needsClientSecret(metadata) ? issueSecret(deps, clientId) : { secretCiphertext: null, secretExpiresAt: 0 }),
     registrationTokenHash: hashToken(registrationAccessToken),
     clientIdIssuedAt: deps.now(),
-    // a self-registering client gets the server's defaults; only operators set these
+    // a self-registering client gets the server's defaults, or its policy's; only operators set the rest
     settings: DEFAULT_SETTINGS,
     createdVia: 'dynamic_registration',
   };
-  await deps.transaction(async (repos) => {
-    await repos.clients.insert(client);
+  const stored = await deps.transaction(async (repos) => {
+    const underPolicy = await storeUnderPolicy(deps, repos, grant, request, client);
+    await repos.clients.insert(underPolicy);
     await repos.audit.record({
       action: 'client.register',
       context,
       clientId,
-      changedFields: withCredentials(changedFieldNames(undefined, client, DEFAULT_SETTINGS), {
-        client_secret: client.secretCiphertext !== null,
+      changedFields: withCredentials(changedFieldNames(undefined, underPolicy, DEFAULT_SETTINGS), {
+        client_secret: underPolicy.secretCiphertext !== null,
         registration_access_token: true,
       }),
+      // which token let it in and which policy it is held to: ids and names, never the token
+      details: {
+        ...(underPolicy.initialAccessTokenId != null ? { initial_access_token_id: underPolicy.initialAccessTokenId } : {}),
+        ...(grant.kind === 'static' ? { initial_access_token: 'REGISTRATION_INITIAL_ACCESS_TOKEN' } : {}),
+        ...(underPolicy.registrationPolicy != null ? { registration_policy: underPolicy.registrationPolicy } : {}),
+      },
       at: client.clientIdIssuedAt,
     });
+    return underPolicy;
   });
-  return clientInformation(deps, client, registrationAccessToken);
+  return clientInformation(deps, stored, registrationAccessToken);
 }
 
 /** A stand-in hash so that an unknown client id costs the same comparison as a known one. */
@@ -154,6 +219,11 @@ export async function updateClient(
   const forbidden = FORBIDDEN_IN_UPDATE.filter((field) => field in request);
   if (forbidden.length > 0) throw invalidRequest(`the update request must not include ${forbidden.join(', ')}`);
   const metadata: ClientMetadata = await validateClientMetadata(request, deps.policy);
+  // the client stays under the policy it registered under: an update cannot move it outside
+  if (client.registrationPolicy !== null) {
+    const policy = await deps.policies.findByName(client.registrationPolicy);
+    if (policy !== undefined) checkPolicy(policy, request, metadata);
+  }
   const newToken = deps.rotateAccessTokenOnUpdate ? newRegistrationAccessToken() : undefined;
 
   // written only over the version read: an operator's change made meanwhile (a rotated secret, a

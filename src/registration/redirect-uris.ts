@@ -1,7 +1,7 @@
 import { FORBIDDEN_URI_SCHEMES } from '../protocol/client-metadata-values.js';
 import type { ApplicationType } from '../protocol/client-metadata-values.js';
 
-const LOOPBACK_HOSTS = new Set(['localhost', '127.0.0.1', '[::1]']);
+export const LOOPBACK_HOSTS: ReadonlySet<string> = new Set(['localhost', '127.0.0.1', '[::1]']);
 
 export interface RedirectUriContext {
   applicationType: ApplicationType;

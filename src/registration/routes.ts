@@ -3,8 +3,6 @@ import { requireBearerToken } from '../http/bearer.js';
 import { changeContext } from '../http/change-context.js';
 import { acceptsOnly } from '../http/error-handler.js';
 import { ENDPOINT_PATHS } from '../http/endpoints.js';
-import { invalidToken } from '../http/oauth-error.js';
-import { constantTimeEqual } from '../crypto/token-hash.js';
 import type { Metrics } from '../metrics/metrics.js';
 import {
   asMetadataObject,
@@ -28,23 +26,15 @@ interface ClientParams {
 const selfContext = (request: FastifyRequest<{ Params: ClientParams }>) => changeContext(request, { type: 'client', id: request.params.clientId });
 
 /** The registration endpoint and the client configuration endpoint, under the issuer's path. */
-export function registrationRoutes(
-  app: FastifyInstance,
-  deps: RegistrationDeps,
-  initialAccessToken: string | undefined,
-  metrics: Pick<Metrics, 'registrationCompleted'>,
-): void {
-  // the registrations_total label; REGISTRATION_MODE will say it once registration modes exist
-  const mode = initialAccessToken === undefined ? 'open' : 'protected';
+export function registrationRoutes(app: FastifyInstance, deps: RegistrationDeps, metrics: Pick<Metrics, 'registrationCompleted'>): void {
   acceptsOnly(app, 'application/json');
   app.post(ENDPOINT_PATHS.registration, async (request, reply) => {
-    if (initialAccessToken !== undefined) {
-      const presented = requireBearerToken(request.headers.authorization);
-      if (!constantTimeEqual(presented, initialAccessToken)) throw invalidToken();
-    }
-    const client = await registerClient(deps, asMetadataObject(request.body), changeContext(request, { type: 'anonymous', id: null }));
+    // the mode is decided before the body is looked at; a Bearer token, when sent, must be valid
+    const presented = request.headers.authorization === undefined ? undefined : requireBearerToken(request.headers.authorization);
+    const client = await registerClient(deps, asMetadataObject(request.body), changeContext(request, { type: 'anonymous', id: null }), presented);
     request.log.info({ client_id: client.client_id }, 'client registered');
-    metrics.registrationCompleted(mode);
+    // closed mode never gets here: only open and protected registrations are counted under their mode
+    metrics.registrationCompleted(deps.access.mode === 'protected' ? 'protected' : 'open');
     return noStore(reply).code(201).header('location', client.registration_client_uri).send(client);
   });
 

@@ -38,10 +38,15 @@ export interface StoredClient {
   lastUsedAt: number | null;
   /** Bumped by every update; caches of derived data (parsed keys) are keyed by it. */
   version: number;
+  /** The initial access token it was registered with; null: none, or the static one. */
+  initialAccessTokenId: string | null;
+  /** The registration policy it was registered under: RFC 7592 updates are checked against it. */
+  registrationPolicy: string | null;
 }
 
 /** What a new client is stored with; the rest the database fills in. */
-export type NewClient = Omit<StoredClient, 'version' | 'updatedAt' | 'lastUsedAt' | 'previousSecret'>;
+export type NewClient = Omit<StoredClient, 'version' | 'updatedAt' | 'lastUsedAt' | 'previousSecret' | 'initialAccessTokenId' | 'registrationPolicy'> &
+  Partial<Pick<StoredClient, 'initialAccessTokenId' | 'registrationPolicy'>>;
 
 interface ClientRow {
   client_id: string;
@@ -62,11 +67,14 @@ interface ClientRow {
   updated_at: string | number;
   last_used_at: string | number | null;
   version: number;
+  initial_access_token_id: string | null;
+  registration_policy: string | null;
 }
 
 const COLUMNS = `client_id, metadata, secret_ciphertext, secret_expires_at, previous_secret_ciphertext, previous_secret_expires_at,
   registration_token_hash, client_id_issued_at, access_token_format, access_token_lifetime, expires_at, disabled, admin,
-  resource_server, created_via, extract(epoch from updated_at)::bigint AS updated_at, last_used_at, version`;
+  resource_server, created_via, extract(epoch from updated_at)::bigint AS updated_at, last_used_at, version,
+  initial_access_token_id, registration_policy`;
 
 // bigint columns come back as strings from pg and as numbers from PGlite
 const num = (value: string | number): number => Number(value);
@@ -94,6 +102,8 @@ function fromRow(row: ClientRow): StoredClient {
     updatedAt: num(row.updated_at),
     lastUsedAt: numOrNull(row.last_used_at),
     version: row.version,
+    initialAccessTokenId: row.initial_access_token_id,
+    registrationPolicy: row.registration_policy,
   };
 }
 
@@ -141,8 +151,9 @@ export class ClientRepository {
   async insert(client: NewClient): Promise<void> {
     await this.db.query(
       `INSERT INTO clients (client_id, metadata, secret_ciphertext, secret_expires_at, registration_token_hash, client_id_issued_at,
-                            access_token_format, access_token_lifetime, expires_at, disabled, admin, resource_server, created_via)
-       VALUES ($1, $2::jsonb, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)`,
+                            access_token_format, access_token_lifetime, expires_at, disabled, admin, resource_server, created_via,
+                            initial_access_token_id, registration_policy)
+       VALUES ($1, $2::jsonb, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)`,
       [
         client.clientId,
         JSON.stringify(client.metadata),
@@ -157,8 +168,22 @@ export class ClientRepository {
         client.settings.admin,
         client.settings.resourceServer,
         client.createdVia,
+        client.initialAccessTokenId ?? null,
+        client.registrationPolicy ?? null,
       ],
     );
+  }
+
+  /** How many clients exist that were registered under `policyName`. */
+  async countByPolicy(policyName: string): Promise<number> {
+    const [row] = await this.db.query<{ n: string | number }>('SELECT count(*) AS n FROM clients WHERE registration_policy = $1', [policyName]);
+    return Number(row?.n ?? 0);
+  }
+
+  /** How many clients exist that were registered with the initial access token `tokenId`. */
+  async countByInitialAccessToken(tokenId: string): Promise<number> {
+    const [row] = await this.db.query<{ n: string | number }>('SELECT count(*) AS n FROM clients WHERE initial_access_token_id = $1', [tokenId]);
+    return Number(row?.n ?? 0);
   }
 
   /**

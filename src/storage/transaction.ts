@@ -2,6 +2,8 @@ import { AuditRepository } from './audit-repository.js';
 import { ClientRepository } from './client-repository.js';
 import type { Database, Queryable } from './database.js';
 import { insertServerKey, type StoredServerKey } from './server-key-repository.js';
+import { InitialAccessTokenRepository } from './initial-access-token-repository.js';
+import { RegistrationPolicyRepository } from './registration-policy-repository.js';
 
 /**
  * The repositories a change writes through. Built over one transaction by `inTransaction`, so
@@ -13,10 +15,18 @@ export interface Repositories {
   /** The change's audit entry: `repos.audit.record({ action, context, ... })`. */
   audit: AuditRepository;
   serverKeys: { insert(key: StoredServerKey): Promise<void> };
+  initialAccessTokens: InitialAccessTokenRepository;
+  policies: RegistrationPolicyRepository;
 }
 
 export function repositories(db: Queryable): Repositories {
-  return { clients: new ClientRepository(db), audit: new AuditRepository(db), serverKeys: { insert: (key) => insertServerKey(db, key) } };
+  return {
+    clients: new ClientRepository(db),
+    audit: new AuditRepository(db),
+    serverKeys: { insert: (key) => insertServerKey(db, key) },
+    initialAccessTokens: new InitialAccessTokenRepository(db),
+    policies: new RegistrationPolicyRepository(db),
+  };
 }
 
 /** Runs `work` with repositories bound to one transaction: committed when it resolves. */

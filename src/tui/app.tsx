@@ -6,6 +6,8 @@ import { AuditLog } from './screens/audit-log.js';
 import { ClientDetail } from './screens/client-detail.js';
 import { ClientForm } from './screens/client-form.js';
 import { ClientList } from './screens/client-list.js';
+import { InitialAccessTokens } from './screens/initial-access-tokens.js';
+import { Policies, PolicyForm } from './screens/policies.js';
 import { initialState, reducer, type TuiState } from './store.js';
 
 export interface AppProps {
@@ -52,6 +54,12 @@ export function App({ api, pageSize, fullScreen = false, initial = initialState 
     );
   } else if (screen.name === 'audit') {
     shown = <AuditLog key={`audit ${screen.clientId ?? ''}`} api={api} clientId={screen.clientId} pageSize={pageSize ?? Math.min(200, Math.max(2, Math.floor((rows - 8) / 2)))} dispatch={dispatch} />;
+  } else if (screen.name === 'tokens') {
+    shown = <InitialAccessTokens api={api} notice={state.notice} dispatch={dispatch} />;
+  } else if (screen.name === 'policies') {
+    shown = <Policies api={api} notice={state.notice} dispatch={dispatch} />;
+  } else if (screen.name === 'policy-form') {
+    shown = <PolicyForm key={screen.policyName ?? 'new policy'} api={api} policyName={screen.policyName} dispatch={dispatch} />;
   } else if (screen.mode === 'add') {
     shown = <ClientForm key="add" api={api} mode="add" dispatch={dispatch} />;
   } else {

@@ -18,7 +18,11 @@ export type Screen =
   | { name: 'form'; mode: 'add' }
   | { name: 'form'; mode: 'edit'; clientId: string }
   /** The audit log: every entry, or one client's (opened from its detail screen). */
-  | { name: 'audit'; clientId?: string };
+  | { name: 'audit'; clientId?: string }
+  | { name: 'tokens' }
+  | { name: 'policies' }
+  /** The policy editor: a new policy without a name, an existing one with it. */
+  | { name: 'policy-form'; policyName?: string };
 
 export interface ListPosition {
   /** The search text sent as `q`; empty: every client. */
@@ -52,7 +56,11 @@ export type Action =
   | { type: 'saved'; clientId: string; notice: string }
   | { type: 'deleted'; clientId: string }
   | { type: 'secret-rotated'; clientId: string; clientSecret: string; previousSecretUntil?: number }
-  | { type: 'secrets-seen' };
+  | { type: 'secrets-seen' }
+  | { type: 'tokens' }
+  | { type: 'policies' }
+  | { type: 'edit-policy'; policyName?: string }
+  | { type: 'policy-saved'; notice: string };
 
 export const initialState: TuiState = {
   screen: { name: 'list' },
@@ -92,6 +100,8 @@ export function reducer(state: TuiState, action: Action): TuiState {
       // an edit, and a client's audit log, return to the client; everything else to the list
       if (screen.name === 'form' && screen.mode === 'edit') return go(state, { name: 'detail', clientId: screen.clientId });
       if (screen.name === 'audit' && screen.clientId !== undefined) return go(state, { name: 'detail', clientId: screen.clientId });
+      // the policy editor returns to the policies
+      if (screen.name === 'policy-form') return go(state, { name: 'policies' });
       return go(state, { name: 'list' });
     }
     case 'created':
@@ -117,6 +127,14 @@ export function reducer(state: TuiState, action: Action): TuiState {
         },
         'client secret rotated',
       );
+    case 'tokens':
+      return go(state, { name: 'tokens' });
+    case 'policies':
+      return go(state, { name: 'policies' });
+    case 'edit-policy':
+      return go(state, action.policyName === undefined ? { name: 'policy-form' } : { name: 'policy-form', policyName: action.policyName });
+    case 'policy-saved':
+      return go(state, { name: 'policies' }, action.notice);
     case 'secrets-seen':
       if (state.screen.name !== 'detail') return state;
       return { ...state, screen: { name: 'detail', clientId: state.screen.clientId } };

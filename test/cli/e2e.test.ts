@@ -177,6 +177,40 @@ describe.skipIf(!serverHasAdminApi)(`oidc-registrar against the real server (${s
     expect((await cli(['keys', 'list'])).stdout).toMatch(new RegExp(`^${added.kid} +ES256 +pending `, 'm'));
   });
 
+  it('policies create/get/list/set-default/clear-default and iat create --max-uses 5 --expires-in 7d --policy partner-a, list, revoke', async () => {
+    const policy = await json(['policies', 'create', 'partner-a', '--redirect-host', '*.partner-a.example', '--no-loopback', '--grant-type', 'authorization_code', '--max-clients-per-token', '5', '--description', 'Partner A']);
+    expect(policy).toMatchObject({ name: 'partner-a', description: 'Partner A', rules: { redirect_uri_hosts: ['*.partner-a.example'], allow_loopback_redirects: false, grant_types: ['authorization_code'], max_clients_per_token: 5 } });
+    expect((await cli(['policies', 'get', 'partner-a'])).stdout).toMatch(/^name +partner-a\n/);
+    expect((await cli(['policies', 'list'])).stdout).toMatch(/^partner-a +(\S+, ){3}\S+ +\d{4}-/m);
+    expect((await json(['policies', 'set-default', 'partner-a'])).is_default).toBe(true);
+    expect((await cli(['policies', 'clear-default'])).stdout).toBe('no default policy\n');
+    const refused = await cli(['policies', 'create', 'bad', '--file', '-'], '{"rules":{"max_client":1}}');
+    expect([refused.code, refused.stderr]).toEqual([1, expect.stringMatching(/unknown policy rule max_client .*\(invalid_request, HTTP 400\)/)]);
+
+    // the exact command of the issue; the token is printed once
+    const text = await cli(['iat', 'create', '--max-uses', '5', '--expires-in', '7d', '--policy', 'partner-a', '--description', 'partner A onboarding']);
+    expect(text.code).toBe(0);
+    const token = /^token +(\S+)$/m.exec(text.stdout)?.[1];
+    const id = /^created (\S+)$/m.exec(text.stdout)?.[1];
+    expect(token).toMatch(/^[A-Za-z0-9_-]{43}$/);
+    expect(text.stdout).toMatch(/shown once/);
+    const register = (metadata: unknown) =>
+      fetch(`${server.url}/register`, { method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` }, body: JSON.stringify(metadata) });
+    expect((await register({ redirect_uris: ['https://app.partner-a.example/cb'] })).status).toBe(201);
+    expect((await register({ redirect_uris: ['https://elsewhere.example/cb'] })).status).toBe(400);
+
+    const listed = await json(['iat', 'list']);
+    expect(listed.initial_access_tokens).toContainEqual(expect.objectContaining({ id, uses: 1, uses_left: 4, max_uses: 5, policy: 'partner-a' }));
+    expect(JSON.stringify(listed)).not.toContain(token);
+    expect((await cli(['iat', 'list'])).stdout).toMatch(new RegExp(`^${id} +active +1/5 +4 +partner-a `, 'm'));
+    expect(Math.abs((await json(['iat', 'get', id!])).expires_at - (now() + 7 * 86_400))).toBeLessThan(60);
+    expect(await cli(['iat', 'revoke', id!, '--yes'])).toMatchObject({ code: 0, stdout: `revoked ${id}\n` });
+    expect((await register({ redirect_uris: ['https://app.partner-a.example/cb'] })).status).toBe(401);
+    expect((await json(['iat', 'get', id!])).state).toBe('revoked');
+    const createdJson = await json(['iat', 'create']);
+    expect(createdJson).toMatchObject({ token: expect.any(String), max_uses: null, uses_left: null, policy: null });
+  });
+
   it('credentials with a key the server does not know: exit 1, cannot obtain an admin token', async () => {
     const file = JSON.parse(readFileSync(credentials, 'utf8'));
     const { privateKey } = await generateKeyPair('ES256', { extractable: true });

@@ -24,6 +24,8 @@ function client(fields: Partial<AdminClient> = {}): AdminClient {
     updated_at: 1_700_000_000,
     created_via: 'admin_api',
     last_used_at: null,
+    initial_access_token_id: null,
+    registration_policy: null,
     ...fields,
   };
 }

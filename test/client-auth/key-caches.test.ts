@@ -21,6 +21,8 @@ const storedClient = (clientId: string, keys: KeyPair[], version = 1): StoredCli
   createdVia: 'dynamic_registration',
   updatedAt: 0,
   lastUsedAt: null,
+  initialAccessTokenId: null,
+  registrationPolicy: null,
 });
 
 describe('the per-instance caches of clients\' keys are bounded', () => {

@@ -18,7 +18,9 @@ import { AUDIT_ACTIONS, AUDIT_ACTOR_TYPES } from '../../src/audit/audit.js';
 import { ADMIN_PATH } from '../../src/admin/routes.js';
 import { ADMIN_SCOPE_VALUES, ADMIN_SCOPES } from '../../src/admin/scopes.js';
 import { SETTING_FIELD_NAMES, SETTING_FIELDS } from '../../src/admin/settings.js';
-import { CREATED_VIA, type AdminCredentials } from '../../src/admin-client/types.js';
+import { CREATED_VIA, INITIAL_ACCESS_TOKEN_STATES, type AdminCredentials } from '../../src/admin-client/types.js';
+import { MAX_DESCRIPTION_LENGTH, MAX_LISTED_TOKENS, MAX_TOKEN_LIFETIME, MAX_TOKEN_USES } from '../../src/admin/initial-access-tokens.js';
+import { POLICY_RULE_NAMES, POLICY_RULES, REQUIRABLE_FIELDS } from '../../src/registration/registration-policy.js';
 import { JWT_BEARER_ASSERTION_TYPE, MAX_ASSERTION_LENGTH } from '../../src/client-auth/client-assertion.js';
 import { ACCESS_TOKEN_FORMATS, SERVER_SIGNING_ALGS } from '../../src/config/config.js';
 import { buildProviderMetadata } from '../../src/discovery/provider-metadata.js';
@@ -170,7 +172,7 @@ function buildAjv(): Ajv2020 {
   const strictSchemas = asObject(asObject(strictDoc.components, 'components').schemas, 'schemas');
   for (const name of [
     'ClientInformation', 'ProviderMetadata', 'Health', 'TokenResponse', 'IntrospectionResponse', 'JsonWebKeySet', 'ServerPublicKey',
-    'AdminClientFields', 'ClientPage', 'ServerKeyList', 'ServerKeyInfo', 'AuditEntry', 'AuditPage',
+    'AdminClientFields', 'ClientPage', 'ServerKeyList', 'ServerKeyInfo', 'AuditEntry', 'AuditPage', 'RegistrationPolicy', 'InitialAccessTokenList', 'RegistrationPolicyList',
   ]) {
     asObject(strictSchemas[name], name).unevaluatedProperties = false;
   }
@@ -444,6 +446,17 @@ describe('openapi.yaml against the code', () => {
         'GET /admin/keys',
         'POST /admin/keys/rotate',
         'GET /admin/audit',
+        'GET /admin/initial-access-tokens',
+        'POST /admin/initial-access-tokens',
+        'GET /admin/initial-access-tokens/{id}',
+        'POST /admin/initial-access-tokens/{id}/revoke',
+        'GET /admin/policies',
+        'POST /admin/policies',
+        'GET /admin/policies/{name}',
+        'PUT /admin/policies/{name}',
+        'DELETE /admin/policies/{name}',
+        'PUT /admin/default-policy',
+        'DELETE /admin/default-policy',
       ].sort(),
     );
     // The paths are the ones the routes and discovery read.
@@ -538,6 +551,7 @@ describe('openapi.yaml against the code', () => {
       APPLICATION_TYPES, SUBJECT_TYPES, RESPONSE_TYPES, CLAIMS_SUPPORTED, Object.keys(OAUTH_ERRORS), TOKEN_ENDPOINT_GRANT_TYPES,
       ACCESS_TOKEN_FORMATS, SETTING_FIELDS.access_token_format.schema.enum, CREATED_VIA, SERVER_KEY_STATES, SERVER_SIGNING_ALGS,
       AUDIT_ACTIONS, AUDIT_ACTOR_TYPES,
+      INITIAL_ACCESS_TOKEN_STATES, REQUIRABLE_FIELDS,
     ].map((values) => JSON.stringify([...values]));
     const stray = enumsIn(doc).filter(({ pointer, values }) => {
       if (constants.includes(JSON.stringify(values))) return false;
@@ -579,7 +593,9 @@ describe('openapi.yaml against the code', () => {
         if (headers['cache-control']?.required !== true) problems.push(`${where}: Cache-Control`);
         // a new signing key has no URI of its own to name
         if (status === '201' && headers.location?.required !== true && operationKey(op) !== 'POST /admin/keys/rotate') problems.push(`${where}: Location`);
-        if ((status === '401' || status === '403') && headers['www-authenticate']?.required !== true) problems.push(`${where}: WWW-Authenticate`);
+        // access_denied (registration closed) answers no credential, so it carries no Bearer challenge
+        const challenged = status === '401' || (status === '403' && where !== 'POST /register 403');
+        if (challenged && headers['www-authenticate']?.required !== true) problems.push(`${where}: WWW-Authenticate`);
       }
       const security = (op.node.security as unknown[]).map((s) => Object.keys(asObject(s, 'security')).join());
       if (security.includes('registrationAccessToken') || security.includes('initialAccessToken') || security.includes('adminAccessToken')) {
@@ -635,7 +651,9 @@ describe('openapi.yaml against the code', () => {
 
   it('describes exactly the members buildProviderMetadata produces, with its enumerations', () => {
     const config = { issuer: 'https://id.example', scopesSupported: ['openid', 'email'], serviceDocumentation: undefined };
-    const minimal = buildProviderMetadata(config, endpointUrls(config.issuer));
+    // minimal: no service documentation, and registration closed (no registration_endpoint)
+    const { registration_endpoint: _closed, ...withoutRegistration } = endpointUrls(config.issuer);
+    const minimal = buildProviderMetadata(config, withoutRegistration);
     const full = buildProviderMetadata({ ...config, serviceDocumentation: 'https://docs.example/registrar' }, endpointUrls(config.issuer));
     const provider = schema('ProviderMetadata');
     expect(Object.keys(asObject(provider.properties, 'ProviderMetadata.properties')).sort()).toEqual(Object.keys(full).sort());
@@ -654,6 +672,24 @@ describe('openapi.yaml against the code', () => {
       expect(schemaProblems(pointerOf('components', 'schemas', 'ProviderMetadata'), withNone), name).not.toEqual([]);
     }
     expect(Object.fromEntries(Object.keys(endpointUrls(config.issuer)).map((name) => [name, full[name]]))).toEqual(endpointUrls(config.issuer));
+  });
+
+  it('describes the policy rules exactly as POLICY_RULES, the one list the admin API parses, and the token limits as the code sets them', () => {
+    const rules = asObject(schema('PolicyRules').properties, 'PolicyRules.properties');
+    expect(Object.keys(rules)).toEqual(POLICY_RULE_NAMES);
+    expect(schema('PolicyRules').additionalProperties).toBe(false);
+    const problems = POLICY_RULE_NAMES.flatMap((name) =>
+      fieldSchemaProblems(name, derefSchema(rules[name], `PolicyRules.properties.${name}`), POLICY_RULES[name].schema, false),
+    );
+    expect(problems).toEqual([]);
+    expect(enumOf('InitialAccessTokenState')).toEqual([...INITIAL_ACCESS_TOKEN_STATES]);
+    expect(enumOf('RequirableField')).toEqual([...REQUIRABLE_FIELDS]);
+    const request = asObject(schema('NewInitialAccessToken').properties, 'NewInitialAccessToken.properties');
+    expect(asObject(request.max_uses, 'max_uses').maximum).toBe(MAX_TOKEN_USES);
+    expect(asObject(request.expires_in, 'expires_in').maximum).toBe(MAX_TOKEN_LIFETIME);
+    expect(asObject(request.description, 'description').maxLength).toBe(MAX_DESCRIPTION_LENGTH);
+    const list = asObject(schema('InitialAccessTokenList').properties, 'list');
+    expect(asObject(list.initial_access_tokens, 'initial_access_tokens').maxItems).toBe(MAX_LISTED_TOKENS);
   });
 
   it('describes the operator settings exactly as SETTING_FIELDS, the one list the admin API parses', () => {
@@ -687,6 +723,8 @@ describe('openapi.yaml against the code', () => {
       updatedAt: 1_767_225_600,
       lastUsedAt: null,
       version: 1,
+      initialAccessTokenId: 'a1b2c3d4e5f6a7b8c9d0',
+      registrationPolicy: 'partner-a',
     };
     const shown = adminClient({ issuer: 'https://id.example', tokenDefaults: { format: 'jwt', lifetimeSeconds: 300 } }, stored);
     expect(schemaProblems(pointerOf('components', 'schemas', 'AdminClient'), shown)).toEqual([]);
@@ -1308,6 +1346,89 @@ describe(`openapi.yaml against a running server (${storageKind})`, () => {
       expect([asked.status, (asked.body as JsonObject).error]).toEqual([400, 'invalid_scope']);
     });
 
+    it('creates, lists, reads and revokes initial access tokens, and manages registration policies, each answer as documented', async () => {
+      const json = { 'content-type': 'application/json' };
+      const policyBody = { name: 'partner-a', description: 'Partner A', rules: { redirect_uri_hosts: ['*.partner-a.example'], grant_types: ['authorization_code'], max_clients_per_token: 5, required_fields: ['contacts'], access_token_format: 'reference' } };
+      expect(schemaProblems(requestSchemaPointer('post', '/admin/policies'), policyBody)).toEqual([]);
+      const created = await admin('POST', '/policies', { json: policyBody });
+      expect([created.status, created.headers.get('location')]).toEqual([201, `${adminServer.config.issuer}/admin/policies/partner-a`]);
+      expect(created.body).toMatchObject({ name: 'partner-a', is_default: false, rules: policyBody.rules });
+      expect((await admin('GET', '/policies')).body.policies).toEqual(expect.arrayContaining([expect.objectContaining({ name: 'partner-a' })]));
+      expect((await admin('GET', '/policies/partner-a')).status).toBe(200);
+      const replacement = { ...created.body, rules: { ...policyBody.rules, max_clients: 100 } };
+      expect(schemaProblems(requestSchemaPointer('put', '/admin/policies/{name}'), replacement)).toEqual([]);
+      expect((await admin('PUT', '/policies/partner-a', { json: replacement })).body.rules).toMatchObject({ max_clients: 100 });
+      const chosen = await admin('PUT', '/default-policy', { json: { name: 'partner-a' } });
+      expect([chosen.status, chosen.body.is_default]).toEqual([200, true]);
+      expect((await admin('DELETE', '/default-policy')).status).toBe(204);
+
+      const tokenBody = { description: 'partner A onboarding', policy: 'partner-a', max_uses: 5, expires_in: 604_800 };
+      expect(schemaProblems(requestSchemaPointer('post', '/admin/initial-access-tokens'), tokenBody)).toEqual([]);
+      const iat = await admin('POST', '/initial-access-tokens', { json: tokenBody });
+      expect([iat.status, iat.headers.get('location')]).toEqual([201, `${adminServer.config.issuer}/admin/initial-access-tokens/${iat.body.id as string}`]);
+      const registered = await call(adminServer, 'POST', '/register', {
+        json: { redirect_uris: ['https://app.partner-a.example/cb'], contacts: ['ops@partner-a.example'] },
+        token: iat.body.token as string,
+      });
+      expect(registered.status).toBe(201);
+      const refused = await call(adminServer, 'POST', '/register', { json: { redirect_uris: ['https://elsewhere.example/cb'], contacts: ['ops@partner-a.example'] }, token: iat.body.token as string });
+      expect((refused.body as JsonObject).error).toBe('invalid_redirect_uri');
+      const client = await admin('GET', `/clients/${(registered.body as JsonObject).client_id as string}`);
+      expect(client.body).toMatchObject({ initial_access_token_id: iat.body.id, registration_policy: 'partner-a', access_token_format: 'reference' });
+      expect((await admin('GET', `/initial-access-tokens/${iat.body.id as string}`)).body).toMatchObject({ uses: 1, uses_left: 4, state: 'active' });
+      expect((await admin('GET', '/initial-access-tokens')).body.initial_access_tokens).toEqual(expect.arrayContaining([expect.objectContaining({ id: iat.body.id })]));
+      const revoked = await admin('POST', `/initial-access-tokens/${iat.body.id as string}/revoke`, { json: {} });
+      expect([revoked.status, revoked.body.state]).toEqual([200, 'revoked']);
+      const afterRevoke = await call(adminServer, 'POST', '/register', { json: { redirect_uris: ['https://app.partner-a.example/cb'] }, token: iat.body.token as string });
+      expect([afterRevoke.status, (afterRevoke.body as JsonObject).error]).toEqual([401, 'invalid_token']);
+
+      const unknownToken = '/initial-access-tokens/0123456789abcdef0123';
+      const cases: [string, string, RequestOptions, number, string][] = [
+        ['POST', '/initial-access-tokens', { json: { max_uses: 0 } }, 400, 'invalid_request'],
+        ['POST', '/initial-access-tokens', { json: { policy: 'no-such-policy' } }, 400, 'invalid_request'],
+        ['POST', '/initial-access-tokens', { json: ['x'] }, 400, 'invalid_request'],
+        ['POST', '/initial-access-tokens', tooLarge(), 413, 'request_too_large'],
+        ['POST', '/initial-access-tokens', asText, 415, 'unsupported_media_type'],
+        ['GET', unknownToken, {}, 404, 'not_found'],
+        ['GET', '/initial-access-tokens/not-an-id', {}, 404, 'not_found'],
+        ['POST', `${unknownToken}/revoke`, {}, 404, 'not_found'],
+        ['POST', `/initial-access-tokens/${iat.body.id as string}/revoke`, { json: ['now'] }, 400, 'invalid_request'],
+        ['POST', `/initial-access-tokens/${iat.body.id as string}/revoke`, tooLarge(), 413, 'request_too_large'],
+        ['POST', `/initial-access-tokens/${iat.body.id as string}/revoke`, asText, 415, 'unsupported_media_type'],
+
+        ['POST', '/policies', { json: { name: 'p2', rules: { max_client: 1 } } }, 400, 'invalid_request'],
+        ['POST', '/policies', { json: { name: 'p2', rules: { require_software_statement: true } } }, 400, 'invalid_request'],
+        ['POST', '/policies', { json: policyBody }, 409, 'conflict'],
+        ['POST', '/policies', tooLarge(), 413, 'request_too_large'],
+        ['POST', '/policies', asText, 415, 'unsupported_media_type'],
+        ['GET', '/policies/nobody', {}, 404, 'not_found'],
+        ['GET', '/policies/Not A Name', {}, 404, 'not_found'],
+        ['PUT', '/policies/partner-a', { json: { name: 'partner-b', rules: {} } }, 400, 'invalid_request'],
+        ['PUT', '/policies/nobody', { json: { rules: {} } }, 404, 'not_found'],
+        ['PUT', '/policies/partner-a', tooLarge({ rules: {} }), 413, 'request_too_large'],
+        ['PUT', '/policies/partner-a', asText, 415, 'unsupported_media_type'],
+        ['DELETE', '/policies/partner-a', {}, 409, 'conflict'], // a client registered under it
+        ['DELETE', '/policies/nobody', {}, 404, 'not_found'],
+        ['DELETE', '/policies/partner-a', { body: '{', headers: json }, 400, 'invalid_request'],
+        ['DELETE', '/policies/partner-a', tooLarge(), 413, 'request_too_large'],
+        ['DELETE', '/policies/partner-a', asText, 415, 'unsupported_media_type'],
+        ['PUT', '/default-policy', { json: { name: 'nobody' } }, 400, 'invalid_request'],
+        ['PUT', '/default-policy', tooLarge(), 413, 'request_too_large'],
+        ['PUT', '/default-policy', asText, 415, 'unsupported_media_type'],
+        ['DELETE', '/default-policy', { body: '{', headers: json }, 400, 'invalid_request'],
+        ['DELETE', '/default-policy', tooLarge(), 413, 'request_too_large'],
+        ['DELETE', '/default-policy', asText, 415, 'unsupported_media_type'],
+      ];
+      for (const [method, path, options, status, error] of cases) {
+        const res = await admin(method, path, options);
+        expect([res.status, res.body.error], `${method} ${path} ${JSON.stringify(options).slice(0, 120)}`).toEqual([status, error]);
+      }
+      const spare = await admin('POST', '/policies', { json: { name: 'spare', rules: {} } });
+      expect(spare.status).toBe(201);
+      const deleted = await admin('DELETE', '/policies/spare');
+      expect([deleted.status, deleted.text]).toEqual([204, '']);
+    });
+
     it('lists and adds signing keys as documented', async () => {
       const before = await admin('GET', '/keys');
       expect(before.status).toBe(200);
@@ -1337,6 +1458,8 @@ describe(`openapi.yaml against a running server (${storageKind})`, () => {
     /** One request each operation accepts, for the checks every operation shares. */
     async function everyOperation(): Promise<Attempt[]> {
       const { client_id: id } = await create(machine);
+      const policy = (await admin('POST', '/policies', { json: { name: `every-${randomUUID()}`, rules: {} } })).body;
+      const iat = (await admin('POST', '/initial-access-tokens', { json: {} })).body;
       const client = `/clients/${id as string}`;
       return [
         ['GET', '/clients', {}],
@@ -1351,6 +1474,17 @@ describe(`openapi.yaml against a running server (${storageKind})`, () => {
         ['GET', '/keys', {}],
         ['POST', '/keys/rotate', {}],
         ['GET', '/audit', {}],
+        ['GET', '/initial-access-tokens', {}],
+        ['POST', '/initial-access-tokens', { json: { max_uses: 1 } }],
+        ['GET', `/initial-access-tokens/${iat.id as string}`, {}],
+        ['POST', `/initial-access-tokens/${iat.id as string}/revoke`, {}],
+        ['GET', '/policies', {}],
+        ['POST', '/policies', { json: { name: `p-${randomUUID()}`, rules: {} } }],
+        ['GET', `/policies/${policy.name as string}`, {}],
+        ['PUT', `/policies/${policy.name as string}`, { json: { rules: {} } }],
+        ['PUT', '/default-policy', { json: { name: policy.name } }],
+        ['DELETE', '/default-policy', {}],
+        ['DELETE', `/policies/${policy.name as string}`, {}],
         ['DELETE', client, {}],
       ];
     }
@@ -1521,6 +1655,21 @@ describe(`openapi.yaml against a running server (${storageKind})`, () => {
         expect([res.status, (res.body as JsonObject).error]).toEqual([401, 'invalid_token']);
       }
       expect((await call(protectedServer, 'POST', '/register', { json: metadata, token: initialAccessToken })).status).toBe(201);
+    });
+  });
+
+  describe('with registration closed', () => {
+    let closedServer: TestServer;
+    beforeAll(async () => {
+      closedServer = await startTestServer({ REGISTRATION_MODE: 'closed' });
+    });
+    afterAll(async () => closedServer?.close());
+
+    it('refuses registration with 403 access_denied and announces no registration endpoint', async () => {
+      const res = await call(closedServer, 'POST', '/register', { json: { redirect_uris: ['https://rp.example/cb'] } });
+      expect([res.status, (res.body as JsonObject).error]).toEqual([403, 'access_denied']);
+      const discovery = await call(closedServer, 'GET', '/.well-known/openid-configuration');
+      expect(discovery.body).not.toHaveProperty('registration_endpoint');
     });
   });
 

@@ -7,6 +7,10 @@ import {
   type AuditPage,
   type ClientListQuery,
   type ClientPage,
+  type InitialAccessTokenInfo,
+  type NewInitialAccessTokenRequest,
+  type RegistrationPolicyInfo,
+  type RegistrationPolicyRequest,
   type ServerKeyInfo,
 } from '../../src/admin-client/types.js';
 
@@ -137,6 +141,110 @@ export class FakeAdminApi implements AdminApi {
     const end = start + (query.limit ?? 50);
     return { entries: matching.slice(start, end), next_cursor: end < matching.length ? `after-${end}` : null };
   }
+
+  readonly tokens: InitialAccessTokenInfo[] = [];
+  readonly policies: RegistrationPolicyInfo[] = [];
+
+  private findToken(id: string): InitialAccessTokenInfo {
+    const token = this.tokens.find((each) => each.id === id);
+    if (!token) throw new AdminApiError(404, 'not_found', `no initial access token ${id}`);
+    return token;
+  }
+
+  private findPolicy(name: string): RegistrationPolicyInfo {
+    const policy = this.policies.find((each) => each.name === name);
+    if (!policy) throw new AdminApiError(404, 'not_found', `no registration policy ${name}`);
+    return policy;
+  }
+
+  async listInitialAccessTokens() {
+    this.record('listInitialAccessTokens');
+    return { initial_access_tokens: [...this.tokens] };
+  }
+
+  async createInitialAccessToken(body: NewInitialAccessTokenRequest) {
+    this.record('createInitialAccessToken', body);
+    if (body.policy !== undefined) this.findPolicy(body.policy);
+    this.sequence += 1;
+    const token = fakeToken({
+      id: `iat${String(this.sequence).padStart(17, '0')}`,
+      description: body.description ?? null,
+      policy: body.policy ?? null,
+      max_uses: body.max_uses ?? null,
+      uses_left: body.max_uses ?? null,
+      expires_at: body.expires_in === undefined ? null : 2_000_000_000 + body.expires_in,
+    });
+    this.tokens.unshift(token);
+    return { ...token, token: `secret-iat-${this.sequence}` };
+  }
+
+  async getInitialAccessToken(id: string) {
+    this.record('getInitialAccessToken', id);
+    return this.findToken(id);
+  }
+
+  async revokeInitialAccessToken(id: string) {
+    this.record('revokeInitialAccessToken', id);
+    const token = this.findToken(id);
+    Object.assign(token, { revoked_at: token.revoked_at ?? 2_000_000_100, state: 'revoked', uses_left: 0 });
+    return token;
+  }
+
+  async listPolicies() {
+    this.record('listPolicies');
+    return { policies: [...this.policies].sort((a, b) => a.name.localeCompare(b.name)) };
+  }
+
+  async getPolicy(name: string) {
+    this.record('getPolicy', name);
+    return this.findPolicy(name);
+  }
+
+  async createPolicy(body: RegistrationPolicyRequest & { name: string }) {
+    this.record('createPolicy', body);
+    const refusal = this.refuse?.(body as unknown as Record<string, unknown>);
+    if (refusal) throw refusal;
+    if (this.policies.some((each) => each.name === body.name)) throw new AdminApiError(409, 'conflict', `a registration policy named ${body.name} exists already`);
+    const policy = fakePolicy({ name: body.name, description: body.description ?? null, rules: body.rules });
+    this.policies.push(policy);
+    return policy;
+  }
+
+  async replacePolicy(name: string, body: RegistrationPolicyRequest) {
+    this.record('replacePolicy', name, body);
+    const refusal = this.refuse?.(body as unknown as Record<string, unknown>);
+    if (refusal) throw refusal;
+    const policy = this.findPolicy(name);
+    Object.assign(policy, { description: body.description ?? null, rules: body.rules, updated_at: policy.updated_at + 1 });
+    return policy;
+  }
+
+  async deletePolicy(name: string) {
+    this.record('deletePolicy', name);
+    this.findPolicy(name);
+    this.policies.splice(this.policies.findIndex((each) => each.name === name), 1);
+  }
+
+  async setDefaultPolicy(name: string) {
+    this.record('setDefaultPolicy', name);
+    const chosen = this.findPolicy(name);
+    for (const policy of this.policies) policy.is_default = policy === chosen;
+    return chosen;
+  }
+
+  async clearDefaultPolicy() {
+    this.record('clearDefaultPolicy');
+    for (const policy of this.policies) policy.is_default = false;
+  }
+}
+
+/** An initial access token as the admin API shows it, over plausible defaults. */
+export function fakeToken(fields: Partial<InitialAccessTokenInfo> & { id: string }): InitialAccessTokenInfo {
+  return { description: null, policy: null, max_uses: null, uses: 0, uses_left: null, expires_at: null, revoked_at: null, created_at: 2_000_000_000, state: 'active', ...fields };
+}
+
+export function fakePolicy(fields: Partial<RegistrationPolicyInfo> & { name: string }): RegistrationPolicyInfo {
+  return { description: null, rules: {}, is_default: false, created_at: 2_000_000_000, updated_at: 2_000_000_000, ...fields };
 }
 
 /** An audit entry as the admin API lists it, with the given fields over plausible defaults. */
@@ -180,6 +288,8 @@ export function fakeClient(fields: Record<string, unknown> & { client_id: string
     updated_at: createdAt,
     created_via: 'admin_api',
     last_used_at: null,
+    initial_access_token_id: null,
+    registration_policy: null,
     ...fields,
   } as AdminClient;
 }

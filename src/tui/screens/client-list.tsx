@@ -76,6 +76,8 @@ export function ClientList({ api, position, pageSize, width, notice, dispatch, o
     else if (input === '/') setSearch({ value: q, cursor: q.length });
     else if (input === 'a') dispatch({ type: 'add' });
     else if (input === 'l') dispatch({ type: 'audit' });
+    else if (input === 't') dispatch({ type: 'tokens' });
+    else if (input === 'r') dispatch({ type: 'policies' });
     else if (key.escape && q !== '') dispatch({ type: 'list/search', q: '' });
     else if (key.upArrow || input === 'k') dispatch({ type: 'list/move', by: -1, rows: clients.length });
     else if (key.downArrow || input === 'j') dispatch({ type: 'list/move', by: 1, rows: clients.length });
@@ -128,6 +130,8 @@ export function ClientList({ api, position, pageSize, width, notice, dispatch, o
           ['n/p', 'next/previous page'],
           ['a', 'add client'],
           ['l', 'audit log'],
+          ['t', 'initial access tokens'],
+          ['r', 'registration policies'],
           ['q', 'quit'],
         ]}
       />
