@@ -6,6 +6,7 @@ import { invalidRequest, OAuthError } from '../http/oauth-error.js';
 import { unusableReason } from '../registration/registration-access.js';
 import { POLICY_NAME } from '../registration/registration-policy.js';
 import type { InitialAccessTokenRepository, StoredInitialAccessToken } from '../storage/initial-access-token-repository.js';
+import type { ChangeContext } from '../audit/audit.js';
 import type { InTransaction } from '../storage/transaction.js';
 import { UNSTORABLE } from '../registration/validate-metadata.js';
 
@@ -67,11 +68,21 @@ export function optionalDescription(body: Readonly<Record<string, unknown>>): st
 
 const KNOWN_FIELDS = new Set(['description', 'policy', 'max_uses', 'expires_in']);
 
+/** What the audit trail says of a token: its id and limits, never the token or its hash. */
+function tokenDetails(token: StoredInitialAccessToken): Record<string, string | number> {
+  return {
+    initial_access_token_id: token.id,
+    ...(token.policyName !== null ? { registration_policy: token.policyName } : {}),
+    ...(token.maxUses !== null ? { max_uses: token.maxUses } : {}),
+    ...(token.expiresAt !== null ? { expires_at: token.expiresAt } : {}),
+  };
+}
+
 /**
  * Creates an initial access token (RFC 7591 §3). The token is in this answer only: the server
  * keeps its SHA-256 hash. 256 random bits, so one hash is enough (nothing to brute-force).
  */
-export async function createInitialAccessToken(deps: InitialAccessTokenDeps, body: Readonly<Record<string, unknown>>): Promise<InitialAccessTokenInfo & { token: string }> {
+export async function createInitialAccessToken(deps: InitialAccessTokenDeps, body: Readonly<Record<string, unknown>>, context: ChangeContext): Promise<InitialAccessTokenInfo & { token: string }> {
   const unknown = Object.keys(body).filter((name) => !KNOWN_FIELDS.has(name));
   if (unknown.length > 0) throw invalidRequest(`unknown field ${unknown.join(', ')} (known: ${[...KNOWN_FIELDS].join(', ')})`);
   const description = optionalDescription(body);
@@ -84,7 +95,7 @@ export async function createInitialAccessToken(deps: InitialAccessTokenDeps, bod
   const stored = await deps.transaction(async (repos) => {
     // held until the token is stored: the policy cannot be deleted in between
     if (policy !== null && !(await repos.policies.holdExisting(policy))) throw invalidRequest(`there is no registration policy ${policy}`);
-    return repos.initialAccessTokens.insert({
+    const inserted = await repos.initialAccessTokens.insert({
       id: randomBytes(10).toString('hex'),
       tokenHash: hashToken(token),
       description,
@@ -93,6 +104,8 @@ export async function createInitialAccessToken(deps: InitialAccessTokenDeps, bod
       expiresAt: expiresIn === null ? null : now + expiresIn,
       createdAt: now,
     });
+    await repos.audit.record({ action: 'initial_access_token.create', context, details: tokenDetails(inserted), at: now });
+    return inserted;
   });
   return { ...initialAccessTokenInfo(stored, now), token };
 }
@@ -109,9 +122,13 @@ export async function getInitialAccessToken(deps: InitialAccessTokenDeps, id: st
 }
 
 /** Revokes the token at once, on every instance (each registration reads it). Revoking twice is harmless. */
-export async function revokeInitialAccessToken(deps: InitialAccessTokenDeps, id: string): Promise<InitialAccessTokenInfo> {
+export async function revokeInitialAccessToken(deps: InitialAccessTokenDeps, id: string, context: ChangeContext): Promise<InitialAccessTokenInfo> {
   if (!TOKEN_ID.test(id)) throw notFound(id);
-  const revoked = await deps.transaction((repos) => repos.initialAccessTokens.revoke(id, deps.now()));
+  const revoked = await deps.transaction(async (repos) => {
+    const token = await repos.initialAccessTokens.revoke(id, deps.now());
+    if (token !== undefined) await repos.audit.record({ action: 'initial_access_token.revoke', context, details: tokenDetails(token) });
+    return token;
+  });
   if (revoked === undefined) throw notFound(id);
   return initialAccessTokenInfo(revoked, deps.now());
 }

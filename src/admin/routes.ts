@@ -137,7 +137,7 @@ export function adminRoutes(
   app.get(iats, async (_request, reply) => noStore(reply).send(await listInitialAccessTokens(control)));
 
   app.post(iats, async (request, reply) => {
-    const created = await createInitialAccessToken(control, objectBody(request.body));
+    const created = await createInitialAccessToken(control, objectBody(request.body), adminContext(request));
     request.log.info({ initial_access_token_id: created.id, policy: created.policy, admin_client_id: request.adminClientId }, 'initial access token created by an operator');
     return noStore(reply).code(201).header('location', `${deps.issuer}${iats}/${created.id}`).send(created);
   });
@@ -146,7 +146,7 @@ export function adminRoutes(
 
   app.post<{ Params: { id: string } }>(`${iat}/revoke`, OPTIONAL_BODY, async (request, reply) => {
     optionalBody(request.body);
-    const revoked = await revokeInitialAccessToken(control, request.params.id);
+    const revoked = await revokeInitialAccessToken(control, request.params.id, adminContext(request));
     request.log.info({ initial_access_token_id: revoked.id, admin_client_id: request.adminClientId }, 'initial access token revoked by an operator');
     return noStore(reply).send(revoked);
   });
@@ -156,7 +156,7 @@ export function adminRoutes(
   app.get(policies, async (_request, reply) => noStore(reply).send(await listPolicies(control)));
 
   app.post(policies, async (request, reply) => {
-    const created = await createPolicy(control, objectBody(request.body));
+    const created = await createPolicy(control, objectBody(request.body), adminContext(request));
     request.log.info({ policy: created.name, admin_client_id: request.adminClientId }, 'registration policy created by an operator');
     return noStore(reply).code(201).header('location', `${deps.issuer}${policies}/${created.name}`).send(created);
   });
@@ -164,26 +164,26 @@ export function adminRoutes(
   app.get<{ Params: { name: string } }>(policy, async (request, reply) => noStore(reply).send(await getPolicy(control, request.params.name)));
 
   app.put<{ Params: { name: string } }>(policy, async (request, reply) => {
-    const replaced = await replacePolicy(control, request.params.name, objectBody(request.body));
+    const replaced = await replacePolicy(control, request.params.name, objectBody(request.body), adminContext(request));
     request.log.info({ policy: replaced.name, admin_client_id: request.adminClientId }, 'registration policy replaced by an operator');
     return noStore(reply).send(replaced);
   });
 
   app.delete<{ Params: { name: string } }>(policy, async (request, reply) => {
-    await deletePolicy(control, request.params.name);
+    await deletePolicy(control, request.params.name, adminContext(request));
     request.log.info({ policy: request.params.name, admin_client_id: request.adminClientId }, 'registration policy deleted by an operator');
     return noStore(reply).code(204).send();
   });
 
   const defaultPolicy = `${ADMIN_PATH}/default-policy`;
   app.put(defaultPolicy, async (request, reply) => {
-    const chosen = await setDefaultPolicy(control, objectBody(request.body));
+    const chosen = await setDefaultPolicy(control, objectBody(request.body), adminContext(request));
     request.log.info({ policy: chosen.name, admin_client_id: request.adminClientId }, 'default registration policy set by an operator');
     return noStore(reply).send(chosen);
   });
 
   app.delete(defaultPolicy, async (request, reply) => {
-    await clearDefaultPolicy(control);
+    await clearDefaultPolicy(control, adminContext(request));
     request.log.info({ admin_client_id: request.adminClientId }, 'default registration policy cleared by an operator');
     return noStore(reply).code(204).send();
   });

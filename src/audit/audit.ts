@@ -21,6 +21,16 @@ export const AUDIT_ACTIONS = [
   'key.rotate',
   /** The first admin client: `admin bootstrap` or the embedded first start. */
   'admin.bootstrap',
+  /** An initial access token issued by an operator (details: its id, policy, limits; never the token). */
+  'initial_access_token.create',
+  'initial_access_token.revoke',
+  /** A registration policy created, its rules or description replaced (changed_fields: the rule names), deleted. */
+  'policy.create',
+  'policy.update',
+  'policy.delete',
+  /** The global default policy set (details: the policy) or cleared. */
+  'policy.set_default',
+  'policy.clear_default',
   /** A run of `secrets reseal`: counts only. */
   'secrets.reseal',
   /** A request to the admin API refused with 401 or 403. */

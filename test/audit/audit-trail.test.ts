@@ -188,6 +188,73 @@ describe(`audit trail (${storageKind})`, () => {
     });
   });
 
+  describe('initial access tokens and registration policies', () => {
+    it('every change is recorded by the admin: names of changed rules, token ids and limits, never the token', async () => {
+      const name = `partner-${randomUUID().slice(0, 8)}`;
+      const create = withId();
+      expect((await admin('POST', '/policies', { json: { name, rules: { grant_types: ['authorization_code'], required_fields: ['contacts'] } }, headers: create.headers })).status).toBe(201);
+      expect(await entryOf(create.id)).toMatchObject({
+        action: 'policy.create',
+        actor_type: 'admin',
+        actor_id: credentials.client_id,
+        changed_fields: ['grant_types', 'required_fields'],
+        details: { registration_policy: name },
+      });
+
+      const replace = withId();
+      const rules = { grant_types: ['authorization_code'], required_fields: ['client_uri'], allow_loopback_redirects: false };
+      expect((await admin('PUT', `/policies/${name}`, { json: { description: 'Partner A', rules }, headers: replace.headers })).status).toBe(200);
+      // grant_types is unchanged: only what differs is named
+      expect((await entryOf(replace.id)).changed_fields).toEqual(['description', 'allow_loopback_redirects', 'required_fields']);
+
+      const setDefault = withId();
+      expect((await admin('PUT', '/default-policy', { json: { name }, headers: setDefault.headers })).status).toBe(200);
+      expect(await entryOf(setDefault.id)).toMatchObject({ action: 'policy.set_default', details: { registration_policy: name } });
+      const clearDefault = withId();
+      expect((await admin('DELETE', '/default-policy', { headers: clearDefault.headers })).status).toBe(204);
+      expect(await entryOf(clearDefault.id)).toMatchObject({ action: 'policy.clear_default', actor_id: credentials.client_id });
+
+      const issue = withId();
+      const iat = await admin('POST', '/initial-access-tokens', { json: { max_uses: 2, expires_in: 3600, policy: name }, headers: issue.headers });
+      expect(iat.status, iat.text).toBe(201);
+      keep(iat.body.token);
+      expect(await entryOf(issue.id)).toMatchObject({
+        action: 'initial_access_token.create',
+        client_id: null,
+        details: { initial_access_token_id: iat.body.id, registration_policy: name, max_uses: 2, expires_at: iat.body.expires_at },
+      });
+
+      const register = withId();
+      const registered = await request(server, 'POST', '/register', {
+        json: { redirect_uris: ['https://partner.example/cb'], client_uri: 'https://partner.example', grant_types: ['authorization_code'] },
+        headers: { ...register.headers, authorization: `Bearer ${iat.body.token as string}` },
+      });
+      expect(registered.status, registered.text).toBe(201);
+      keep(registered.body.client_secret, registered.body.registration_access_token);
+      expect(await entryOf(register.id)).toMatchObject({
+        action: 'client.register',
+        client_id: registered.body.client_id,
+        details: { initial_access_token_id: iat.body.id, registration_policy: name },
+      });
+
+      const revoke = withId();
+      expect((await admin('POST', `/initial-access-tokens/${iat.body.id as string}/revoke`, { headers: revoke.headers })).status).toBe(200);
+      expect(await entryOf(revoke.id)).toMatchObject({ action: 'initial_access_token.revoke', details: { initial_access_token_id: iat.body.id } });
+
+      const spare = `spare-${randomUUID().slice(0, 8)}`;
+      expect((await admin('POST', '/policies', { json: { name: spare, rules: {} } })).status).toBe(201);
+      const remove = withId();
+      expect((await admin('DELETE', `/policies/${spare}`, { headers: remove.headers })).status).toBe(204);
+      expect(await entryOf(remove.id)).toMatchObject({ action: 'policy.delete', details: { registration_policy: spare } });
+    });
+
+    it('a refused policy change (unknown policy, bad rules) records nothing', async () => {
+      const { id, headers } = withId();
+      expect((await admin('PUT', '/policies/no-such-policy', { json: { rules: {} }, headers })).status).toBe(404);
+      expect((await entries('limit=200')).filter((entry) => entry.request_id === id)).toEqual([]);
+    });
+  });
+
   describe('failed admin authentication', () => {
     it('no token, a bad token, a token of a non-admin client: 401, each recorded on its own, never the token', async () => {
       const plain = await admin('POST', '/clients', { json: { grant_types: ['client_credentials'] } });
