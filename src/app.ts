@@ -19,10 +19,12 @@ import { ENDPOINT_PATHS, endpointUrls } from './http/endpoints.js';
 import { clientErrorHandler, frameworkErrorHandler, registerErrorHandling } from './http/error-handler.js';
 import { acceptEmptyJsonOnDelete } from './http/json-body.js';
 import { runPeriodically, trackInFlight } from './http/lifecycle.js';
+import { limitRegistration, limitTokenEndpoints } from './rate-limit/limits.js';
 import type { RegistrationDeps } from './registration/client-registration.js';
 import { registrationRoutes } from './registration/routes.js';
 import { ClientRepository } from './storage/client-repository.js';
 import type { Database } from './storage/database.js';
+import { RateLimitRepository } from './storage/rate-limit-repository.js';
 import { ReplayRepository } from './storage/replay-repository.js';
 import { RevocationRepository } from './storage/revocation-repository.js';
 import { ReferenceTokenRepository } from './storage/reference-token-repository.js';
@@ -147,6 +149,7 @@ export async function buildApp(config: Config, deps: AppDeps): Promise<FastifyIn
   const replay = new ReplayRepository(deps.db);
   const revocations = new RevocationRepository(deps.db);
   const references = new ReferenceTokenRepository(deps.db);
+  const rateLimitCounters = new RateLimitRepository(deps.db);
   const usage = new ClientUsage(now, config.clientCacheSize, config.clientUsageTracking);
   const clientAuthDeps: ClientAuthDeps = {
     clients,
@@ -190,8 +193,14 @@ export async function buildApp(config: Config, deps: AppDeps): Promise<FastifyIn
     async (scope) => {
       jwksRoute(scope, serverKeys);
       // each in a scope of its own: they read different body types
-      await scope.register(async (registrationScope) => registrationRoutes(registrationScope, registrationDeps, config.registration.initialAccessToken));
-      await scope.register(async (tokenScope) => tokenRoutes(tokenScope, clientAuthDeps, tokenDeps));
+      await scope.register(async (registrationScope) => {
+        await limitRegistration(registrationScope, config.rateLimits, rateLimitCounters, app.log);
+        registrationRoutes(registrationScope, registrationDeps, config.registration.initialAccessToken);
+      });
+      await scope.register(async (tokenScope) => {
+        await limitTokenEndpoints(tokenScope, config.rateLimits, config.issuer, app.log);
+        tokenRoutes(tokenScope, clientAuthDeps, tokenDeps);
+      });
       await scope.register(async (adminScope) => adminRoutes(adminScope, adminDeps, tokenDeps, { serverKeys, repository: serverKeyRepository }));
     },
     { prefix },
@@ -209,8 +218,9 @@ export async function buildApp(config: Config, deps: AppDeps): Promise<FastifyIn
       assertions: await replay.purgeExpired(now()),
       revocations: await revocations.purgeExpired(now()),
       referenceTokens: await references.purgeExpired(now()),
+      rateLimitCounters: await rateLimitCounters.purgeExpired(Date.now()),
     };
-    if (purged.assertions + purged.revocations + purged.referenceTokens > 0) app.log.debug(purged, 'purged expired assertion ids, revocations and reference tokens');
+    if (Object.values(purged).some((count) => count > 0)) app.log.debug(purged, 'purged expired assertion ids, revocations, reference tokens and rate-limit counters');
     // keys of clients changed or deleted on another instance: unused (versions are checked per
     // request), but they would hold memory until the cache bound pushed them out
     const dropped = await clientKeys.sweep((ids) => clients.versions(ids));
