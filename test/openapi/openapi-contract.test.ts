@@ -303,13 +303,17 @@ type Trouble = keyof typeof TROUBLE_ANSWERS;
 async function withDatabaseTrouble(target: TestServer, check: (trouble: Trouble) => Promise<void>): Promise<void> {
   const failing = vi.spyOn(target.db, 'query').mockRejectedValue(new Error('database is down (injected by the test)'));
   const failingPing = vi.spyOn(target.db, 'ping').mockRejectedValue(new Error('database is down (injected by the test)'));
+  // changes are written through transactions (inTransaction), which do not go through query
+  const failingTransaction = vi.spyOn(target.db, 'transaction').mockRejectedValue(new Error('database is down (injected by the test)'));
   try {
     await check('failing');
     failing.mockRejectedValue(new DatabaseUnavailableError('ECONNREFUSED'));
+    failingTransaction.mockRejectedValue(new DatabaseUnavailableError('ECONNREFUSED'));
     await check('unreachable');
   } finally {
     failing.mockRestore();
     failingPing.mockRestore();
+    failingTransaction.mockRestore();
   }
 }
 
@@ -1477,6 +1481,28 @@ describe(`openapi.yaml against a running server (${storageKind})`, () => {
         expect([res.status, (res.body as JsonObject).error]).toEqual([401, 'invalid_token']);
       }
       expect((await call(protectedServer, 'POST', '/register', { json: metadata, token: initialAccessToken })).status).toBe(201);
+    });
+  });
+
+  describe('with rate limits (RATE_LIMIT_REGISTER, RATE_LIMIT_TOKEN)', () => {
+    let limited: TestServer;
+    beforeAll(async () => {
+      limited = await startTestServer({ RATE_LIMIT_REGISTER: '1/minute', RATE_LIMIT_TOKEN: '1/minute' });
+    });
+    afterAll(async () => limited?.close());
+
+    it('answers 429 too_many_requests with Retry-After past a limit, as TooManyRequests describes', async () => {
+      const metadata = { redirect_uris: ['https://rp.example/cb'] };
+      expect((await call(limited, 'POST', '/register', { json: metadata })).status).toBe(201);
+      const attempts: Attempt[] = [['POST', '/register', { json: metadata }]];
+      // the token, introspection and revocation endpoints share one count per address
+      expect((await call(limited, 'POST', '/token', form({ grant_type: 'client_credentials' }))).status).toBe(401);
+      attempts.push(['POST', '/token', form({ grant_type: 'client_credentials' })], ['POST', '/introspect', form({ token: 'x' })], ['POST', '/revoke', form({ token: 'x' })]);
+      for (const [method, path, options] of attempts) {
+        const res = await call(limited, method, path, options);
+        expect([res.status, (res.body as JsonObject).error], `${method} ${path}`).toEqual([429, 'too_many_requests']);
+        expect(Number(res.headers.get('retry-after'))).toBeGreaterThanOrEqual(1);
+      }
     });
   });
 
