@@ -1,7 +1,8 @@
 import { randomBytes } from 'node:crypto';
 import { Writable } from 'node:stream';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { createLogger } from '../../src/logging.js';
+import { DatabaseUnavailableError } from '../../src/storage/unavailable.js';
 import { freePort } from '../support/server-process.js';
 import { advanceWallClock } from '../support/clock.js';
 import { request, startTestServer, storageKind, type TestServer } from '../support/test-server.js';
@@ -94,11 +95,29 @@ describe(`registration rate limits (${storageKind})`, () => {
     expect((await register(server, '198.51.100.9')).status).toBe(429);
   });
 
-  it('the global ceiling holds across different addresses', async () => {
-    const server = await start({ RATE_LIMIT_REGISTER: '5/minute', RATE_LIMIT_REGISTER_GLOBAL: '3/minute', TRUST_PROXY: 'true' });
+  it('the global ceiling holds across different addresses, with one warning a window', async () => {
+    let logged = '';
+    const stream = new Writable({ write: (chunk: Buffer, _encoding, done) => void ((logged += chunk.toString()), done()) });
+    const server = await start({ RATE_LIMIT_REGISTER: '5/minute', RATE_LIMIT_REGISTER_GLOBAL: '3/minute', TRUST_PROXY: 'true' }, undefined, createLogger('info', stream));
     for (const address of ['203.0.113.1', '203.0.113.2', '203.0.113.3']) expect((await register(server, address)).status).toBe(201);
     expectTooManyRequests(await register(server, '203.0.113.4'), 60);
+    expect((await register(server, '203.0.113.5')).status).toBe(429);
     expect(await storedClients(server)).toBe(3);
+    const warnings = logged.split('\n').filter((line) => line.includes('global registration ceiling reached'));
+    expect(warnings).toHaveLength(1);
+    expect(JSON.parse(warnings[0]!)).toMatchObject({ level: 40, limit: 'RATE_LIMIT_REGISTER_GLOBAL', rate: '3/minute' });
+  });
+
+  it('a database out of reach while counting is 503 temporarily_unavailable, not 500 and not a pass', async () => {
+    const server = await start({ RATE_LIMIT_REGISTER: '5/minute' });
+    const failing = vi.spyOn(server.db, 'query').mockRejectedValue(new DatabaseUnavailableError('ECONNREFUSED'));
+    try {
+      const res = await register(server);
+      expect([res.status, res.body.error]).toEqual([503, 'temporarily_unavailable']);
+    } finally {
+      failing.mockRestore();
+    }
+    expect(await storedClients(server)).toBe(0);
   });
 
   it('requests an address makes past its own limit do not use up the global ceiling', async () => {
