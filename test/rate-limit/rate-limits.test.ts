@@ -76,6 +76,12 @@ describe(`registration rate limits (${storageKind})`, () => {
     expect((await request(server, 'GET', '/.well-known/openid-configuration')).status).toBe(200);
   });
 
+  it('guards the registration endpoint under an issuer with a path', async () => {
+    const server = await start({ ISSUER: 'https://id.example/tenant', RATE_LIMIT_REGISTER: '1/minute' });
+    expect((await request(server, 'POST', '/tenant/register', { json: metadata })).status).toBe(201);
+    expect((await request(server, 'POST', '/tenant/register', { json: metadata })).status).toBe(429);
+  });
+
   it('counts per address as TRUST_PROXY reports it: another address has its own count', async () => {
     const server = await start({ RATE_LIMIT_REGISTER: '1/minute', TRUST_PROXY: 'true' });
     expect((await register(server, '198.51.100.1')).status).toBe(201);
