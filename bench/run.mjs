@@ -195,6 +195,11 @@ function startServer(port, databaseUrl, profileName, extraEnv) {
       DATABASE_URL: databaseUrl,
       SECRETS_KEY,
       LOG_LEVEL: 'warn',
+      // the workloads send thousands of requests from one address: limits off unless
+      // BENCH_SERVER_ENV turns them on (to measure what they cost)
+      RATE_LIMIT_REGISTER: 'off',
+      RATE_LIMIT_REGISTER_GLOBAL: 'off',
+      RATE_LIMIT_TOKEN: 'off',
       ...extraEnv,
     },
     stdio: ['ignore', 'pipe', 'pipe'],

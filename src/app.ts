@@ -22,12 +22,14 @@ import { runPeriodically, trackInFlight } from './http/lifecycle.js';
 import { serveMetrics } from './metrics/http.js';
 import { createMetrics, NO_METRICS } from './metrics/metrics.js';
 import { fetchJson } from './outbound/fetch-json.js';
+import { limitRegistration, limitTokenEndpoints } from './rate-limit/limits.js';
 import type { RegistrationDeps } from './registration/client-registration.js';
 import { registrationRoutes } from './registration/routes.js';
 import { purgeAudit } from './audit/retention.js';
 import { AuditRepository } from './storage/audit-repository.js';
 import { ClientRepository } from './storage/client-repository.js';
 import type { Database } from './storage/database.js';
+import { RateLimitRepository } from './storage/rate-limit-repository.js';
 import { ReplayRepository } from './storage/replay-repository.js';
 import { RevocationRepository } from './storage/revocation-repository.js';
 import { ReferenceTokenRepository } from './storage/reference-token-repository.js';
@@ -162,6 +164,7 @@ export async function buildApp(config: Config, appDeps: AppDeps): Promise<Fastif
   const replay = new ReplayRepository(deps.db);
   const revocations = new RevocationRepository(deps.db);
   const references = new ReferenceTokenRepository(deps.db);
+  const rateLimitCounters = new RateLimitRepository(deps.db);
   const usage = new ClientUsage(now, config.clientCacheSize, config.clientUsageTracking);
   const clientAuthDeps: ClientAuthDeps = {
     clients,
@@ -208,8 +211,14 @@ export async function buildApp(config: Config, appDeps: AppDeps): Promise<Fastif
     async (scope) => {
       jwksRoute(scope, serverKeys);
       // each in a scope of its own: they read different body types
-      await scope.register(async (registrationScope) => registrationRoutes(registrationScope, registrationDeps, metrics));
-      await scope.register(async (tokenScope) => tokenRoutes(tokenScope, clientAuthDeps, tokenDeps, metrics));
+      await scope.register(async (registrationScope) => {
+        await limitRegistration(registrationScope, config.rateLimits, rateLimitCounters, app.log);
+        registrationRoutes(registrationScope, registrationDeps, metrics);
+      });
+      await scope.register(async (tokenScope) => {
+        await limitTokenEndpoints(tokenScope, config.rateLimits, config.issuer, app.log);
+        tokenRoutes(tokenScope, clientAuthDeps, tokenDeps, metrics);
+      });
       await scope.register(async (adminScope) =>
         adminRoutes(adminScope, adminDeps, tokenDeps, { serverKeys, repository: serverKeyRepository }, metrics, {
           initialAccessTokens: registrationDeps.access.tokens,
@@ -234,8 +243,9 @@ export async function buildApp(config: Config, appDeps: AppDeps): Promise<Fastif
       assertions: await replay.purgeExpired(now()),
       revocations: await revocations.purgeExpired(now()),
       referenceTokens: await references.purgeExpired(now()),
+      rateLimitCounters: await rateLimitCounters.purgeExpired(Date.now()),
     };
-    if (purged.assertions + purged.revocations + purged.referenceTokens > 0) app.log.debug(purged, 'purged expired assertion ids, revocations and reference tokens');
+    if (Object.values(purged).some((count) => count > 0)) app.log.debug(purged, 'purged expired assertion ids, revocations, reference tokens and rate-limit counters');
     // keys of clients changed or deleted on another instance: unused (versions are checked per
     // request), but they would hold memory until the cache bound pushed them out
     if (config.audit.retentionSeconds !== null) {

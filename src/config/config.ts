@@ -5,6 +5,8 @@ import { randomBytes } from 'node:crypto';
 import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { isIP } from 'node:net';
 import { join, resolve } from 'node:path';
+import { parseAllowListEntry, type AllowListEntry } from '../rate-limit/allow-list.js';
+import { parseRate, type Rate } from '../rate-limit/rate.js';
 
 /**
  * Every environment variable the server reads, with its default and meaning. The README's config
@@ -47,6 +49,11 @@ export const ENV_VARIABLES = {
   METRICS_PORT: 'With METRICS=on: serve /metrics on this port instead, on its own listener bound to METRICS_HOST, and not on PORT.',
   METRICS_HOST: 'Address the METRICS_PORT listener binds to (default 127.0.0.1: loopback only).',
   AUDIT_RETENTION: 'How long audit entries are kept: seconds, or a number with s, m, h or d (90d); 0 or forever keeps them all (default 90d).',
+  RATE_LIMIT_REGISTER: 'Registrations per client address on POST /register, as N/second, N/minute, N/hour or N/<k>s|m|h, or off (default 20/minute).',
+  RATE_LIMIT_REGISTER_GLOBAL: 'Registrations from all addresses together, same format, or off (default 1000/hour).',
+  RATE_LIMIT_TOKEN: 'Requests per client address on the token, introspection and revocation endpoints, same format, or off (default 3000/minute).',
+  RATE_LIMIT_ALLOW_LIST: 'Comma-separated IPv4/IPv6 addresses or CIDRs exempt from every rate limit (default none).',
+  REDIS_URL: 'redis:// or rediss:// URL: token-endpoint rate-limit counters are shared through it; unset, each instance counts in memory.',
 } as const;
 
 export type EnvVariable = keyof typeof ENV_VARIABLES;
@@ -104,6 +111,14 @@ export interface Config {
     /** Entries older than this many seconds are purged in the background; null: kept forever. */
     retentionSeconds: number | null;
   };
+  /** Each limit undefined when it is off. */
+  rateLimits: {
+    register: Rate | undefined;
+    registerGlobal: Rate | undefined;
+    token: Rate | undefined;
+    allowList: readonly AllowListEntry[];
+    redisUrl: string | undefined;
+  };
 }
 
 export const SERVER_SIGNING_ALGS = ['ES256', 'RS256', 'EdDSA'] as const;
@@ -153,6 +168,36 @@ function boolean(env: Env, name: EnvVariable, fallback: boolean): boolean {
   if (raw === 'false' || raw === '0') return false;
   throw new ConfigError(name, `must be true or false, got "${raw}"`);
 }
+
+function rate(env: Env, name: EnvVariable, fallback: string): Rate | undefined {
+  const parsed = parseRate(read(env, name) ?? fallback);
+  if (parsed !== undefined && 'problem' in parsed) throw new ConfigError(name, parsed.problem);
+  return parsed;
+}
+
+function rateLimits(env: Env): Config['rateLimits'] {
+  const allowList = (read(env, 'RATE_LIMIT_ALLOW_LIST') ?? '')
+    .split(',')
+    .map((entry) => entry.trim())
+    .filter((entry) => entry !== '')
+    .map((entry) => {
+      const parsed = parseAllowListEntry(entry);
+      if (typeof parsed === 'string') throw new ConfigError('RATE_LIMIT_ALLOW_LIST', `${parsed}; give addresses or CIDRs, comma-separated`);
+      return parsed;
+    });
+  const redisUrl = read(env, 'REDIS_URL');
+  if (redisUrl !== undefined && !/^rediss?:\/\/[^\s]+$/.test(redisUrl)) throw new ConfigError('REDIS_URL', 'must be a redis:// or rediss:// URL');
+  return {
+    register: rate(env, 'RATE_LIMIT_REGISTER', DEFAULT_RATE_LIMITS.register),
+    registerGlobal: rate(env, 'RATE_LIMIT_REGISTER_GLOBAL', DEFAULT_RATE_LIMITS.registerGlobal),
+    token: rate(env, 'RATE_LIMIT_TOKEN', DEFAULT_RATE_LIMITS.token),
+    allowList,
+    redisUrl,
+  };
+}
+
+/** The production defaults (the README explains each); test servers turn them off unless asked. */
+export const DEFAULT_RATE_LIMITS = { register: '20/minute', registerGlobal: '1000/hour', token: '3000/minute' } as const;
 
 function absoluteHttpUrl(name: EnvVariable, raw: string): URL {
   let url: URL;
@@ -326,6 +371,7 @@ export function loadConfig(env: Env = process.env): Config {
     },
     metrics: metrics(env, port),
     audit: { retentionSeconds: auditRetention(env) },
+    rateLimits: rateLimits(env),
   };
 }
 

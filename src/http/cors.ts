@@ -11,7 +11,8 @@ export async function registerCors(app: FastifyInstance, publicPaths: { get: rea
     origin: '*',
     methods,
     allowedHeaders: ['Content-Type', 'Authorization'],
-    exposedHeaders: ['Location', 'X-Request-Id'],
+    // Retry-After: a browser client told 429 must be able to read how long to wait
+    exposedHeaders: ['Location', 'X-Request-Id', 'Retry-After'],
     maxAge: 600,
     // an OPTIONS without Origin is no browser preflight: answer it plainly, not with a text 400
     strictPreflight: false,

@@ -21,6 +21,11 @@ interface AcceptsConfig {
   accepts?: string;
 }
 
+// Declared on Fastify's route config too (see json-body.ts): admin routes set it per route.
+declare module 'fastify' {
+  interface FastifyContextConfig extends AcceptsConfig {}
+}
+
 /** Every route registered on `scope` from now on reads bodies of this media type only. */
 export function acceptsOnly(scope: FastifyInstance, mediaType: string): void {
   scope.addHook('onRoute', (route) => {

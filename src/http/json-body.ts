@@ -5,6 +5,12 @@ export interface OptionalBodyConfig {
   bodyOptional?: boolean;
 }
 
+// Declared on Fastify's route config too: once a plugin (@fastify/rate-limit) declares members
+// of its own, TypeScript refuses route configs that share none with them.
+declare module 'fastify' {
+  interface FastifyContextConfig extends OptionalBodyConfig {}
+}
+
 /**
  * Some HTTP clients send `Content-Type: application/json` on every request, DELETE included, with
  * no body. That is not malformed JSON: a DELETE, or an action whose route says its body is

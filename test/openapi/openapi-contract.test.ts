@@ -1673,6 +1673,28 @@ describe(`openapi.yaml against a running server (${storageKind})`, () => {
     });
   });
 
+  describe('with rate limits (RATE_LIMIT_REGISTER, RATE_LIMIT_TOKEN)', () => {
+    let limited: TestServer;
+    beforeAll(async () => {
+      limited = await startTestServer({ RATE_LIMIT_REGISTER: '1/minute', RATE_LIMIT_TOKEN: '1/minute' });
+    });
+    afterAll(async () => limited?.close());
+
+    it('answers 429 too_many_requests with Retry-After past a limit, as TooManyRequests describes', async () => {
+      const metadata = { redirect_uris: ['https://rp.example/cb'] };
+      expect((await call(limited, 'POST', '/register', { json: metadata })).status).toBe(201);
+      const attempts: Attempt[] = [['POST', '/register', { json: metadata }]];
+      // the token, introspection and revocation endpoints share one count per address
+      expect((await call(limited, 'POST', '/token', form({ grant_type: 'client_credentials' }))).status).toBe(401);
+      attempts.push(['POST', '/token', form({ grant_type: 'client_credentials' })], ['POST', '/introspect', form({ token: 'x' })], ['POST', '/revoke', form({ token: 'x' })]);
+      for (const [method, path, options] of attempts) {
+        const res = await call(limited, method, path, options);
+        expect([res.status, (res.body as JsonObject).error], `${method} ${path}`).toEqual([429, 'too_many_requests']);
+        expect(Number(res.headers.get('retry-after'))).toBeGreaterThanOrEqual(1);
+      }
+    });
+  });
+
   // Runs last (vitest keeps declaration order within a file): every documented response, and every
   // error code a documented response lists, must have been produced by a real request above.
   it('has exercised every documented operation, status and error code', () => {

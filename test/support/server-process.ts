@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { inject, onTestFinished, TestRunner } from 'vitest';
-import { freshDatabase, storageKind, TEST_SECRETS_KEY } from './test-server.js';
+import { freshDatabase, RATE_LIMITS_OFF, storageKind, TEST_SECRETS_KEY } from './test-server.js';
 
 /**
  * A server not ready within half its test's timeout (15 s of the default 30 s; outside a test,
@@ -79,7 +79,8 @@ async function killProcess(child: ChildProcess): Promise<void> {
  */
 export function runServer(env: Record<string, string>): { child: ChildProcess; output: () => string; exit: Promise<number | null> } {
   const child = spawn(process.execPath, ['dist/server.js'], {
-    env: { PATH: process.env.PATH ?? '', ...env },
+    // rate limits off unless the test sets them (see RATE_LIMITS_OFF)
+    env: { PATH: process.env.PATH ?? '', ...RATE_LIMITS_OFF, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   running.add(child);
@@ -95,7 +96,7 @@ export function runServer(env: Record<string, string>): { child: ChildProcess; o
 export async function runCli(env: Record<string, string>, ...args: string[]): Promise<{ stdout: string; stderr: string }> {
   try {
     return await promisify(execFile)(process.execPath, ['dist/cli.js', ...args], {
-      env: { PATH: process.env.PATH ?? '', ...env },
+      env: { PATH: process.env.PATH ?? '', ...RATE_LIMITS_OFF, ...env },
       timeout: CLI_WITHIN_MS,
       killSignal: 'SIGKILL',
     });

@@ -20,6 +20,12 @@ export const storageKind: 'postgres' | 'embedded' = TEST_DATABASE_URL ? 'postgre
 
 export const TEST_SECRETS_KEY = Buffer.alloc(32, 7).toString('base64');
 
+/**
+ * Test servers start with every rate limit off: many tests register dozens of clients from
+ * 127.0.0.1. A test of the limits turns them on in its own env (later keys win).
+ */
+export const RATE_LIMITS_OFF = { RATE_LIMIT_REGISTER: 'off', RATE_LIMIT_REGISTER_GLOBAL: 'off', RATE_LIMIT_TOKEN: 'off' } as const;
+
 const silent: Logger = pino({ level: 'silent' });
 
 const templateDumps = new Map<string, Promise<Blob>>();
@@ -111,7 +117,7 @@ export async function startTestServer(
         });
       }),
   );
-  const config = loadConfig({ PORT: String(probe), ISSUER: `http://127.0.0.1:${probe}`, SECRETS_KEY: TEST_SECRETS_KEY, ...env });
+  const config = loadConfig({ PORT: String(probe), ISSUER: `http://127.0.0.1:${probe}`, SECRETS_KEY: TEST_SECRETS_KEY, ...RATE_LIMITS_OFF, ...env });
   const app = await buildApp(config, { db: database.db, logger });
   await app.listen({ port: probe, host: '127.0.0.1' });
   return {
@@ -141,7 +147,7 @@ export async function serveApp(db: Database, env: Record<string, string>, logger
     });
   });
   const url = `http://127.0.0.1:${port}`;
-  const app = await buildApp(loadConfig({ PORT: String(port), ISSUER: url, SECRETS_KEY: TEST_SECRETS_KEY, ...env }), { db, logger });
+  const app = await buildApp(loadConfig({ PORT: String(port), ISSUER: url, SECRETS_KEY: TEST_SECRETS_KEY, ...RATE_LIMITS_OFF, ...env }), { db, logger });
   await app.listen({ port, host: '127.0.0.1' });
   return { url, app };
 }

@@ -1,5 +1,6 @@
 import { spawn } from 'node:child_process';
 import { resolve } from 'node:path';
+import { RATE_LIMITS_OFF } from '../../support/test-server.js';
 
 export const CLI = resolve('dist/cli.js');
 
@@ -15,7 +16,8 @@ export interface CliResult {
  */
 export function runCli(args: readonly string[], options: { env?: Record<string, string>; input?: string; cwd?: string } = {}): Promise<CliResult> {
   const child = spawn(process.execPath, [CLI, ...args], {
-    env: { PATH: process.env.PATH ?? '', ...options.env },
+    // rate limits off for `serve` unless the test sets them (see RATE_LIMITS_OFF)
+    env: { PATH: process.env.PATH ?? '', ...RATE_LIMITS_OFF, ...options.env },
     cwd: options.cwd ?? process.cwd(),
     stdio: ['pipe', 'pipe', 'pipe'],
   });

@@ -1,0 +1,71 @@
+import type { Queryable } from './database.js';
+
+/** A counter's window as a request sees it: how many requests so far, and when the window ends (ms). */
+export interface WindowCount {
+  count: number;
+  resetAt: number;
+}
+
+/** One counter to add a request to: its key and the length of the window a new row gets. */
+export interface CounterHit {
+  key: string;
+  windowMs: number;
+}
+
+/**
+ * The upsert of one counter: a row whose window has ended starts a new window at 1; otherwise
+ * the count goes up and the window keeps its end. `$now` is the statement's current time (ms).
+ */
+const upsert = (keyParam: string, windowParam: string, nowParam: string, source: string) => `
+  INSERT INTO rate_limit_counters AS c (key, count, reset_at)
+  ${source.replace('$KEY', keyParam).replace('$RESET', `${nowParam}::bigint + ${windowParam}::bigint`)}
+  ON CONFLICT (key) DO UPDATE SET
+    count = CASE WHEN c.reset_at <= ${nowParam}::bigint THEN 1 ELSE c.count + 1 END,
+    reset_at = CASE WHEN c.reset_at <= ${nowParam}::bigint THEN EXCLUDED.reset_at ELSE c.reset_at END
+  RETURNING count, reset_at`;
+
+type CountRow = { count: number | string; reset_at: number | string };
+const toCount = (row: CountRow): WindowCount => ({ count: Number(row.count), resetAt: Number(row.reset_at) });
+
+/** Fixed-window request counters in the database, shared by every instance (migration 0007). */
+export class RateLimitRepository {
+  constructor(private readonly db: Queryable) {}
+
+  /** Adds one request to a counter; one statement. */
+  async hit(counter: CounterHit, now: number): Promise<WindowCount> {
+    const rows = await this.db.query<CountRow>(upsert('$1', '$2', '$3', 'VALUES ($KEY, 1, $RESET)'), [counter.key, counter.windowMs, now]);
+    return toCount(rows[0]!);
+  }
+
+  /**
+   * Adds one request to a per-address counter and, only while that address is within its own
+   * `addressMax`, to a shared counter too: one address hammering past its own limit must not use
+   * up the ceiling every other address shares. One statement (two data-modifying CTEs), one
+   * round trip. `shared` is undefined when the address was over its limit.
+   */
+  async hitBoth(
+    address: CounterHit & { max: number },
+    shared: CounterHit,
+    now: number,
+  ): Promise<{ address: WindowCount; shared: WindowCount | undefined }> {
+    const rows = await this.db.query<{ address_count: number | string; address_reset_at: number | string; shared_count: number | string | null; shared_reset_at: number | string | null }>(
+      `WITH address AS (${upsert('$1', '$2', '$6', 'VALUES ($KEY, 1, $RESET)')}
+       ), shared AS (${upsert('$3', '$4', '$6', 'SELECT $KEY, 1, $RESET FROM address WHERE address.count <= $5::integer')}
+       )
+       SELECT a.count AS address_count, a.reset_at AS address_reset_at, s.count AS shared_count, s.reset_at AS shared_reset_at
+         FROM address a LEFT JOIN shared s ON true`,
+      [address.key, address.windowMs, shared.key, shared.windowMs, address.max, now],
+    );
+    const row = rows[0]!;
+    return {
+      address: toCount({ count: row.address_count, reset_at: row.address_reset_at }),
+      shared: row.shared_count === null || row.shared_reset_at === null ? undefined : toCount({ count: row.shared_count, reset_at: row.shared_reset_at }),
+    };
+  }
+
+  /** Deletes counters whose window has ended, through the index; called from a timer, never per request. */
+  async purgeExpired(now: number): Promise<number> {
+    const rows = await this.db.query('DELETE FROM rate_limit_counters WHERE reset_at <= $1 RETURNING key', [now]);
+    return rows.length;
+  }
+}
