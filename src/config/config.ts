@@ -29,7 +29,7 @@ export const ENV_VARIABLES = {
   SCOPES_SUPPORTED: 'Space-separated scopes clients may register (default "openid profile email address phone offline_access").',
   SERVICE_DOCUMENTATION: 'URL of human-readable documentation, announced in discovery as service_documentation (optional).',
   REQUEST_TIMEOUT: 'Seconds within which a request\'s headers and body must arrive; later it gets 408 and its connection is closed (default 30).',
-  TRUST_PROXY: 'true when behind a reverse proxy that sets X-Forwarded-* headers (default false).',
+  TRUST_PROXY: 'Whose X-Forwarded-For to believe: a comma-separated list of your proxies\' addresses or CIDRs, true (every hop: only behind a proxy that replaces the header), or false (default false).',
   DATABASE_POOL_SIZE: 'Maximum PostgreSQL connections per instance (default 10).',
   ACCESS_TOKEN_LIFETIME: 'Lifetime of access tokens in seconds (default 300).',
   ACCESS_TOKEN_FORMAT: 'Access tokens of clients without a format of their own: jwt (RFC 9068, verified with /jwks) or reference (opaque, checked through introspection) (default jwt).',
@@ -78,7 +78,11 @@ export interface Config {
   };
   scopesSupported: readonly string[];
   serviceDocumentation: string | undefined;
-  trustProxy: boolean;
+  /**
+   * Fastify's trustProxy: false, true (every hop), or the proxies' addresses/CIDRs.
+   * It decides request.ip, which rate limits, the allow-list and the audit trail key on.
+   */
+  trustProxy: boolean | string[];
   /** A request whose headers and body have not arrived by then is answered 408 and cut. */
   requestTimeoutSeconds: number;
   tokens: {
@@ -343,7 +347,7 @@ export function loadConfig(env: Env = process.env): Config {
     },
     scopesSupported: [...new Set(scopes)],
     serviceDocumentation,
-    trustProxy: boolean(env, 'TRUST_PROXY', false),
+    trustProxy: trustProxy(env),
     requestTimeoutSeconds: integer(env, 'REQUEST_TIMEOUT', 30, 1, 600),
     tokens: {
       lifetimeSeconds: integer(env, 'ACCESS_TOKEN_LIFETIME', 300, 1, MAX_ACCESS_TOKEN_LIFETIME),
@@ -373,6 +377,29 @@ export function loadConfig(env: Env = process.env): Config {
     audit: { retentionSeconds: auditRetention(env) },
     rateLimits: rateLimits(env),
   };
+}
+
+/**
+ * TRUST_PROXY. A proxy that appends to X-Forwarded-For (nginx's $proxy_add_x_forwarded_for, most
+ * load balancers) passes on whatever the caller put there first, so `true` lets a caller pick its
+ * own address; the proxies' addresses believe only the hops the operator vouches for. (Fastify
+ * no longer honours hop counts: they cannot tell a proxy from a direct caller.)
+ */
+function trustProxy(env: Env): boolean | string[] {
+  const raw = read(env, 'TRUST_PROXY');
+  if (raw === undefined || raw === 'false' || raw === '0') return false;
+  if (raw === 'true' || raw === '1') return true;
+  const entries = raw.split(',').map((entry) => entry.trim()).filter((entry) => entry !== '');
+  const valid = (entry: string) => {
+    const [address, bits, extra] = entry.split('/');
+    const family = isIP(address ?? '');
+    if (family === 0 || extra !== undefined) return false;
+    return bits === undefined || (/^\d{1,3}$/.test(bits) && Number(bits) <= (family === 4 ? 32 : 128));
+  };
+  if (entries.length === 0 || !entries.every(valid)) {
+    throw new ConfigError('TRUST_PROXY', `must be false, true, or your proxies' addresses/CIDRs (10.0.0.0/8,::1), got "${raw}"`);
+  }
+  return entries;
 }
 
 const RETENTION_UNITS: Readonly<Record<string, number>> = { s: 1, m: 60, h: 3600, d: 86_400 };

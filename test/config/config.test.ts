@@ -53,6 +53,15 @@ describe('configuration from the environment', () => {
     expect(config.generatedSecretsKeyFile).toBeUndefined();
   });
 
+  it.each([
+    ['false', false],
+    ['true', true],
+    ['1', true],
+    ['10.0.0.0/8, 192.168.1.7,::1,fd00::/8', ['10.0.0.0/8', '192.168.1.7', '::1', 'fd00::/8']],
+  ])('reads TRUST_PROXY=%s: whom X-Forwarded-For is believed from', (raw, trustProxy) => {
+    expect(loadConfig({ SECRETS_KEY: KEY, TRUST_PROXY: raw }).trustProxy).toEqual(trustProxy);
+  });
+
   it('reads every option', () => {
     const config = loadConfig({
       PORT: '9000', HOST: '0.0.0.0', ISSUER: 'https://id.example/tenant', SECRETS_KEY: KEY, LOG_LEVEL: 'warn',
@@ -96,6 +105,9 @@ describe('configuration from the environment', () => {
     ['SCOPES_SUPPORTED', { SCOPES_SUPPORTED: 'openid admin:write', SECRETS_KEY: KEY }],
     ['SERVICE_DOCUMENTATION', { SERVICE_DOCUMENTATION: 'docs', SECRETS_KEY: KEY }],
     ['TRUST_PROXY', { TRUST_PROXY: 'yes', SECRETS_KEY: KEY }],
+    ['TRUST_PROXY', { TRUST_PROXY: '10.0.0.0/33', SECRETS_KEY: KEY }],
+    ['TRUST_PROXY', { TRUST_PROXY: '2', SECRETS_KEY: KEY }],
+    ['TRUST_PROXY', { TRUST_PROXY: '10.0.0.1,proxy.example', SECRETS_KEY: KEY }],
   ])('refuses a bad %s: %j', (variable, env) => {
     let thrown: unknown;
     try {

@@ -89,6 +89,15 @@ describe(`registration rate limits (${storageKind})`, () => {
     expect((await register(server, '198.51.100.2')).status).toBe(201);
   });
 
+  it('TRUST_PROXY as the proxy addresses: a caller cannot pick its address by prefixing X-Forwarded-For', async () => {
+    // the test client at 127.0.0.1 plays the proxy, which appends the address it saw
+    const server = await start({ RATE_LIMIT_REGISTER: '1/minute', TRUST_PROXY: '127.0.0.1,::1' });
+    expect((await register(server, '6.6.6.6, 203.0.113.9')).status).toBe(201);
+    // another forged first hop: still the address the proxy vouches for, still counted
+    expect((await register(server, '7.7.7.7, 203.0.113.9')).status).toBe(429);
+    expect((await register(server, '203.0.113.10')).status).toBe(201);
+  });
+
   it('without TRUST_PROXY, X-Forwarded-For does not buy a new count', async () => {
     const server = await start({ RATE_LIMIT_REGISTER: '1/minute' });
     expect((await register(server, '198.51.100.1')).status).toBe(201);
