@@ -3,6 +3,7 @@ import { requireBearerToken } from '../http/bearer.js';
 import { changeContext } from '../http/change-context.js';
 import { acceptsOnly } from '../http/error-handler.js';
 import { ENDPOINT_PATHS } from '../http/endpoints.js';
+import { registrationClosed } from './registration-access.js';
 import type { Metrics } from '../metrics/metrics.js';
 import {
   asMetadataObject,
@@ -29,7 +30,8 @@ const selfContext = (request: FastifyRequest<{ Params: ClientParams }>) => chang
 export function registrationRoutes(app: FastifyInstance, deps: RegistrationDeps, metrics: Pick<Metrics, 'registrationCompleted'>): void {
   acceptsOnly(app, 'application/json');
   app.post(ENDPOINT_PATHS.registration, async (request, reply) => {
-    // the mode is decided before the body is looked at; a Bearer token, when sent, must be valid
+    // the mode is decided before the header or the body is looked at; a Bearer token, when sent, must be valid
+    if (deps.access.mode === 'closed') throw registrationClosed();
     const presented = request.headers.authorization === undefined ? undefined : requireBearerToken(request.headers.authorization);
     const client = await registerClient(deps, asMetadataObject(request.body), changeContext(request, { type: 'anonymous', id: null }), presented);
     request.log.info({ client_id: client.client_id }, 'client registered');

@@ -80,6 +80,9 @@ describe(`registration modes (${storageKind})`, () => {
     expect(refused.body.error_description).toMatch(/registration is closed/);
     const { token } = await s.newToken();
     expect((await s.register(rp, token)).status).toBe(403); // not even with a token
+    // the mode is decided before the Authorization header is read: a malformed one is still 403
+    const malformed = await request(s.server, 'POST', '/register', { json: rp, headers: { authorization: 'Basic x' } });
+    expect([malformed.status, malformed.body.error]).toEqual([403, 'access_denied']);
     const discovery = await request(s.server, 'GET', '/.well-known/openid-configuration');
     expect(discovery.body).not.toHaveProperty('registration_endpoint');
     expect(discovery.body.token_endpoint).toBe(`${s.server.url}/token`);
