@@ -1,4 +1,5 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
+import { LRUCache } from 'lru-cache';
 import type { AuditActor, AuditRecord } from '../audit/audit.js';
 import { changeContext } from '../http/change-context.js';
 import { requireBearerToken } from '../http/bearer.js';
@@ -20,6 +21,7 @@ declare module 'fastify' {
  */
 export function requireAdminToken(scope: FastifyInstance, tokens: AccessTokenDeps, recordRefusal: (entry: AuditRecord) => Promise<void>): void {
   scope.decorateRequest('adminClientId', null);
+  const throttle = new RefusalThrottle();
   // onRequest: nothing about the request, its body included, is looked at before the caller is known
   scope.addHook('onRequest', async (request: FastifyRequest) => {
     // who was refused, as far as the token tells: nobody known, a client, or an admin lacking a scope
@@ -35,18 +37,54 @@ export function requireAdminToken(scope: FastifyInstance, tokens: AccessTokenDep
       if (!(found.claims.scope ?? '').split(' ').includes(needed)) throw insufficientScope(needed);
       request.adminClientId = found.client.clientId;
     } catch (error) {
-      if (error instanceof OAuthError && (error.status === 401 || error.status === 403)) await recordRefused(request, actor, error, recordRefusal);
+      if (error instanceof OAuthError && (error.status === 401 || error.status === 403)) await recordRefused(request, actor, error, throttle, recordRefusal);
       throw error;
     }
   });
 }
 
+/** Refusals of one kind from one address are written at most this often. */
+export const REFUSAL_RECORD_INTERVAL_MS = 60_000;
+/** Kinds of refusal remembered per instance (address, who, why): a bound on memory. */
+const REFUSAL_KINDS_REMEMBERED = 10_000;
+
 /**
- * A refused admin request has no change to join: its entry is one insert of its own, one per
- * refusal (no aggregation). The token itself is never recorded, only the error and its reason.
- * When even that insert fails, the caller still gets the 401 or 403, and the log says so.
+ * Anyone can send junk tokens to /admin, and each refusal would otherwise be a row: a way to fill
+ * the audit table without credentials. The first refusal of a kind (same address, actor, error,
+ * reason and route) is written at once; repeats within the minute are counted in memory and
+ * the next entry of that kind says how many there were (`details.repeated`).
  */
-async function recordRefused(request: FastifyRequest, actor: AuditActor, error: OAuthError, recordRefusal: (entry: AuditRecord) => Promise<void>): Promise<void> {
+class RefusalThrottle {
+  readonly #kinds = new LRUCache<string, { since: number; repeated: number }>({ max: REFUSAL_KINDS_REMEMBERED });
+
+  /** Undefined: skip this one (counted); a number: write it, with that many repeats before it. */
+  admit(kind: string, now: number): number | undefined {
+    const seen = this.#kinds.get(kind);
+    if (seen !== undefined && now - seen.since < REFUSAL_RECORD_INTERVAL_MS) {
+      seen.repeated += 1;
+      return undefined;
+    }
+    this.#kinds.set(kind, { since: now, repeated: 0 });
+    return seen?.repeated ?? 0;
+  }
+}
+
+/**
+ * A refused admin request has no change to join: its entry is an insert of its own, at most one
+ * a minute per kind of refusal and address (RefusalThrottle). The token itself is never
+ * recorded, only the error and its reason. When even that insert fails, the caller still gets the
+ * 401 or 403, and the log says so.
+ */
+async function recordRefused(
+  request: FastifyRequest,
+  actor: AuditActor,
+  error: OAuthError,
+  throttle: RefusalThrottle,
+  recordRefusal: (entry: AuditRecord) => Promise<void>,
+): Promise<void> {
+  const reason = (error.logReason ?? error.message).slice(0, 200);
+  const repeated = throttle.admit(JSON.stringify([request.ip, actor.type, actor.id, error.status, error.code, reason, request.method, request.routeOptions.url]), Date.now());
+  if (repeated === undefined) return;
   try {
     await recordRefusal({
       action: 'admin.authentication_failed',
@@ -54,9 +92,10 @@ async function recordRefused(request: FastifyRequest, actor: AuditActor, error: 
       details: {
         status: error.status,
         error: error.code,
-        reason: (error.logReason ?? error.message).slice(0, 200),
+        reason,
         method: request.method,
         path: (request.url.split('?')[0] ?? '').slice(0, 200),
+        ...(repeated > 0 ? { repeated } : {}),
       },
     });
   } catch (failure) {

@@ -14,6 +14,7 @@ import { secretsCommand } from '../../src/cli/secrets.js';
 import { ClientRepository } from '../../src/storage/client-repository.js';
 import type { Queryable } from '../../src/storage/database.js';
 import { adminToken, bootstrapAdmin } from '../support/admin.js';
+import { advanceWallClock } from '../support/clock.js';
 import { basic, postForm } from '../support/client-auth.js';
 import { freshDatabase, request, startTestServer, storageKind, type TestServer } from '../support/test-server.js';
 
@@ -277,6 +278,23 @@ describe(`audit trail (${storageKind})`, () => {
           details: { status: 401, error: 'invalid_token', method: 'GET', path: '/admin/clients' },
         });
       }
+    });
+
+    it('repeated refusals of one kind from one address: one entry a minute, the next says how many were not written', async () => {
+      const junk = `J${randomUUID().replaceAll('-', '')}${'J'.repeat(10)}`;
+      const ids: string[] = [];
+      for (let i = 0; i < 5; i++) {
+        const { id, headers } = withId();
+        ids.push(id);
+        // a route of its own, so that this kind of refusal is not one an earlier test made
+        expect((await request(server, 'GET', `/admin/keys?flood=${i}`, { headers, token: junk })).status).toBe(401);
+      }
+      const written = (await entries('action=admin.authentication_failed&limit=200')).filter((entry) => ids.includes(entry.request_id ?? ''));
+      expect(written.map((entry) => entry.request_id)).toEqual([ids[0]]);
+      advanceWallClock(61_000);
+      const { id, headers } = withId();
+      expect((await request(server, 'GET', '/admin/keys', { headers, token: junk })).status).toBe(401);
+      expect((await entryOf(id)).details).toMatchObject({ status: 401, error: 'invalid_token', repeated: 4 });
     });
 
     it('an admin token without the scope the operation needs: 403, the admin client named', async () => {
