@@ -198,8 +198,22 @@ describe(`Prometheus metrics (${storageKind})`, () => {
   });
 
   describe('rate_limited_total', () => {
-    // Part B answers 429 from @fastify/rate-limit; here a route of the test's own answers it, so the
-    // counting is checked without depending on that code.
+    it('counts the rate limiter\'s refusals by route: POST /register and the token endpoints', async () => {
+      const server = await startTestServer({ METRICS: 'on', RATE_LIMIT_REGISTER: '1/minute', RATE_LIMIT_TOKEN: '1/minute' });
+      try {
+        expect((await request(server, 'POST', '/register', { json: { redirect_uris: ['https://rp.example/cb'] } })).status).toBe(201);
+        for (let i = 0; i < 2; i++) expect((await request(server, 'POST', '/register', { json: { redirect_uris: ['https://rp.example/cb'] } })).status).toBe(429);
+        expect((await postForm(server, '/token', { grant_type: 'client_credentials' })).status).toBe(401);
+        expect((await postForm(server, '/introspect', { token: 'x' })).status).toBe(429);
+        const samples = (await scrape(server.url)).samples('oidc_registrar_rate_limited_total', 'counter');
+        expect(samples).toEqual(expect.arrayContaining([{ labels: { route: '/register' }, value: 2 }, { labels: { route: '/introspect' }, value: 1 }]));
+        expect(samples).toHaveLength(2);
+      } finally {
+        await server.close();
+      }
+    });
+
+    // and any other 429 (a route of the test's own answers it): counted by the same hook
     it('counts every 429 by route template, and nothing else', async () => {
       const { db, drop } = await freshDatabase();
       const app = await buildApp(loadConfig({ PORT: '0', SECRETS_KEY: TEST_SECRETS_KEY, METRICS: 'on' }), { db, logger: pino({ level: 'silent' }) });
