@@ -1,6 +1,7 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { ConfigError, loadConfig } from '../../src/config/config.js';
 import { POLICY_RULE_NAMES } from '../../src/registration/registration-policy.js';
+import { RegistrationPolicyRepository } from '../../src/storage/registration-policy-repository.js';
 import { adminToken, bootstrapAdmin } from '../support/admin.js';
 import { advanceWallClock } from '../support/clock.js';
 import { request, startTestServer, storageKind, TEST_SECRETS_KEY, type TestServer } from '../support/test-server.js';
@@ -192,6 +193,43 @@ describe(`initial access token uses under concurrency (${storageKind})`, () => {
     const results = await Promise.all(Array.from({ length: 20 }, (_, i) => request(i % 2 === 0 ? a.server : b, 'POST', '/register', { json: machine, token })));
     expect(results.filter((r) => r.status === 201)).toHaveLength(3);
     expect(results.filter((r) => r.status === 400).every((r) => r.body.error === 'invalid_client_metadata')).toBe(true);
+  });
+
+  // PGlite is one backend: no second transaction can hold a lock while a registration waits
+  it.skipIf(storageKind === 'embedded')('a registration blocked behind a change of the default runs under the new default, not under none', async () => {
+    await a.putPolicy('old-default', {});
+    await a.putPolicy('new-default', { grant_types: ['client_credentials'] });
+    expect((await a.admin('PUT', '/default-policy', { name: 'old-default' })).status).toBe(200);
+    const { token } = await a.newToken(); // names no policy: the default applies
+    let release!: () => void;
+    const released = new Promise<void>((resolve) => (release = resolve));
+    let holding!: (pid: number) => void;
+    const holder = new Promise<number>((resolve) => (holding = resolve));
+    // the change of the default, held open with every policy row locked
+    const change = a.server.db.transaction(async (tx) => {
+      const [backend] = await tx.query<{ pid: number }>('SELECT pg_backend_pid() AS pid');
+      expect(await new RegistrationPolicyRepository(tx).setDefault('new-default')).toMatchObject({ isDefault: true });
+      holding(backend!.pid);
+      await released;
+    });
+    const pid = await holder;
+    const registration = a.register(rp, token);
+    try {
+      // wait until the registration is blocked on a lock the change holds, then commit the change
+      for (let waited = 0; ; waited += 20) {
+        const [row] = await a.server.db.query<{ n: string | number }>('SELECT count(*) AS n FROM pg_stat_activity WHERE $1 = ANY(pg_blocking_pids(pid))', [pid]);
+        if (Number(row!.n) > 0) break;
+        if (waited > 5000) throw new Error('the registration never waited for the change of the default');
+        await new Promise((resolve) => setTimeout(resolve, 20));
+      }
+    } finally {
+      release();
+      await change;
+    }
+    const res = await registration;
+    expect([res.status, res.body.error], res.text).toEqual([400, 'invalid_client_metadata']);
+    expect(res.body.error_description).toMatch(/rule grant_types of registration policy new-default/);
+    expect((await a.admin('DELETE', '/default-policy')).status).toBe(204);
   });
 
   it('a policy changed through one instance applies on the other at once, without a restart', async () => {
