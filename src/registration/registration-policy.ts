@@ -5,7 +5,7 @@ import { invalidClientMetadata, invalidRedirectUri, invalidRequest, type OAuthEr
 import { GRANT_TYPES, RESPONSE_TYPES, TOKEN_ENDPOINT_AUTH_METHODS } from '../protocol/client-metadata-values.js';
 import type { ClientSettings } from '../storage/client-repository.js';
 import { CLIENT_METADATA_FIELDS } from './metadata-fields.js';
-import { LOOPBACK_HOSTS } from './redirect-uris.js';
+import { isLoopbackHost } from './redirect-uris.js';
 
 /** The longest client lifetime a policy may give (ten years), in seconds. */
 export const MAX_CLIENT_LIFETIME = 10 * 365 * 86_400;
@@ -29,7 +29,7 @@ export const POLICY_RULES = {
   },
   allow_loopback_redirects: {
     schema: { type: 'boolean' },
-    meaning: 'whether redirect URIs on localhost, 127.0.0.1 and [::1] are allowed (default true)',
+    meaning: 'whether redirect URIs on loopback hosts (localhost and *.localhost, 127.0.0.0/8, [::1], [::ffff:127.0.0.1]) are allowed (default true)',
   },
   grant_types: {
     schema: { type: 'array', items: { type: 'string', enum: [...GRANT_TYPES] }, minItems: 1, uniqueItems: true },
@@ -143,7 +143,7 @@ function checkRedirects(policy: RegistrationPolicy, metadata: Readonly<Record<st
     const uris = (metadata[field] as string[] | undefined) ?? [];
     for (const [index, raw] of uris.entries()) {
       const url = new URL(raw); // validated before: absolute
-      const loopback = LOOPBACK_HOSTS.has(url.hostname);
+      const loopback = isLoopbackHost(url.hostname);
       const where = `${field}[${index}]`;
       const redirect = field === 'redirect_uris';
       if (loopback) {

@@ -1,6 +1,7 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { ConfigError, loadConfig } from '../../src/config/config.js';
 import { POLICY_RULE_NAMES } from '../../src/registration/registration-policy.js';
+import { isLoopbackHost } from '../../src/registration/redirect-uris.js';
 import { RegistrationPolicyRepository } from '../../src/storage/registration-policy-repository.js';
 import { adminToken, bootstrapAdmin } from '../support/admin.js';
 import { advanceWallClock } from '../support/clock.js';
@@ -280,6 +281,30 @@ describe(`registration policies (${storageKind})`, () => {
     const rule = Object.keys(rules).find((r) => no.body.error_description.includes(`rule ${r} `));
     expect(rule, no.body.error_description).toBeDefined();
     expect(no.body.error_description).toContain('registration policy rule-under-test');
+  });
+
+  it('allow_loopback_redirects: false refuses every loopback host, as registration itself counts them', async () => {
+    const loopbacks = [
+      'http://127.0.0.2:8080/cb', 'http://127.255.255.254/cb', 'http://[::1]:8080/cb', 'http://[::ffff:7f00:1]/cb',
+      'http://localhost./cb', 'http://app.localhost/cb', 'http://app.localhost.:3000/cb',
+    ];
+    for (const uri of loopbacks) {
+      await s.admin('DELETE', '/default-policy');
+      const open = await s.register({ redirect_uris: [uri] });
+      expect(open.status, `${uri} without a policy: ${open.text}`).toBe(201); // http is for loopback hosts only
+      const refused = await underDefault({ allow_loopback_redirects: false }, { redirect_uris: [uri] });
+      expect([refused.status, refused.body.error], uri).toEqual([400, 'invalid_redirect_uri']);
+      expect(refused.body.error_description).toMatch(/loopback .*rule allow_loopback_redirects of registration policy rule-under-test/);
+    }
+    // other spellings are refused by registration as not normalised; the test of the host agrees on them anyway
+    for (const uri of ['http://127.1/cb', 'http://[0:0:0:0:0:0:0:1]/cb', 'http://[::ffff:127.0.0.1]/cb', 'http://LocalHost/cb']) {
+      expect(isLoopbackHost(new URL(uri).hostname), uri).toBe(true);
+    }
+    for (const uri of ['https://localhost.example.com/cb', 'https://128.0.0.1/cb', 'https://[::2]/cb', 'https://[::ffff:8000:1]/cb', 'https://mylocalhost/cb']) {
+      expect(isLoopbackHost(new URL(uri).hostname), uri).toBe(false);
+    }
+    expect((await underDefault({ allow_loopback_redirects: false }, { redirect_uris: ['https://localhost.example.com/cb'] })).status).toBe(201);
+    await s.admin('DELETE', '/default-policy');
   });
 
   it('access_token_format, access_token_lifetime and client_lifetime: the settings clients registered under it get', async () => {
