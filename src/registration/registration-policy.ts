@@ -143,7 +143,9 @@ function checkRedirects(policy: RegistrationPolicy, metadata: Readonly<Record<st
     const uris = (metadata[field] as string[] | undefined) ?? [];
     for (const [index, raw] of uris.entries()) {
       const url = new URL(raw); // validated before: absolute
-      const loopback = isLoopbackHost(url.hostname);
+      const web = url.protocol === 'https:' || url.protocol === 'http:';
+      // a custom scheme's "host" is no network host: com.app://localhost/cb is not loopback
+      const loopback = web && isLoopbackHost(url.hostname);
       const where = `${field}[${index}]`;
       const redirect = field === 'redirect_uris';
       if (loopback) {
@@ -151,8 +153,12 @@ function checkRedirects(policy: RegistrationPolicy, metadata: Readonly<Record<st
         continue;
       }
       if (hosts === undefined) continue;
-      if (url.host === '') throw refusal(policy, 'redirect_uri_hosts', `${where} has no host (a custom scheme); this policy allows only ${hosts.join(', ')}`, redirect);
-      if (!hostAllowed(url.host.toLowerCase(), hosts)) {
+      // the host of a custom scheme says nothing about who receives the redirect: only https is
+      // bound to the host (registration already refuses http off loopback)
+      if (url.protocol !== 'https:') {
+        throw refusal(policy, 'redirect_uri_hosts', `${where} uses ${url.protocol.slice(0, -1)}; this policy allows only https URIs on ${hosts.join(', ')}`, redirect);
+      }
+      if (!hostAllowed(url.host, hosts)) {
         throw refusal(policy, 'redirect_uri_hosts', `${where} host ${url.host} is not one this policy trusts (${hosts.join(', ')})`, redirect);
       }
     }

@@ -283,6 +283,23 @@ describe(`registration policies (${storageKind})`, () => {
     expect(no.body.error_description).toContain('registration policy rule-under-test');
   });
 
+  it('redirect_uri_hosts: only https URIs on a trusted host pass; a custom scheme naming the host does not', async () => {
+    const trusting = { redirect_uri_hosts: ['partner.example.com'] };
+    const native = { application_type: 'native', token_endpoint_auth_method: 'none' };
+    expect((await underDefault(trusting, { redirect_uris: ['https://partner.example.com/cb'] })).status).toBe(201);
+    for (const uri of ['com.evil.app://partner.example.com/cb', 'com.evil.app:/cb', 'com.evil.app://localhost/cb']) {
+      const refused = await underDefault(trusting, { ...native, redirect_uris: [uri] });
+      expect([refused.status, refused.body.error], `${uri}: ${refused.text}`).toEqual([400, 'invalid_redirect_uri']);
+      expect(refused.body.error_description).toMatch(/only https URIs on partner.example.com \(rule redirect_uri_hosts of registration policy rule-under-test\)/);
+    }
+    const logout = await underDefault(trusting, { ...native, redirect_uris: ['https://partner.example.com/cb'], post_logout_redirect_uris: ['com.evil.app://partner.example.com/bye'] });
+    expect([logout.status, logout.body.error]).toEqual([400, 'invalid_client_metadata']);
+    expect(logout.body.error_description).toMatch(/post_logout_redirect_uris\[0\] uses com.evil.app; .*rule redirect_uri_hosts/);
+    // loopback stays allowed beside it unless allow_loopback_redirects is false
+    expect((await underDefault(trusting, { ...native, redirect_uris: ['http://127.0.0.1:8080/cb'] })).status).toBe(201);
+    await s.admin('DELETE', '/default-policy');
+  });
+
   it('allow_loopback_redirects: false refuses every loopback host, as registration itself counts them', async () => {
     const loopbacks = [
       'http://127.0.0.2:8080/cb', 'http://127.255.255.254/cb', 'http://[::1]:8080/cb', 'http://[::ffff:7f00:1]/cb',
