@@ -57,7 +57,7 @@ export const POLICY_RULES = {
   },
   required_fields: {
     schema: { type: 'array', items: { type: 'string', enum: [...REQUIRABLE_FIELDS] }, uniqueItems: true },
-    meaning: 'metadata fields a registration must include',
+    meaning: 'metadata fields a registration (and an RFC 7592 update) request must include itself, defaults not counting',
   },
   require_software_statement: {
     schema: { type: 'boolean' },
@@ -176,13 +176,15 @@ function checkSubset(policy: RegistrationPolicy, rule: 'grant_types' | 'response
 
 /**
  * The checks of a policy on validated metadata (defaults applied: what the client would get is
- * what is checked). Each refusal names the rule and the policy; nothing is trimmed or repaired.
+ * what is checked), but required_fields on `request`, the registration or update request as sent.
+ * Each refusal names the rule and the policy; nothing is trimmed or repaired.
  * The client caps are counted in the registration's transaction, not here.
  */
 export function checkPolicy(policy: RegistrationPolicy, request: Readonly<Record<string, unknown>>, metadata: Readonly<Record<string, unknown>>): void {
   for (const field of policy.rules.required_fields ?? []) {
-    // a field the request named, in any language variant, counts as present
-    const present = Object.keys(metadata).some((key) => key === field || key.startsWith(`${field}#`));
+    // the request as sent, not the metadata: defaults would make grant_types & co. always present.
+    // A field it names, in any language variant, counts; null means absent, as in validation.
+    const present = Object.entries(request).some(([key, value]) => (key === field || key.startsWith(`${field}#`)) && value !== null);
     if (!present) throw refusal(policy, 'required_fields', `${field} is required`);
   }
   if (policy.rules.require_software_statement === true && request.software_statement === undefined) {

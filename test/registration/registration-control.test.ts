@@ -300,6 +300,26 @@ describe(`registration policies (${storageKind})`, () => {
     await s.admin('DELETE', '/default-policy');
   });
 
+  // each field with the value its default would have given: only the request naming it counts
+  const defaulted: [field: string, value: unknown][] = [
+    ['grant_types', ['authorization_code']], ['token_endpoint_auth_method', 'client_secret_basic'], ['application_type', 'web'],
+    ['response_types', ['code']], ['id_token_signed_response_alg', 'RS256'], ['subject_type', 'public'],
+  ];
+  it.each(defaulted)('required_fields %s: a default does not count, the request (and an RFC 7592 update) must name it', async (field, value) => {
+    await s.putPolicy('requires', { required_fields: [field] });
+    const { token } = await s.newToken({ policy: 'requires', max_uses: 5 });
+    const refused = await s.register(rp, token);
+    expect([refused.status, refused.body.error], refused.text).toEqual([400, 'invalid_client_metadata']);
+    expect(refused.body.error_description).toBe(`${field} is required (rule required_fields of registration policy requires)`);
+    expect((await s.register({ ...rp, [field]: null }, token)).status).toBe(400); // null is absent
+    const named = await s.register({ ...rp, [field]: value }, token);
+    expect(named.status, named.text).toBe(201);
+    const update = (json: Record<string, unknown>) => request(s.server, 'PUT', `/register/${named.body.client_id}`, { token: named.body.registration_access_token, json });
+    const without = await update({ client_id: named.body.client_id, ...rp });
+    expect([without.status, without.body.error]).toEqual([400, 'invalid_client_metadata']);
+    expect((await update({ client_id: named.body.client_id, ...rp, [field]: value })).status).toBe(200);
+  });
+
   it('allow_loopback_redirects: false refuses every loopback host, as registration itself counts them', async () => {
     const loopbacks = [
       'http://127.0.0.2:8080/cb', 'http://127.255.255.254/cb', 'http://[::1]:8080/cb', 'http://[::ffff:7f00:1]/cb',
