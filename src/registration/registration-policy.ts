@@ -25,7 +25,7 @@ export const REQUIRABLE_FIELDS = (Object.keys(CLIENT_METADATA_FIELDS) as (keyof 
 export const POLICY_RULES = {
   redirect_uri_hosts: {
     schema: { type: 'array', items: { type: 'string', pattern: HOST_PATTERN, maxLength: 260 }, minItems: 1, maxItems: 100, uniqueItems: true },
-    meaning: 'hosts redirect_uris and post_logout_redirect_uris may point to: an exact host (host:port), or *.example.com for its subdomains',
+    meaning: 'hosts https redirect_uris and post_logout_redirect_uris may point to (custom schemes are then refused): an exact host, or *.example.com for its subdomains, in normal form (lower case, punycode, IPv6 compressed); without a port it matches port 443 only, with one (not 443 or 80) that port only',
   },
   allow_loopback_redirects: {
     schema: { type: 'boolean' },
@@ -115,6 +115,9 @@ export function parsePolicyRules(input: unknown): PolicyRules {
   const rules = input as Record<string, unknown>;
   const unknown = Object.keys(rules).filter((name) => !(POLICY_RULE_NAMES as string[]).includes(name));
   if (unknown.length > 0) throw invalidRequest(`unknown policy rule ${unknown.join(', ')} (known: ${POLICY_RULE_NAMES.join(', ')})`);
+  if (Array.isArray(rules.redirect_uri_hosts)) {
+    for (const pattern of rules.redirect_uri_hosts) if (typeof pattern === 'string') checkHostPattern(pattern);
+  }
   for (const name of POLICY_RULE_NAMES) {
     if (!(name in rules)) continue;
     const validate = ruleValidators.get(name)!;
@@ -129,9 +132,44 @@ export function parsePolicyRules(input: unknown): PolicyRules {
   return structuredClone(rules) as PolicyRules;
 }
 
+/**
+ * A host pattern is compared with `URL.host` of an https redirect URI, so one that is not in the
+ * form URL gives could never match: it is refused, naming that form, instead of stored dead.
+ */
+function checkHostPattern(pattern: string): void {
+  const wildcard = pattern.startsWith('*.');
+  const host = wildcard ? `x${pattern.slice(1)}` : pattern;
+  let url: URL | undefined;
+  try {
+    url = new URL(`https://${host}`);
+  } catch {
+    url = undefined;
+  }
+  if (url === undefined || url.pathname !== '/' || url.search !== '' || url.hash !== '' || url.username !== '' || url.password !== '' || host.endsWith('/')) {
+    throw invalidRequest(`rule redirect_uri_hosts: ${pattern} is not a host or host:port`);
+  }
+  const port = /:([0-9]+)$/.exec(host)?.[1];
+  if (port !== undefined && (Number(port) === 443 || Number(port) === 80)) {
+    const bare = pattern.slice(0, -port.length - 1);
+    throw invalidRequest(
+      `rule redirect_uri_hosts: ${pattern} names port ${Number(port)}; only https URIs are bound to hosts, and ${bare} without a port matches https's default port 443 (write ${bare})`,
+    );
+  }
+  const normal = wildcard ? `*${url.host.slice(1)}` : url.host;
+  if (normal !== pattern) throw invalidRequest(`rule redirect_uri_hosts: ${pattern} is not in normal form, which redirect URIs are compared in (write ${normal})`);
+  if (isLoopbackHost(url.hostname)) {
+    throw invalidRequest(`rule redirect_uri_hosts: ${pattern} is a loopback host; loopback redirects are governed by allow_loopback_redirects, not by redirect_uri_hosts`);
+  }
+}
+
 const refusal = (policy: RegistrationPolicy, rule: PolicyRuleName, problem: string, redirect = false): OAuthError =>
   (redirect ? invalidRedirectUri : invalidClientMetadata)(`${problem} (rule ${rule} of registration policy ${policy.name})`);
 
+/**
+ * `host` is `URL.host` of an https URI: its port is absent when it is 443. So a pattern without a
+ * port matches port 443 only, one with a port that port only; `*.example.com` matches the
+ * subdomains of example.com (any depth, not example.com itself) the same way.
+ */
 function hostAllowed(host: string, patterns: readonly string[]): boolean {
   return patterns.some((pattern) => (pattern.startsWith('*.') ? host.endsWith(pattern.slice(1)) && host.length > pattern.length - 1 : host === pattern));
 }

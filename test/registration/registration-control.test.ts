@@ -320,6 +320,37 @@ describe(`registration policies (${storageKind})`, () => {
     expect((await update({ client_id: named.body.client_id, ...rp, [field]: value })).status).toBe(200);
   });
 
+  it('redirect_uri_hosts: a pattern that could never match is refused when saved, naming its normal form', async () => {
+    const refused: [pattern: string, description: RegExp][] = [
+      ['example.com:443', /example.com:443 names port 443; .* \(write example.com\)/],
+      ['*.example.com:443', /names port 443; .* \(write \*.example.com\)/],
+      ['example.com:80', /names port 80; only https URIs are bound to hosts/],
+      ['[2001:0db8::1]', /\[2001:0db8::1\] is not in normal form, .* \(write \[2001:db8::1\]\)/],
+      ['App.Example.com', /App.Example.com is not in normal form, .* \(write app.example.com\)/],
+      ['*.Example.com', /\(write \*.example.com\)/],
+      ['bücher.example', /\(write xn--bcher-kva.example\)/],
+      ['example.com:99999', /example.com:99999 is not a host or host:port/],
+      ['localhost', /localhost is a loopback host; .*allow_loopback_redirects/],
+      ['127.0.0.1:8080', /loopback host/],
+    ];
+    for (const [pattern, description] of refused) {
+      const res = await s.admin('PUT', '/policies/rule-under-test', { rules: { redirect_uri_hosts: [pattern] } });
+      expect([res.status, res.body.error], pattern).toEqual([400, 'invalid_request']);
+      expect(res.body.error_description, pattern).toMatch(/^rule redirect_uri_hosts: /);
+      expect(res.body.error_description, pattern).toMatch(description);
+    }
+    // a pattern without a port matches 443 only; one with a port, that port only
+    const hosts = { redirect_uri_hosts: ['[2001:db8::1]', 'app.example.com:8443', '*.partner.example'] };
+    for (const uri of ['https://[2001:db8::1]/cb', 'https://app.example.com:8443/cb', 'https://a.b.partner.example/cb']) {
+      expect((await underDefault(hosts, { redirect_uris: [uri] })).status, uri).toBe(201);
+    }
+    for (const uri of ['https://[2001:db8::1]:8443/cb', 'https://app.example.com/cb', 'https://a.partner.example:8443/cb', 'https://partner.example/cb']) {
+      const res = await underDefault(hosts, { redirect_uris: [uri] });
+      expect([res.status, res.body.error], uri).toEqual([400, 'invalid_redirect_uri']);
+    }
+    await s.admin('DELETE', '/default-policy');
+  });
+
   it('allow_loopback_redirects: false refuses every loopback host, as registration itself counts them', async () => {
     const loopbacks = [
       'http://127.0.0.2:8080/cb', 'http://127.255.255.254/cb', 'http://[::1]:8080/cb', 'http://[::ffff:7f00:1]/cb',
