@@ -56,7 +56,7 @@ export function redirectUriProblem(raw: string, context: RedirectUriContext): st
   if (context.applicationType === 'web') {
     if (context.usesImplicit) {
       if (url.protocol !== 'https:') return 'must use https for a web client using the implicit grant';
-      if (loopback) return 'must not point at a loopback host for a web client using the implicit grant';
+      if (loopback) return `must not point at ${LOOPBACK} for a web client using the implicit grant`;
       return undefined;
     }
     if (url.protocol === 'https:') return undefined;
