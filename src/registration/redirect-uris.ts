@@ -1,7 +1,22 @@
 import { FORBIDDEN_URI_SCHEMES } from '../protocol/client-metadata-values.js';
 import type { ApplicationType } from '../protocol/client-metadata-values.js';
 
-export const LOOPBACK_HOSTS: ReadonlySet<string> = new Set(['localhost', '127.0.0.1', '[::1]']);
+/**
+ * Whether `hostname` (as `URL.hostname` gives it: lower-case, IP addresses in their normal
+ * spelling, IPv6 in brackets) names the loopback interface: 127.0.0.0/8 (RFC 1122 §3.2.1.3),
+ * ::1 and the IPv4-mapped loopback ::ffff:127.x.y.z, localhost and the names under it (RFC 6761
+ * §6.3), with or without the trailing dot. The one test: registration's http-on-loopback rule
+ * and the policies' allow_loopback_redirects both ask it.
+ */
+export function isLoopbackHost(hostname: string): boolean {
+  if (/^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(hostname)) return true;
+  if (hostname === '[::1]' || /^\[::ffff:7f[0-9a-f]{2}:[0-9a-f]{1,4}\]$/.test(hostname)) return true;
+  const name = hostname.endsWith('.') ? hostname.slice(0, -1) : hostname;
+  return name === 'localhost' || name.endsWith('.localhost');
+}
+
+/** How the loopback hosts are named in refusals. */
+const LOOPBACK = 'a loopback host (localhost, 127.0.0.0/8, [::1])';
 
 export interface RedirectUriContext {
   applicationType: ApplicationType;
@@ -35,23 +50,23 @@ export function redirectUriProblem(raw: string, context: RedirectUriContext): st
   // Redirect URIs are compared as strings (RFC 9700 §4.1.3): what is checked must be what is
   // stored, so only the normalised spelling is taken (no dot segments, lower-case scheme, ...).
   if (url.href !== raw) return `must be written in normalised form (${url.href})`;
-  const loopback = LOOPBACK_HOSTS.has(url.hostname);
+  const loopback = isLoopbackHost(url.hostname);
   const web = url.protocol === 'https:' || url.protocol === 'http:';
 
   if (context.applicationType === 'web') {
     if (context.usesImplicit) {
       if (url.protocol !== 'https:') return 'must use https for a web client using the implicit grant';
-      if (loopback) return 'must not point at localhost for a web client using the implicit grant';
+      if (loopback) return `must not point at ${LOOPBACK} for a web client using the implicit grant`;
       return undefined;
     }
     if (url.protocol === 'https:') return undefined;
-    if (url.protocol === 'http:') return loopback ? undefined : 'may use http only on a loopback host (localhost, 127.0.0.1, [::1])';
+    if (url.protocol === 'http:') return loopback ? undefined : `may use http only on ${LOOPBACK}`;
     return 'must use https for a web client (custom schemes are for native clients)';
   }
 
   // native: a private-use scheme must be a reverse domain name the app's owner controls (RFC 8252 §7.1)
   if (!web) return url.protocol.slice(0, -1).includes('.') ? undefined : 'must use a reverse-domain private-use scheme such as com.example.app: (RFC 8252 §7.1)';
-  if (url.protocol === 'http:') return loopback ? undefined : 'may use http only on a loopback host (localhost, 127.0.0.1, [::1]) for a native client';
+  if (url.protocol === 'http:') return loopback ? undefined : `may use http only on ${LOOPBACK} for a native client`;
   return loopback ? 'must not use https on a loopback host for a native client (use http on loopback)' : undefined;
 }
 

@@ -5,7 +5,7 @@ import { invalidClientMetadata, invalidRedirectUri, invalidRequest, type OAuthEr
 import { GRANT_TYPES, RESPONSE_TYPES, TOKEN_ENDPOINT_AUTH_METHODS } from '../protocol/client-metadata-values.js';
 import type { ClientSettings } from '../storage/client-repository.js';
 import { CLIENT_METADATA_FIELDS } from './metadata-fields.js';
-import { LOOPBACK_HOSTS } from './redirect-uris.js';
+import { isLoopbackHost } from './redirect-uris.js';
 
 /** The longest client lifetime a policy may give (ten years), in seconds. */
 export const MAX_CLIENT_LIFETIME = 10 * 365 * 86_400;
@@ -25,11 +25,11 @@ export const REQUIRABLE_FIELDS = (Object.keys(CLIENT_METADATA_FIELDS) as (keyof 
 export const POLICY_RULES = {
   redirect_uri_hosts: {
     schema: { type: 'array', items: { type: 'string', pattern: HOST_PATTERN, maxLength: 260 }, minItems: 1, maxItems: 100, uniqueItems: true },
-    meaning: 'hosts redirect_uris and post_logout_redirect_uris may point to: an exact host (host:port), or *.example.com for its subdomains',
+    meaning: 'hosts https redirect_uris and post_logout_redirect_uris may point to (custom schemes are then refused): an exact host, or *.example.com for its subdomains, in normal form (lower case, punycode, IPv6 compressed); without a port it matches port 443 only, with one (not 443 or 80) that port only',
   },
   allow_loopback_redirects: {
     schema: { type: 'boolean' },
-    meaning: 'whether redirect URIs on localhost, 127.0.0.1 and [::1] are allowed (default true)',
+    meaning: 'whether redirect URIs on loopback hosts (localhost and *.localhost, 127.0.0.0/8, [::1], [::ffff:127.0.0.1]) are allowed (default true)',
   },
   grant_types: {
     schema: { type: 'array', items: { type: 'string', enum: [...GRANT_TYPES] }, minItems: 1, uniqueItems: true },
@@ -57,7 +57,7 @@ export const POLICY_RULES = {
   },
   required_fields: {
     schema: { type: 'array', items: { type: 'string', enum: [...REQUIRABLE_FIELDS] }, uniqueItems: true },
-    meaning: 'metadata fields a registration must include',
+    meaning: 'metadata fields a registration (and an RFC 7592 update) request must include itself, defaults not counting',
   },
   require_software_statement: {
     schema: { type: 'boolean' },
@@ -115,6 +115,9 @@ export function parsePolicyRules(input: unknown): PolicyRules {
   const rules = input as Record<string, unknown>;
   const unknown = Object.keys(rules).filter((name) => !(POLICY_RULE_NAMES as string[]).includes(name));
   if (unknown.length > 0) throw invalidRequest(`unknown policy rule ${unknown.join(', ')} (known: ${POLICY_RULE_NAMES.join(', ')})`);
+  if (Array.isArray(rules.redirect_uri_hosts)) {
+    for (const pattern of rules.redirect_uri_hosts) if (typeof pattern === 'string') checkHostPattern(pattern);
+  }
   for (const name of POLICY_RULE_NAMES) {
     if (!(name in rules)) continue;
     const validate = ruleValidators.get(name)!;
@@ -129,9 +132,44 @@ export function parsePolicyRules(input: unknown): PolicyRules {
   return structuredClone(rules) as PolicyRules;
 }
 
+/**
+ * A host pattern is compared with `URL.host` of an https redirect URI, so one that is not in the
+ * form URL gives could never match: it is refused, naming that form, instead of stored dead.
+ */
+function checkHostPattern(pattern: string): void {
+  const wildcard = pattern.startsWith('*.');
+  const host = wildcard ? `x${pattern.slice(1)}` : pattern;
+  let url: URL | undefined;
+  try {
+    url = new URL(`https://${host}`);
+  } catch {
+    url = undefined;
+  }
+  if (url === undefined || url.pathname !== '/' || url.search !== '' || url.hash !== '' || url.username !== '' || url.password !== '' || host.endsWith('/')) {
+    throw invalidRequest(`rule redirect_uri_hosts: ${pattern} is not a host or host:port`);
+  }
+  const port = /:([0-9]+)$/.exec(host)?.[1];
+  if (port !== undefined && (Number(port) === 443 || Number(port) === 80)) {
+    const bare = pattern.slice(0, -port.length - 1);
+    throw invalidRequest(
+      `rule redirect_uri_hosts: ${pattern} names port ${Number(port)}; only https URIs are bound to hosts, and ${bare} without a port matches https's default port 443 (write ${bare})`,
+    );
+  }
+  const normal = wildcard ? `*${url.host.slice(1)}` : url.host;
+  if (normal !== pattern) throw invalidRequest(`rule redirect_uri_hosts: ${pattern} is not in normal form, which redirect URIs are compared in (write ${normal})`);
+  if (isLoopbackHost(url.hostname)) {
+    throw invalidRequest(`rule redirect_uri_hosts: ${pattern} is a loopback host; loopback redirects are governed by allow_loopback_redirects, not by redirect_uri_hosts`);
+  }
+}
+
 const refusal = (policy: RegistrationPolicy, rule: PolicyRuleName, problem: string, redirect = false): OAuthError =>
   (redirect ? invalidRedirectUri : invalidClientMetadata)(`${problem} (rule ${rule} of registration policy ${policy.name})`);
 
+/**
+ * `host` is `URL.host` of an https URI: its port is absent when it is 443. So a pattern without a
+ * port matches port 443 only, one with a port that port only; `*.example.com` matches the
+ * subdomains of example.com (any depth, not example.com itself) the same way.
+ */
 function hostAllowed(host: string, patterns: readonly string[]): boolean {
   return patterns.some((pattern) => (pattern.startsWith('*.') ? host.endsWith(pattern.slice(1)) && host.length > pattern.length - 1 : host === pattern));
 }
@@ -143,7 +181,9 @@ function checkRedirects(policy: RegistrationPolicy, metadata: Readonly<Record<st
     const uris = (metadata[field] as string[] | undefined) ?? [];
     for (const [index, raw] of uris.entries()) {
       const url = new URL(raw); // validated before: absolute
-      const loopback = LOOPBACK_HOSTS.has(url.hostname);
+      const web = url.protocol === 'https:' || url.protocol === 'http:';
+      // a custom scheme's "host" is no network host: com.app://localhost/cb is not loopback
+      const loopback = web && isLoopbackHost(url.hostname);
       const where = `${field}[${index}]`;
       const redirect = field === 'redirect_uris';
       if (loopback) {
@@ -151,8 +191,12 @@ function checkRedirects(policy: RegistrationPolicy, metadata: Readonly<Record<st
         continue;
       }
       if (hosts === undefined) continue;
-      if (url.host === '') throw refusal(policy, 'redirect_uri_hosts', `${where} has no host (a custom scheme); this policy allows only ${hosts.join(', ')}`, redirect);
-      if (!hostAllowed(url.host.toLowerCase(), hosts)) {
+      // the host of a custom scheme says nothing about who receives the redirect: only https is
+      // bound to the host (registration already refuses http off loopback)
+      if (url.protocol !== 'https:') {
+        throw refusal(policy, 'redirect_uri_hosts', `${where} uses ${url.protocol.slice(0, -1)}; this policy allows only https URIs on ${hosts.join(', ')}`, redirect);
+      }
+      if (!hostAllowed(url.host, hosts)) {
         throw refusal(policy, 'redirect_uri_hosts', `${where} host ${url.host} is not one this policy trusts (${hosts.join(', ')})`, redirect);
       }
     }
@@ -170,13 +214,15 @@ function checkSubset(policy: RegistrationPolicy, rule: 'grant_types' | 'response
 
 /**
  * The checks of a policy on validated metadata (defaults applied: what the client would get is
- * what is checked). Each refusal names the rule and the policy; nothing is trimmed or repaired.
+ * what is checked), but required_fields on `request`, the registration or update request as sent.
+ * Each refusal names the rule and the policy; nothing is trimmed or repaired.
  * The client caps are counted in the registration's transaction, not here.
  */
 export function checkPolicy(policy: RegistrationPolicy, request: Readonly<Record<string, unknown>>, metadata: Readonly<Record<string, unknown>>): void {
   for (const field of policy.rules.required_fields ?? []) {
-    // a field the request named, in any language variant, counts as present
-    const present = Object.keys(metadata).some((key) => key === field || key.startsWith(`${field}#`));
+    // the request as sent, not the metadata: defaults would make grant_types & co. always present.
+    // A field it names, in any language variant, counts; null means absent, as in validation.
+    const present = Object.entries(request).some(([key, value]) => (key === field || key.startsWith(`${field}#`)) && value !== null);
     if (!present) throw refusal(policy, 'required_fields', `${field} is required`);
   }
   if (policy.rules.require_software_statement === true && request.software_statement === undefined) {

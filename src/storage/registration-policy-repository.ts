@@ -21,6 +21,9 @@ interface PolicyRow {
 
 const COLUMNS = 'name, description, rules, is_default, created_at, updated_at';
 
+/** How often a registration follows a default that moves while it waits for the policy's lock. */
+const DEFAULT_LOCK_ATTEMPTS = 5;
+
 function fromRow(row: PolicyRow): StoredPolicy {
   return {
     name: row.name,
@@ -60,12 +63,22 @@ export class RegistrationPolicyRepository {
    * counting its clients and inserting one cannot interleave (max_clients holds under concurrency).
    */
   async lockForRegistration(name: string | null): Promise<StoredPolicy | undefined> {
-    const [row] = await this.db.query<PolicyRow>(
-      name === null
-        ? `SELECT ${COLUMNS} FROM registration_policies WHERE is_default FOR UPDATE`
-        : `SELECT ${COLUMNS} FROM registration_policies WHERE name = $1 FOR UPDATE`,
-      name === null ? [] : [name],
-    );
+    if (name !== null) return this.lockByName(name);
+    // Not `WHERE is_default FOR UPDATE`: blocked behind a change of the default, that statement
+    // re-checks the old row, finds it no longer the default and returns nothing (READ COMMITTED),
+    // so the registration would run under no policy. The default is read, its row locked by
+    // name, and the lock taken again if the default moved meanwhile.
+    for (let attempt = 0; attempt < DEFAULT_LOCK_ATTEMPTS; attempt++) {
+      const [current] = await this.db.query<{ name: string }>('SELECT name FROM registration_policies WHERE is_default');
+      if (current === undefined) return undefined;
+      const locked = await this.lockByName(current.name);
+      if (locked?.isDefault) return locked;
+    }
+    throw new Error(`the default registration policy changed ${DEFAULT_LOCK_ATTEMPTS} times while a registration waited for it`);
+  }
+
+  private async lockByName(name: string): Promise<StoredPolicy | undefined> {
+    const [row] = await this.db.query<PolicyRow>(`SELECT ${COLUMNS} FROM registration_policies WHERE name = $1 FOR UPDATE`, [name]);
     return row && fromRow(row);
   }
 

@@ -1,6 +1,8 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { ConfigError, loadConfig } from '../../src/config/config.js';
 import { POLICY_RULE_NAMES } from '../../src/registration/registration-policy.js';
+import { isLoopbackHost } from '../../src/registration/redirect-uris.js';
+import { RegistrationPolicyRepository } from '../../src/storage/registration-policy-repository.js';
 import { adminToken, bootstrapAdmin } from '../support/admin.js';
 import { advanceWallClock } from '../support/clock.js';
 import { request, startTestServer, storageKind, TEST_SECRETS_KEY, type TestServer } from '../support/test-server.js';
@@ -197,6 +199,43 @@ describe(`initial access token uses under concurrency (${storageKind})`, () => {
     expect(results.filter((r) => r.status === 400).every((r) => r.body.error === 'invalid_client_metadata')).toBe(true);
   });
 
+  // PGlite is one backend: no second transaction can hold a lock while a registration waits
+  it.skipIf(storageKind === 'embedded')('a registration blocked behind a change of the default runs under the new default, not under none', async () => {
+    await a.putPolicy('old-default', {});
+    await a.putPolicy('new-default', { grant_types: ['client_credentials'] });
+    expect((await a.admin('PUT', '/default-policy', { name: 'old-default' })).status).toBe(200);
+    const { token } = await a.newToken(); // names no policy: the default applies
+    let release!: () => void;
+    const released = new Promise<void>((resolve) => (release = resolve));
+    let holding!: (pid: number) => void;
+    const holder = new Promise<number>((resolve) => (holding = resolve));
+    // the change of the default, held open with every policy row locked
+    const change = a.server.db.transaction(async (tx) => {
+      const [backend] = await tx.query<{ pid: number }>('SELECT pg_backend_pid() AS pid');
+      expect(await new RegistrationPolicyRepository(tx).setDefault('new-default')).toMatchObject({ isDefault: true });
+      holding(backend!.pid);
+      await released;
+    });
+    const pid = await holder;
+    const registration = a.register(rp, token);
+    try {
+      // wait until the registration is blocked on a lock the change holds, then commit the change
+      for (let waited = 0; ; waited += 20) {
+        const [row] = await a.server.db.query<{ n: string | number }>('SELECT count(*) AS n FROM pg_stat_activity WHERE $1 = ANY(pg_blocking_pids(pid))', [pid]);
+        if (Number(row!.n) > 0) break;
+        if (waited > 5000) throw new Error('the registration never waited for the change of the default');
+        await new Promise((resolve) => setTimeout(resolve, 20));
+      }
+    } finally {
+      release();
+      await change;
+    }
+    const res = await registration;
+    expect([res.status, res.body.error], res.text).toEqual([400, 'invalid_client_metadata']);
+    expect(res.body.error_description).toMatch(/rule grant_types of registration policy new-default/);
+    expect((await a.admin('DELETE', '/default-policy')).status).toBe(204);
+  });
+
   it('a policy changed through one instance applies on the other at once, without a restart', async () => {
     await a.putPolicy('live', { grant_types: ['client_credentials'] });
     expect((await a.admin('PUT', '/default-policy', { name: 'live' })).status).toBe(200);
@@ -245,6 +284,98 @@ describe(`registration policies (${storageKind})`, () => {
     const rule = Object.keys(rules).find((r) => no.body.error_description.includes(`rule ${r} `));
     expect(rule, no.body.error_description).toBeDefined();
     expect(no.body.error_description).toContain('registration policy rule-under-test');
+  });
+
+  it('redirect_uri_hosts: only https URIs on a trusted host pass; a custom scheme naming the host does not', async () => {
+    const trusting = { redirect_uri_hosts: ['partner.example.com'] };
+    const native = { application_type: 'native', token_endpoint_auth_method: 'none' };
+    expect((await underDefault(trusting, { redirect_uris: ['https://partner.example.com/cb'] })).status).toBe(201);
+    for (const uri of ['com.evil.app://partner.example.com/cb', 'com.evil.app:/cb', 'com.evil.app://localhost/cb']) {
+      const refused = await underDefault(trusting, { ...native, redirect_uris: [uri] });
+      expect([refused.status, refused.body.error], `${uri}: ${refused.text}`).toEqual([400, 'invalid_redirect_uri']);
+      expect(refused.body.error_description).toMatch(/only https URIs on partner.example.com \(rule redirect_uri_hosts of registration policy rule-under-test\)/);
+    }
+    const logout = await underDefault(trusting, { ...native, redirect_uris: ['https://partner.example.com/cb'], post_logout_redirect_uris: ['com.evil.app://partner.example.com/bye'] });
+    expect([logout.status, logout.body.error]).toEqual([400, 'invalid_client_metadata']);
+    expect(logout.body.error_description).toMatch(/post_logout_redirect_uris\[0\] uses com.evil.app; .*rule redirect_uri_hosts/);
+    // loopback stays allowed beside it unless allow_loopback_redirects is false
+    expect((await underDefault(trusting, { ...native, redirect_uris: ['http://127.0.0.1:8080/cb'] })).status).toBe(201);
+    await s.admin('DELETE', '/default-policy');
+  });
+
+  // each field with the value its default would have given: only the request naming it counts
+  const defaulted: [field: string, value: unknown][] = [
+    ['grant_types', ['authorization_code']], ['token_endpoint_auth_method', 'client_secret_basic'], ['application_type', 'web'],
+    ['response_types', ['code']], ['id_token_signed_response_alg', 'RS256'], ['subject_type', 'public'],
+  ];
+  it.each(defaulted)('required_fields %s: a default does not count, the request (and an RFC 7592 update) must name it', async (field, value) => {
+    await s.putPolicy('requires', { required_fields: [field] });
+    const { token } = await s.newToken({ policy: 'requires', max_uses: 5 });
+    const refused = await s.register(rp, token);
+    expect([refused.status, refused.body.error], refused.text).toEqual([400, 'invalid_client_metadata']);
+    expect(refused.body.error_description).toBe(`${field} is required (rule required_fields of registration policy requires)`);
+    expect((await s.register({ ...rp, [field]: null }, token)).status).toBe(400); // null is absent
+    const named = await s.register({ ...rp, [field]: value }, token);
+    expect(named.status, named.text).toBe(201);
+    const update = (json: Record<string, unknown>) => request(s.server, 'PUT', `/register/${named.body.client_id}`, { token: named.body.registration_access_token, json });
+    const without = await update({ client_id: named.body.client_id, ...rp });
+    expect([without.status, without.body.error]).toEqual([400, 'invalid_client_metadata']);
+    expect((await update({ client_id: named.body.client_id, ...rp, [field]: value })).status).toBe(200);
+  });
+
+  it('redirect_uri_hosts: a pattern that could never match is refused when saved, naming its normal form', async () => {
+    const refused: [pattern: string, description: RegExp][] = [
+      ['example.com:443', /example.com:443 names port 443; .* \(write example.com\)/],
+      ['*.example.com:443', /names port 443; .* \(write \*.example.com\)/],
+      ['example.com:80', /names port 80; only https URIs are bound to hosts/],
+      ['[2001:0db8::1]', /\[2001:0db8::1\] is not in normal form, .* \(write \[2001:db8::1\]\)/],
+      ['App.Example.com', /App.Example.com is not in normal form, .* \(write app.example.com\)/],
+      ['*.Example.com', /\(write \*.example.com\)/],
+      ['bücher.example', /\(write xn--bcher-kva.example\)/],
+      ['example.com:99999', /example.com:99999 is not a host or host:port/],
+      ['localhost', /localhost is a loopback host; .*allow_loopback_redirects/],
+      ['127.0.0.1:8080', /loopback host/],
+    ];
+    for (const [pattern, description] of refused) {
+      const res = await s.admin('PUT', '/policies/rule-under-test', { rules: { redirect_uri_hosts: [pattern] } });
+      expect([res.status, res.body.error], pattern).toEqual([400, 'invalid_request']);
+      expect(res.body.error_description, pattern).toMatch(/^rule redirect_uri_hosts: /);
+      expect(res.body.error_description, pattern).toMatch(description);
+    }
+    // a pattern without a port matches 443 only; one with a port, that port only
+    const hosts = { redirect_uri_hosts: ['[2001:db8::1]', 'app.example.com:8443', '*.partner.example'] };
+    for (const uri of ['https://[2001:db8::1]/cb', 'https://app.example.com:8443/cb', 'https://a.b.partner.example/cb']) {
+      expect((await underDefault(hosts, { redirect_uris: [uri] })).status, uri).toBe(201);
+    }
+    for (const uri of ['https://[2001:db8::1]:8443/cb', 'https://app.example.com/cb', 'https://a.partner.example:8443/cb', 'https://partner.example/cb']) {
+      const res = await underDefault(hosts, { redirect_uris: [uri] });
+      expect([res.status, res.body.error], uri).toEqual([400, 'invalid_redirect_uri']);
+    }
+    await s.admin('DELETE', '/default-policy');
+  });
+
+  it('allow_loopback_redirects: false refuses every loopback host, as registration itself counts them', async () => {
+    const loopbacks = [
+      'http://127.0.0.2:8080/cb', 'http://127.255.255.254/cb', 'http://[::1]:8080/cb', 'http://[::ffff:7f00:1]/cb',
+      'http://localhost./cb', 'http://app.localhost/cb', 'http://app.localhost.:3000/cb',
+    ];
+    for (const uri of loopbacks) {
+      await s.admin('DELETE', '/default-policy');
+      const open = await s.register({ redirect_uris: [uri] });
+      expect(open.status, `${uri} without a policy: ${open.text}`).toBe(201); // http is for loopback hosts only
+      const refused = await underDefault({ allow_loopback_redirects: false }, { redirect_uris: [uri] });
+      expect([refused.status, refused.body.error], uri).toEqual([400, 'invalid_redirect_uri']);
+      expect(refused.body.error_description).toMatch(/loopback .*rule allow_loopback_redirects of registration policy rule-under-test/);
+    }
+    // other spellings are refused by registration as not normalised; the test of the host agrees on them anyway
+    for (const uri of ['http://127.1/cb', 'http://[0:0:0:0:0:0:0:1]/cb', 'http://[::ffff:127.0.0.1]/cb', 'http://LocalHost/cb']) {
+      expect(isLoopbackHost(new URL(uri).hostname), uri).toBe(true);
+    }
+    for (const uri of ['https://localhost.example.com/cb', 'https://128.0.0.1/cb', 'https://[::2]/cb', 'https://[::ffff:8000:1]/cb', 'https://mylocalhost/cb']) {
+      expect(isLoopbackHost(new URL(uri).hostname), uri).toBe(false);
+    }
+    expect((await underDefault({ allow_loopback_redirects: false }, { redirect_uris: ['https://localhost.example.com/cb'] })).status).toBe(201);
+    await s.admin('DELETE', '/default-policy');
   });
 
   it('access_token_format, access_token_lifetime and client_lifetime: the settings clients registered under it get', async () => {
