@@ -1,4 +1,5 @@
 import type { PolicyRules } from '../registration/registration-policy.js';
+import { DatabaseUnavailableError } from './unavailable.js';
 import type { Queryable } from './database.js';
 
 export interface StoredPolicy {
@@ -74,7 +75,8 @@ export class RegistrationPolicyRepository {
       const locked = await this.lockByName(current.name);
       if (locked?.isDefault) return locked;
     }
-    throw new Error(`the default registration policy changed ${DEFAULT_LOCK_ATTEMPTS} times while a registration waited for it`);
+    // contention, not a fault: answered 503 with Retry-After like a busy database, never a 500
+    throw new DatabaseUnavailableError(`the default registration policy changed ${DEFAULT_LOCK_ATTEMPTS} times while a registration waited for it`);
   }
 
   private async lockByName(name: string): Promise<StoredPolicy | undefined> {
