@@ -84,7 +84,7 @@ function addPolicyFlags(command: Command): Command {
     .option('--description <text>', 'what the policy is for')
     .option('--redirect-host <host>', 'redirect_uri_hosts: a trusted host, or *.example.com (repeatable)', collect)
     .option('--loopback', 'allow_loopback_redirects: true')
-    .option('--no-loopback', 'allow_loopback_redirects: false (no localhost, 127.0.0.1, [::1])')
+    .option('--no-loopback', 'allow_loopback_redirects: false (no localhost, 127.0.0.0/8, [::1] redirects)')
     .addOption(repeatableChoice(new Option('--grant-type <type>', 'grant_types allowed (repeatable)'), GRANT_TYPES))
     .addOption(repeatableChoice(new Option('--response-type <type>', 'response_types allowed (repeatable)'), RESPONSE_TYPES))
     .addOption(repeatableChoice(new Option('--auth-method <method>', 'token_endpoint_auth_methods allowed (repeatable)'), TOKEN_ENDPOINT_AUTH_METHODS))
