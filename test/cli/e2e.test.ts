@@ -244,7 +244,8 @@ describe.skipIf(!serverHasAdminApi)(`oidc-registrar against the real server (${s
     expect((await cli(['users', 'delete', 'alice', '--yes'])).stdout).toBe('deleted alice\n');
     const gone = await cli(['users', 'get', created.id]);
     expect([gone.code, gone.stderr]).toEqual([1, expect.stringContaining('(not_found, HTTP 404)')]);
-  });
+    // some twenty processes, each starting node
+  }, 120_000);
 
   it('credentials with a key the server does not know: exit 1, cannot obtain an admin token', async () => {
     const file = JSON.parse(readFileSync(credentials, 'utf8'));
