@@ -37,6 +37,7 @@ import { inTransaction } from './storage/transaction.js';
 import { InitialAccessTokenRepository } from './storage/initial-access-token-repository.js';
 import { RegistrationPolicyRepository } from './storage/registration-policy-repository.js';
 import { ServerKeyRepository } from './storage/server-key-repository.js';
+import { UserRepository } from './storage/user-repository.js';
 import type { AccessTokenDeps } from './tokens/access-tokens.js';
 import { jwksRoute, tokenRoutes } from './tokens/routes.js';
 import { ServerKeys, serverKeySealContext } from './tokens/server-keys.js';
@@ -225,7 +226,7 @@ export async function buildApp(config: Config, appDeps: AppDeps): Promise<Fastif
           policies: registrationDeps.policies,
           transaction,
           now,
-        }),
+        }, { users: new UserRepository(deps.db), transaction, now }),
       );
     },
     { prefix },

@@ -11,6 +11,8 @@ const SECRET_FIELDS = [
   'refresh_token',
   'authorization',
   'password',
+  'password_hash',
+  'passwordHash',
 ];
 
 

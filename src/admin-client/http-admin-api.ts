@@ -12,6 +12,10 @@ import {
   type RegistrationPolicyInfo,
   type RegistrationPolicyRequest,
   type ServerKeyInfo,
+  type AdminUser,
+  type NewUserRequest,
+  type UserListQuery,
+  type UserPage,
 } from './types.js';
 
 /** The server could not be reached at all (refused, timed out, name not found). */
@@ -52,7 +56,7 @@ interface Call {
   body?: unknown;
 }
 
-function queryOf(query: ClientListQuery | AuditListQuery): URLSearchParams {
+function queryOf(query: ClientListQuery | AuditListQuery | UserListQuery): URLSearchParams {
   const params = new URLSearchParams();
   for (const [name, value] of Object.entries(query)) {
     if (value !== undefined) params.set(name, String(value));
@@ -63,6 +67,7 @@ function queryOf(query: ClientListQuery | AuditListQuery): URLSearchParams {
 const clientPath = (clientId: string, action = '') => `/admin/clients/${encodeURIComponent(clientId)}${action}`;
 const tokenPath = (id: string, action = '') => `/admin/initial-access-tokens/${encodeURIComponent(id)}${action}`;
 const policyPath = (name: string) => `/admin/policies/${encodeURIComponent(name)}`;
+const userPath = (id: string, action = '') => `/admin/users/${encodeURIComponent(id)}${action}`;
 
 /** The admin API over HTTP: base URL + /admin/..., bearer token, OAuth JSON errors as AdminApiError. */
 export class HttpAdminApi implements AdminApi {
@@ -213,5 +218,37 @@ export class HttpAdminApi implements AdminApi {
 
   async clearDefaultPolicy(): Promise<void> {
     await this.#call({ method: 'DELETE', path: '/admin/default-policy' });
+  }
+
+  listUsers(query: UserListQuery): Promise<UserPage> {
+    return this.#call({ method: 'GET', path: '/admin/users', query: queryOf(query) });
+  }
+
+  getUser(id: string): Promise<AdminUser> {
+    return this.#call({ method: 'GET', path: userPath(id) });
+  }
+
+  createUser(body: NewUserRequest): Promise<AdminUser> {
+    return this.#call({ method: 'POST', path: '/admin/users', body });
+  }
+
+  patchUser(id: string, patch: Record<string, unknown>): Promise<AdminUser> {
+    return this.#call({ method: 'PATCH', path: userPath(id), body: patch });
+  }
+
+  async deleteUser(id: string): Promise<void> {
+    await this.#call({ method: 'DELETE', path: userPath(id) });
+  }
+
+  disableUser(id: string): Promise<AdminUser> {
+    return this.#call({ method: 'POST', path: userPath(id, '/disable') });
+  }
+
+  enableUser(id: string): Promise<AdminUser> {
+    return this.#call({ method: 'POST', path: userPath(id, '/enable') });
+  }
+
+  setUserPassword(id: string, password: string): Promise<AdminUser> {
+    return this.#call({ method: 'POST', path: userPath(id, '/set-password'), body: { password } });
   }
 }

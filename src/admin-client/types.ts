@@ -121,6 +121,52 @@ export interface RegistrationPolicyRequest {
   rules: Record<string, unknown>;
 }
 
+/**
+ * A user account as the admin API shows it: the username, the standard claims that are set
+ * (OpenID Connect Core §5.1, src/users/claims.ts), and the server's fields; never the password
+ * or its hash.
+ */
+export interface AdminUser {
+  id: string;
+  username: string;
+  email?: string;
+  email_verified: boolean;
+  phone_number_verified: boolean;
+  name?: string;
+  given_name?: string;
+  family_name?: string;
+  middle_name?: string;
+  nickname?: string;
+  preferred_username?: string;
+  profile?: string;
+  picture?: string;
+  website?: string;
+  gender?: string;
+  birthdate?: string;
+  zoneinfo?: string;
+  locale?: string;
+  phone_number?: string;
+  address?: Record<string, string>;
+  disabled: boolean;
+  created_at: number;
+  updated_at: number;
+}
+
+export interface UserListQuery {
+  limit?: number;
+  cursor?: string;
+  q?: string;
+  disabled?: boolean;
+}
+
+export interface UserPage {
+  users: AdminUser[];
+  next_cursor: string | null;
+}
+
+/** POST /admin/users: the username, the password, and any of the claims. */
+export type NewUserRequest = Record<string, unknown> & { username: string; password: string };
+
 export interface AdminApi {
   listClients(query: ClientListQuery): Promise<ClientPage>;
   getClient(clientId: string): Promise<AdminClient>;
@@ -146,6 +192,15 @@ export interface AdminApi {
   deletePolicy(name: string): Promise<void>;
   setDefaultPolicy(name: string): Promise<RegistrationPolicyInfo>;
   clearDefaultPolicy(): Promise<void>;
+  listUsers(query: UserListQuery): Promise<UserPage>;
+  getUser(id: string): Promise<AdminUser>;
+  createUser(body: NewUserRequest): Promise<AdminUser>;
+  /** An RFC 7396 merge patch of the username and claims (null removes a claim). */
+  patchUser(id: string, patch: Record<string, unknown>): Promise<AdminUser>;
+  deleteUser(id: string): Promise<void>;
+  disableUser(id: string): Promise<AdminUser>;
+  enableUser(id: string): Promise<AdminUser>;
+  setUserPassword(id: string, password: string): Promise<AdminUser>;
 }
 
 /** Any answer other than 2xx: the status and the server's OAuth error. */

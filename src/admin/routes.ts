@@ -23,6 +23,7 @@ import { listAudit } from './audit.js';
 import { createInitialAccessToken, getInitialAccessToken, listInitialAccessTokens, revokeInitialAccessToken, type InitialAccessTokenDeps } from './initial-access-tokens.js';
 import { clearDefaultPolicy, createPolicy, deletePolicy, getPolicy, listPolicies, replacePolicy, setDefaultPolicy, type PolicyDeps } from './policies.js';
 import { invalidRequest } from '../http/oauth-error.js';
+import { createUser, deleteUser, getUser, listUsers, patchUser, setUserDisabled, setUserPassword, type UserDeps } from './users.js';
 import type { Metrics } from '../metrics/metrics.js';
 
 /** Where the admin API lives under the issuer. */
@@ -42,6 +43,10 @@ function noStore(reply: FastifyReply): FastifyReply {
 /** The admin client whose token authorised the request (requireAdminToken set it), acting from the request's address. */
 const adminContext = (request: FastifyRequest): ChangeContext => changeContext(request, { type: 'admin', id: request.adminClientId });
 
+const isMergePatch = (request: FastifyRequest) => /^application\/merge-patch\+json\b/i.test(request.headers['content-type'] ?? '');
+const mergePatchOnly = (reply: FastifyReply) =>
+  noStore(reply).code(415).send({ error: 'unsupported_media_type', error_description: 'the request body must be sent as application/merge-patch+json' });
+
 function objectBody(body: unknown): Record<string, unknown> {
   if (typeof body !== 'object' || body === null || Array.isArray(body)) throw invalidRequest('the request body must be a JSON object');
   return body as Record<string, unknown>;
@@ -55,6 +60,7 @@ export function adminRoutes(
   keys: { serverKeys: ServerKeys; repository: ServerKeyRepository },
   metrics: Pick<Metrics, 'registrationCompleted'>,
   control: InitialAccessTokenDeps & PolicyDeps,
+  userDeps: UserDeps,
 ): void {
   requireAdminToken(app, tokens, (entry) => deps.audit.record(entry));
   acceptsOnly(app, 'application/json');
@@ -84,9 +90,7 @@ export function adminRoutes(
   });
 
   app.patch<{ Params: ClientParams }>(client, { config: { accepts: 'application/merge-patch+json' } }, async (request, reply) => {
-    if (!/^application\/merge-patch\+json\b/i.test(request.headers['content-type'] ?? '')) {
-      return noStore(reply).code(415).send({ error: 'unsupported_media_type', error_description: 'the request body must be sent as application/merge-patch+json' });
-    }
+    if (!isMergePatch(request)) return mergePatchOnly(reply);
     const updated = await patchClient(deps, request.params.clientId, request.body, adminContext(request));
     request.log.info({ client_id: updated.client_id, admin_client_id: request.adminClientId }, 'client patched by an operator');
     return noStore(reply).send(updated);
@@ -186,5 +190,46 @@ export function adminRoutes(
     await clearDefaultPolicy(control, adminContext(request));
     request.log.info({ admin_client_id: request.adminClientId }, 'default registration policy cleared by an operator');
     return noStore(reply).code(204).send();
+  });
+
+  // user accounts: the log names the user by id and username, never a password or its hash
+  const users = `${ADMIN_PATH}/users`;
+  const user = `${users}/:id`;
+  app.get<{ Querystring: Record<string, string | string[]> }>(users, async (request, reply) => noStore(reply).send(await listUsers(userDeps, request.query)));
+
+  app.post(users, async (request, reply) => {
+    const created = await createUser(userDeps, objectBody(request.body), adminContext(request));
+    request.log.info({ user_id: created.id, username: created.username, admin_client_id: request.adminClientId }, 'user created by an operator');
+    return noStore(reply).code(201).header('location', `${deps.issuer}${users}/${created.id}`).send(created);
+  });
+
+  app.get<{ Params: { id: string } }>(user, async (request, reply) => noStore(reply).send(await getUser(userDeps, request.params.id)));
+
+  app.patch<{ Params: { id: string } }>(user, { config: { accepts: 'application/merge-patch+json' } }, async (request, reply) => {
+    if (!isMergePatch(request)) return mergePatchOnly(reply);
+    const updated = await patchUser(userDeps, request.params.id, request.body, adminContext(request));
+    request.log.info({ user_id: updated.id, admin_client_id: request.adminClientId }, 'user updated by an operator');
+    return noStore(reply).send(updated);
+  });
+
+  app.delete<{ Params: { id: string } }>(user, async (request, reply) => {
+    await deleteUser(userDeps, request.params.id, adminContext(request));
+    request.log.info({ user_id: request.params.id, admin_client_id: request.adminClientId }, 'user deleted by an operator');
+    return noStore(reply).code(204).send();
+  });
+
+  for (const [action, disabled] of [['disable', true], ['enable', false]] as const) {
+    app.post<{ Params: { id: string } }>(`${user}/${action}`, OPTIONAL_BODY, async (request, reply) => {
+      optionalBody(request.body);
+      const updated = await setUserDisabled(userDeps, request.params.id, disabled, adminContext(request));
+      request.log.info({ user_id: updated.id, admin_client_id: request.adminClientId }, `user ${action}d by an operator`);
+      return noStore(reply).send(updated);
+    });
+  }
+
+  app.post<{ Params: { id: string } }>(`${user}/set-password`, async (request, reply) => {
+    const updated = await setUserPassword(userDeps, request.params.id, objectBody(request.body), adminContext(request));
+    request.log.info({ user_id: updated.id, admin_client_id: request.adminClientId }, 'user password set by an operator');
+    return noStore(reply).send(updated);
   });
 }

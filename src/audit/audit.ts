@@ -31,6 +31,14 @@ export const AUDIT_ACTIONS = [
   /** The global default policy set (details: the policy) or cleared. */
   'policy.set_default',
   'policy.clear_default',
+  /** A user account created, its username or claims changed (changed_fields: their names), deleted. Details: user_id, username. */
+  'user.create',
+  'user.update',
+  'user.delete',
+  'user.disable',
+  'user.enable',
+  /** An operator set a user's password (changed_fields: password; never the password or its hash). */
+  'user.set_password',
   /** A run of `secrets reseal`: counts only. */
   'secrets.reseal',
   /** A request to the admin API refused with 401 or 403. */

@@ -4,6 +4,7 @@ import type { Database, Queryable } from './database.js';
 import { insertServerKey, type StoredServerKey } from './server-key-repository.js';
 import { InitialAccessTokenRepository } from './initial-access-token-repository.js';
 import { RegistrationPolicyRepository } from './registration-policy-repository.js';
+import { UserRepository } from './user-repository.js';
 
 /**
  * The repositories a change writes through. Built over one transaction by `inTransaction`, so
@@ -17,6 +18,7 @@ export interface Repositories {
   serverKeys: { insert(key: StoredServerKey): Promise<void> };
   initialAccessTokens: InitialAccessTokenRepository;
   policies: RegistrationPolicyRepository;
+  users: UserRepository;
 }
 
 export function repositories(db: Queryable): Repositories {
@@ -26,6 +28,7 @@ export function repositories(db: Queryable): Repositories {
     serverKeys: { insert: (key) => insertServerKey(db, key) },
     initialAccessTokens: new InitialAccessTokenRepository(db),
     policies: new RegistrationPolicyRepository(db),
+    users: new UserRepository(db),
   };
 }
 

@@ -12,6 +12,9 @@ import {
   type RegistrationPolicyInfo,
   type RegistrationPolicyRequest,
   type ServerKeyInfo,
+  type AdminUser,
+  type NewUserRequest,
+  type UserListQuery,
 } from '../../src/admin-client/types.js';
 
 /**
@@ -236,6 +239,84 @@ export class FakeAdminApi implements AdminApi {
     this.record('clearDefaultPolicy');
     for (const policy of this.policies) policy.is_default = false;
   }
+
+  readonly users: AdminUser[] = [];
+  /** The passwords set, by user id: what a test checks the TUI sent (a real server keeps a hash). */
+  readonly passwords = new Map<string, string>();
+
+  private findUser(id: string): AdminUser {
+    const user = this.users.find((each) => each.id === id);
+    if (!user) throw new AdminApiError(404, 'not_found', `no user ${id}`);
+    return user;
+  }
+
+  private checkPassword(password: string): void {
+    if (password.length < 8) throw new AdminApiError(400, 'invalid_request', 'password must be 8 to 1024 characters long');
+  }
+
+  async listUsers(query: UserListQuery) {
+    this.record('listUsers', query);
+    const q = query.q?.toLowerCase();
+    const matching = this.users.filter((user) => q === undefined || user.username.toLowerCase().includes(q) || (user.email ?? '').toLowerCase().includes(q));
+    const start = query.cursor === undefined ? 0 : Number(query.cursor.replace('after-', ''));
+    const end = start + (query.limit ?? 50);
+    return { users: matching.slice(start, end), next_cursor: end < matching.length ? `after-${end}` : null };
+  }
+
+  async getUser(id: string) {
+    this.record('getUser', id);
+    return this.findUser(id);
+  }
+
+  async createUser(body: NewUserRequest) {
+    const { password, ...rest } = body;
+    this.record('createUser', rest);
+    this.checkPassword(password);
+    if (this.users.some((each) => each.username.toLowerCase() === body.username.toLowerCase())) throw new AdminApiError(409, 'conflict', `the username ${body.username} is taken`);
+    this.sequence += 1;
+    const user = fakeUser({ ...(rest as Partial<AdminUser>), id: `user${String(this.sequence).padStart(28, '0')}`, username: body.username, created_at: 2_000_000_000 + this.sequence });
+    this.users.unshift(user);
+    this.passwords.set(user.id, password);
+    return user;
+  }
+
+  async patchUser(id: string, patch: Record<string, unknown>) {
+    this.record('patchUser', id, patch);
+    const user = this.findUser(id);
+    for (const [name, value] of Object.entries(patch)) {
+      if (value === null) delete (user as unknown as Record<string, unknown>)[name];
+      else (user as unknown as Record<string, unknown>)[name] = value;
+    }
+    return user;
+  }
+
+  async deleteUser(id: string) {
+    this.record('deleteUser', id);
+    this.findUser(id);
+    this.users.splice(this.users.findIndex((each) => each.id === id), 1);
+  }
+
+  async disableUser(id: string) {
+    this.record('disableUser', id);
+    return Object.assign(this.findUser(id), { disabled: true });
+  }
+
+  async enableUser(id: string) {
+    this.record('enableUser', id);
+    return Object.assign(this.findUser(id), { disabled: false });
+  }
+
+  async setUserPassword(id: string, password: string) {
+    this.record('setUserPassword', id);
+    this.checkPassword(password);
+    this.passwords.set(id, password);
+    return this.findUser(id);
+  }
+}
+
+/** A user as the admin API shows it, over plausible defaults. */
+export function fakeUser(fields: Partial<AdminUser> & { id: string; username: string }): AdminUser {
+  return { email_verified: false, phone_number_verified: false, disabled: false, created_at: 2_000_000_000, updated_at: 2_000_000_000, ...fields };
 }
 
 /** An initial access token as the admin API shows it, over plausible defaults. */
