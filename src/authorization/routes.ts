@@ -48,11 +48,15 @@ function refuseForm(scope: PageScope, reply: FastifyReply, status: number, title
 
 /**
  * A POST that changes something must come from our own form: the CSRF token matches the
- * visitor's cookie, and a browser that names the request's origin names ours.
+ * visitor's cookie, and a browser that says where the request comes from says it is from here.
+ * (Under Referrer-Policy no-referrer Chromium sends `Origin: null` for our own forms: that
+ * names no other origin, so the token decides.)
  */
 function formIsOurs(scope: PageScope, request: FastifyRequest, action: string, form: Readonly<Record<string, string>>): boolean {
   const origin = request.headers.origin;
-  if (origin !== undefined && origin !== new URL(scope.issuer).origin) return false;
+  if (origin !== undefined && origin !== 'null' && origin !== new URL(scope.issuer).origin) return false;
+  const site = request.headers['sec-fetch-site'];
+  if (site === 'cross-site' || site === 'same-site') return false;
   return csrfTokenMatches(readCookie(request.headers.cookie, CSRF_COOKIE), action, form[CSRF_FIELD]);
 }
 

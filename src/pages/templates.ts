@@ -31,6 +31,7 @@ function layout(context: PageContext, title: string, main: Html): Html {
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <meta name="referrer" content="no-referrer">
 <title>${title}</title>
+<link rel="icon" href="data:,">
 <link rel="stylesheet" href="${context.prefix}${PAGE_PATHS.stylesheet}">
 </head>
 <body>

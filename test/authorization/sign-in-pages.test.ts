@@ -161,6 +161,13 @@ describe(`sign-in pages (${storageKind})`, () => {
       expect(res.status).toBe(403);
     });
 
+    it('a POST a browser marks cross-site is refused even with a token; Origin: null (no-referrer pages) is not', async () => {
+      const v = visitor();
+      const token = csrfTokenOf((await v.get('/login')).text);
+      expect((await v.send('POST', '/login', { username: 'alice', password: PASSWORD, csrf_token: token }, { 'sec-fetch-site': 'cross-site' })).status).toBe(403);
+      expect((await v.send('POST', '/login', { username: 'alice', password: PASSWORD, csrf_token: token }, { origin: 'null', 'sec-fetch-site': 'same-origin' })).status).toBe(303);
+    });
+
     it('a sign-out POST without the token leaves the session alive', async () => {
       const alice = visitor();
       await alice.signIn('alice', PASSWORD);
