@@ -17,6 +17,7 @@ import { registerSecretsCommands } from './cli/secrets.js';
 import { registerServeCommand } from './cli/serve.js';
 import { registerTokenCommand } from './cli/token.js';
 import { registerTuiCommand } from './cli/tui.js';
+import { registerUsersCommands } from './cli/users.js';
 import { ConfigError } from './config/config.js';
 
 /** Exit codes: 0 done, 1 failed (the reason on stderr), 2 the command line was wrong. */
@@ -44,6 +45,7 @@ function buildProgram(): Command {
   registerAuditCommands(program);
   registerIatCommands(program);
   registerPoliciesCommands(program);
+  registerUsersCommands(program);
   registerTokenCommand(program);
   registerTuiCommand(program);
   registerAdminCommands(program);

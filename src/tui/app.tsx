@@ -8,6 +8,7 @@ import { ClientForm } from './screens/client-form.js';
 import { ClientList } from './screens/client-list.js';
 import { InitialAccessTokens } from './screens/initial-access-tokens.js';
 import { Policies, PolicyForm } from './screens/policies.js';
+import { Users } from './screens/users.js';
 import { initialState, reducer, type TuiState } from './store.js';
 
 export interface AppProps {
@@ -58,6 +59,8 @@ export function App({ api, pageSize, fullScreen = false, initial = initialState 
     shown = <InitialAccessTokens api={api} notice={state.notice} dispatch={dispatch} />;
   } else if (screen.name === 'policies') {
     shown = <Policies api={api} notice={state.notice} dispatch={dispatch} />;
+  } else if (screen.name === 'users') {
+    shown = <Users api={api} notice={state.notice} dispatch={dispatch} />;
   } else if (screen.name === 'policy-form') {
     shown = <PolicyForm key={screen.policyName ?? 'new policy'} api={api} policyName={screen.policyName} dispatch={dispatch} />;
   } else if (screen.mode === 'add') {

@@ -21,6 +21,8 @@ export type Screen =
   | { name: 'audit'; clientId?: string }
   | { name: 'tokens' }
   | { name: 'policies' }
+  /** Local user accounts. */
+  | { name: 'users' }
   /** The policy editor: a new policy without a name, an existing one with it. */
   | { name: 'policy-form'; policyName?: string };
 
@@ -59,6 +61,7 @@ export type Action =
   | { type: 'secrets-seen' }
   | { type: 'tokens' }
   | { type: 'policies' }
+  | { type: 'users' }
   | { type: 'edit-policy'; policyName?: string }
   | { type: 'policy-saved'; notice: string };
 
@@ -131,6 +134,8 @@ export function reducer(state: TuiState, action: Action): TuiState {
       return go(state, { name: 'tokens' });
     case 'policies':
       return go(state, { name: 'policies' });
+    case 'users':
+      return go(state, { name: 'users' });
     case 'edit-policy':
       return go(state, action.policyName === undefined ? { name: 'policy-form' } : { name: 'policy-form', policyName: action.policyName });
     case 'policy-saved':

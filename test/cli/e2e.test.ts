@@ -211,6 +211,42 @@ describe.skipIf(!serverHasAdminApi)(`oidc-registrar against the real server (${s
     expect(createdJson).toMatchObject({ token: expect.any(String), max_uses: null, uses_left: null, policy: null });
   });
 
+  it('users create --password-stdin, list, get, update, disable, set-password, delete --yes; the password is never printed', async () => {
+    const password = 'alice-cli-password';
+    const created = await json(['users', 'create', '--username', 'alice', '--email', 'alice@example.com', '--email-verified', '--name', 'Alice Liddell', '--claim', 'locale=en-GB', '--password-stdin'], `${password}\n`);
+    expect(created).toMatchObject({ username: 'alice', email: 'alice@example.com', email_verified: true, name: 'Alice Liddell', locale: 'en-GB', disabled: false });
+    expect(JSON.stringify(created)).not.toContain(password);
+    // no terminal and no --password-stdin: refused, nothing created
+    const noPassword = await cli(['users', 'create', '--username', 'bob']);
+    expect([noPassword.code, noPassword.stderr]).toEqual([2, expect.stringContaining('--password-stdin')]);
+    const taken = await cli(['users', 'create', '--username', 'ALICE', '--password-stdin'], 'another-password');
+    expect([taken.code, taken.stderr]).toEqual([1, expect.stringContaining('(conflict, HTTP 409)')]);
+
+    const table = await cli(['users', 'list']);
+    expect(table.code).toBe(0);
+    expect(table.stdout).toMatch(/^ID\s+USERNAME\s+EMAIL\s+NAME\s+STATUS\s+CREATED$/m);
+    expect(table.stdout).toMatch(new RegExp(`^${created.id}\\s+alice\\s+alice@example.com\\s+Alice Liddell\\s+enabled`, 'm'));
+    expect((await json(['users', 'get', 'Alice'])).id).toBe(created.id);
+    const updated = await json(['users', 'update', 'alice', '--claim', 'nickname=Al', '--unset', 'locale']);
+    expect(updated).toMatchObject({ nickname: 'Al' });
+    expect(updated).not.toHaveProperty('locale');
+
+    expect((await cli(['users', 'disable', 'alice'])).stdout).toBe('disabled alice\n');
+    expect((await json(['users', 'list', '--disabled'])).users.map((u: { username: string }) => u.username)).toEqual(['alice']);
+    expect((await cli(['users', 'enable', created.id])).stdout).toBe('enabled alice\n');
+    const set = await cli(['users', 'set-password', 'alice', '--password-stdin'], 'alice-new-password\n');
+    expect([set.code, set.stdout]).toEqual([0, 'password set for alice\n']);
+    const short = await cli(['users', 'set-password', 'alice', '--password-stdin'], 'short');
+    expect([short.code, short.stderr]).toEqual([1, expect.stringContaining('password must be 8 to 1024 characters long')]);
+
+    const unconfirmed = await cli(['users', 'delete', 'alice']);
+    expect([unconfirmed.code, unconfirmed.stderr]).toEqual([2, expect.stringContaining('pass --yes')]);
+    expect((await cli(['users', 'delete', 'alice', '--yes'])).stdout).toBe('deleted alice\n');
+    const gone = await cli(['users', 'get', created.id]);
+    expect([gone.code, gone.stderr]).toEqual([1, expect.stringContaining('(not_found, HTTP 404)')]);
+    // some twenty processes, each starting node
+  }, 120_000);
+
   it('credentials with a key the server does not know: exit 1, cannot obtain an admin token', async () => {
     const file = JSON.parse(readFileSync(credentials, 'utf8'));
     const { privateKey } = await generateKeyPair('ES256', { extractable: true });

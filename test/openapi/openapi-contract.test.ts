@@ -42,6 +42,9 @@ import { CLIENT_METADATA_FIELDS, SERVER_ISSUED_FIELDS, type FieldSpec } from '..
 import { ClientRepository, DEFAULT_SETTINGS } from '../../src/storage/client-repository.js';
 import type { Queryable } from '../../src/storage/database.js';
 import { TOKEN_ENDPOINT_GRANT_TYPES } from '../../src/tokens/client-credentials.js';
+import { USER_CLAIMS } from '../../src/users/claims.js';
+import { MAX_PASSWORD_LENGTH, MIN_PASSWORD_LENGTH } from '../../src/users/password.js';
+import { USERNAME } from '../../src/users/username.js';
 import { adminToken, bootstrapAdmin } from '../support/admin.js';
 import { request, startTestServer, storageKind, type TestServer } from '../support/test-server.js';
 
@@ -457,6 +460,14 @@ describe('openapi.yaml against the code', () => {
         'DELETE /admin/policies/{name}',
         'PUT /admin/default-policy',
         'DELETE /admin/default-policy',
+        'GET /admin/users',
+        'POST /admin/users',
+        'GET /admin/users/{id}',
+        'PATCH /admin/users/{id}',
+        'DELETE /admin/users/{id}',
+        'POST /admin/users/{id}/disable',
+        'POST /admin/users/{id}/enable',
+        'POST /admin/users/{id}/set-password',
       ].sort(),
     );
     // The paths are the ones the routes and discovery read.
@@ -740,6 +751,20 @@ describe('openapi.yaml against the code', () => {
     expect(asObject(limit?.schema, 'limit.schema')).toMatchObject({ minimum: 1, maximum: MAX_PAGE_SIZE, default: DEFAULT_PAGE_SIZE });
     const rotation = asObject(schema('RotateSecretRequest').properties, 'RotateSecretRequest.properties');
     expect(asObject(rotation.grace_period, 'grace_period').maximum).toBe(MAX_GRACE_PERIOD_SECONDS);
+  });
+
+  it('describes the user claims exactly as USER_CLAIMS, the one table the admin API validates with, and the username and password rules as the code sets them', () => {
+    const documented = asObject(schema('UserClaims').properties, 'UserClaims.properties');
+    expect(Object.keys(documented)).toEqual(Object.keys(USER_CLAIMS));
+    for (const [name, claim] of Object.entries(USER_CLAIMS)) {
+      const { description, ...rest } = asObject(documented[name], name);
+      expect(typeof description, name).toBe('string');
+      expect(rest, name).toEqual(claim);
+    }
+    expect(schema('Username').pattern).toBe(USERNAME.source);
+    expect([schema('Password').minLength, schema('Password').maxLength]).toEqual([MIN_PASSWORD_LENGTH, MAX_PASSWORD_LENGTH]);
+    const patchable = Object.keys(asObject(schema('UserPatch').properties, 'UserPatch.properties'));
+    expect(patchable.sort()).toEqual(['username', ...Object.keys(USER_CLAIMS)].sort());
   });
 
   it('names the scope the admin API asks for in the insufficient_scope challenge', () => {
@@ -1429,6 +1454,67 @@ describe(`openapi.yaml against a running server (${storageKind})`, () => {
       expect([deleted.status, deleted.text]).toEqual([204, '']);
     });
 
+    it('creates, lists, reads, patches, disables, enables, sets the password of and deletes users, each answer as documented', async () => {
+      const newUser = { username: 'alice', password: 'correct horse battery staple', email: 'alice@example.com', email_verified: true, name: 'Alice Liddell', address: { locality: 'Oxford', country: 'UK' } };
+      expect(schemaProblems(requestSchemaPointer('post', '/admin/users'), newUser)).toEqual([]);
+      const created = await admin('POST', '/users', { json: newUser });
+      const id = created.body.id as string;
+      expect([created.status, created.headers.get('location')]).toEqual([201, `${adminServer.config.issuer}/admin/users/${id}`]);
+      expect(created.text).not.toContain(newUser.password);
+      const user = `/users/${id}`;
+      expect((await admin('GET', '/users?limit=1&q=alice&disabled=false')).body.users).toEqual([created.body]);
+      expect((await admin('GET', user)).body).toEqual(created.body);
+      const change = { nickname: 'Al', name: null, address: { country: null } };
+      expect(schemaProblems(requestSchemaPointer('patch', '/admin/users/{id}', MERGE_PATCH), change)).toEqual([]);
+      const patched = await admin('PATCH', user, { body: JSON.stringify(change), headers: { 'content-type': MERGE_PATCH } });
+      expect([patched.status, patched.body.nickname, patched.body.name, patched.body.address]).toEqual([200, 'Al', undefined, { locality: 'Oxford' }]);
+      expect((await admin('POST', `${user}/disable`)).body.disabled).toBe(true);
+      expect((await admin('POST', `${user}/enable`, { json: {} })).body.disabled).toBe(false);
+      expect(schemaProblems(requestSchemaPointer('post', '/admin/users/{id}/set-password'), { password: 'another horse battery' })).toEqual([]);
+      expect((await admin('POST', `${user}/set-password`, { json: { password: 'another horse battery' } })).status).toBe(200);
+      const bob = (await admin('POST', '/users', { json: { username: 'bob', password: 'bob-password-1' } })).body.id as string;
+
+      const unknown = '/users/0123456789abcdef0123456789abcdef';
+      const mergePatch = (body: unknown): RequestOptions => ({ body: JSON.stringify(body), headers: { 'content-type': MERGE_PATCH } });
+      const cases: [string, string, RequestOptions, number, string][] = [
+        ...['limit=0', 'cursor=bogus', 'disabled=yes', 'sort=name', 'q=a&q=b'].map((query): [string, string, RequestOptions, number, string] => ['GET', `/users?${query}`, {}, 400, 'invalid_request']),
+        ['POST', '/users', { json: { username: 'carol', password: 'short' } }, 400, 'invalid_request'],
+        ['POST', '/users', { json: { username: 'carol', password: 'carol-password', email: 'carol' } }, 400, 'invalid_request'],
+        ['POST', '/users', { json: ['carol'] }, 400, 'invalid_request'],
+        ['POST', '/users', { json: { username: 'ALICE', password: 'another-password' } }, 409, 'conflict'],
+        ['POST', '/users', tooLarge(), 413, 'request_too_large'],
+        ['POST', '/users', asText, 415, 'unsupported_media_type'],
+        ['GET', unknown, {}, 404, 'not_found'],
+        ['GET', '/users/not-a-user', {}, 404, 'not_found'],
+        ['PATCH', user, mergePatch({ phone_number: '12' }), 400, 'invalid_request'],
+        ['PATCH', user, mergePatch({ password: 'sneaky-password' }), 400, 'invalid_request'],
+        ['PATCH', unknown, mergePatch({ nickname: 'x' }), 404, 'not_found'],
+        ['PATCH', `/users/${bob}`, mergePatch({ username: 'Alice' }), 409, 'conflict'],
+        ['PATCH', user, { body: JSON.stringify({ pad: 'x'.repeat(70 * 1024) }), headers: { 'content-type': MERGE_PATCH } }, 413, 'request_too_large'],
+        ['PATCH', user, { json: { nickname: 'x' } }, 415, 'unsupported_media_type'],
+        ['DELETE', user, { body: '{', headers: json }, 400, 'invalid_request'],
+        ['DELETE', unknown, {}, 404, 'not_found'],
+        ['DELETE', user, tooLarge(), 413, 'request_too_large'],
+        ['DELETE', user, asText, 415, 'unsupported_media_type'],
+        ...['disable', 'enable'].flatMap((action): [string, string, RequestOptions, number, string][] => [
+          ['POST', `${user}/${action}`, { json: ['now'] }, 400, 'invalid_request'],
+          ['POST', `${unknown}/${action}`, {}, 404, 'not_found'],
+          ['POST', `${user}/${action}`, tooLarge(), 413, 'request_too_large'],
+          ['POST', `${user}/${action}`, asText, 415, 'unsupported_media_type'],
+        ]),
+        ['POST', `${user}/set-password`, { json: { password: 'short' } }, 400, 'invalid_request'],
+        ['POST', `${unknown}/set-password`, { json: { password: 'long-enough-password' } }, 404, 'not_found'],
+        ['POST', `${user}/set-password`, tooLarge(), 413, 'request_too_large'],
+        ['POST', `${user}/set-password`, asText, 415, 'unsupported_media_type'],
+      ];
+      for (const [method, path, options, status, error] of cases) {
+        const res = await admin(method, path, options);
+        expect([res.status, res.body.error], `${method} ${path} ${JSON.stringify(options).slice(0, 120)}`).toEqual([status, error]);
+      }
+      const deleted = await admin('DELETE', user);
+      expect([deleted.status, deleted.text]).toEqual([204, '']);
+    });
+
     it('lists and adds signing keys as documented', async () => {
       const before = await admin('GET', '/keys');
       expect(before.status).toBe(200);
@@ -1461,6 +1547,7 @@ describe(`openapi.yaml against a running server (${storageKind})`, () => {
       const policy = (await admin('POST', '/policies', { json: { name: `every-${randomUUID()}`, rules: {} } })).body;
       const iat = (await admin('POST', '/initial-access-tokens', { json: {} })).body;
       const client = `/clients/${id as string}`;
+      const user = `/users/${(await admin('POST', '/users', { json: { username: `u-${randomUUID()}`, password: 'every-operation-password' } })).body.id as string}`;
       return [
         ['GET', '/clients', {}],
         ['POST', '/clients', { json: machine }],
@@ -1485,6 +1572,14 @@ describe(`openapi.yaml against a running server (${storageKind})`, () => {
         ['PUT', '/default-policy', { json: { name: policy.name } }],
         ['DELETE', '/default-policy', {}],
         ['DELETE', `/policies/${policy.name as string}`, {}],
+        ['GET', '/users', {}],
+        ['POST', '/users', { json: { username: `u-${randomUUID()}`, password: 'another-operation-password' } }],
+        ['GET', user, {}],
+        ['PATCH', user, { body: JSON.stringify({ nickname: 'Every' }), headers: { 'content-type': MERGE_PATCH } }],
+        ['POST', `${user}/disable`, {}],
+        ['POST', `${user}/enable`, {}],
+        ['POST', `${user}/set-password`, { json: { password: 'a-new-operation-password' } }],
+        ['DELETE', user, {}],
         ['DELETE', client, {}],
       ];
     }

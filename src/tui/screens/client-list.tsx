@@ -78,6 +78,7 @@ export function ClientList({ api, position, pageSize, width, notice, dispatch, o
     else if (input === 'l') dispatch({ type: 'audit' });
     else if (input === 't') dispatch({ type: 'tokens' });
     else if (input === 'r') dispatch({ type: 'policies' });
+    else if (input === 'u') dispatch({ type: 'users' });
     else if (key.escape && q !== '') dispatch({ type: 'list/search', q: '' });
     else if (key.upArrow || input === 'k') dispatch({ type: 'list/move', by: -1, rows: clients.length });
     else if (key.downArrow || input === 'j') dispatch({ type: 'list/move', by: 1, rows: clients.length });
@@ -132,6 +133,7 @@ export function ClientList({ api, position, pageSize, width, notice, dispatch, o
           ['l', 'audit log'],
           ['t', 'initial access tokens'],
           ['r', 'registration policies'],
+          ['u', 'users'],
           ['q', 'quit'],
         ]}
       />
