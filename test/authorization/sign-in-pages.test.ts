@@ -3,9 +3,10 @@ import { PAGE_CSP, SESSION_COOKIE } from '../../src/authorization/routes.js';
 import { hashToken } from '../../src/crypto/token-hash.js';
 import { SessionRepository } from '../../src/storage/session-repository.js';
 import { UserRepository } from '../../src/storage/user-repository.js';
+import { adminToken, bootstrapAdmin } from '../support/admin.js';
 import { advanceWallClock } from '../support/clock.js';
 import { createUser, csrfTokenOf, Visitor } from '../support/sign-in.js';
-import { startTestServer, storageKind, type TestServer } from '../support/test-server.js';
+import { request, startTestServer, storageKind, type TestServer } from '../support/test-server.js';
 
 const PASSWORD = 'correct horse battery';
 const MINUTE = 60_000;
@@ -237,6 +238,21 @@ describe(`sign-in pages (${storageKind})`, () => {
       const again = await bob.signIn('bob', PASSWORD);
       expect(again.status).toBe(400);
       expect(again.text).toContain('The username or password is incorrect');
+    });
+
+    it('an operator setting a new password or disabling the user signs them out everywhere at once', async () => {
+      const token = await adminToken(server, await bootstrapAdmin(server));
+      const heidiId = await createUser(server, 'heidi', PASSWORD);
+      const sessions = async () => (await server.db.query('SELECT 1 FROM sessions WHERE user_id = $1', [heidiId])).length;
+      await visitor().signIn('heidi', PASSWORD);
+      await visitor().signIn('heidi', PASSWORD);
+      expect(await sessions()).toBe(2);
+      const set = await request(server, 'POST', `/admin/users/${heidiId}/set-password`, { token, json: { password: 'a new password' } });
+      expect(set.status, set.text).toBe(200);
+      expect(await sessions()).toBe(0);
+      await visitor().signIn('heidi', 'a new password');
+      expect((await request(server, 'POST', `/admin/users/${heidiId}/disable`, { token })).status).toBe(200);
+      expect(await sessions()).toBe(0);
     });
 
     it('deleting a user ends their sessions', async () => {
