@@ -4,7 +4,7 @@ import { invalidRequest } from '../http/oauth-error.js';
 /**
  * Passwords are stored as scrypt hashes (RFC 7914, node:crypto), never in clear:
  *   N = 2^15 (cost), r = 8 (block size), p = 1 (parallelism): 32 MiB of memory and some tens of
- *   milliseconds a hash, OWASP's recommended minimum for scrypt;
+ *   milliseconds a hash (OWASP's cheat sheet asks more: N = 2^17, or p = 3 at N = 2^15);
  *   a 16-byte random salt per password, a 32-byte derived key.
  * The stored string carries its parameters, `$scrypt$ln=15,r=8,p=1$<salt>$<key>` (base64url,
  * in the manner of the PHC string format), so they can be raised later: old hashes still verify
