@@ -34,6 +34,10 @@ import { ReplayRepository } from './storage/replay-repository.js';
 import { RevocationRepository } from './storage/revocation-repository.js';
 import { ReferenceTokenRepository } from './storage/reference-token-repository.js';
 import { inTransaction } from './storage/transaction.js';
+import { SessionRepository } from './storage/session-repository.js';
+import { passwordCredentials } from './authorization/password-credentials.js';
+import { signInRoutes } from './authorization/routes.js';
+import type { SignInDeps } from './authorization/sign-in.js';
 import { InitialAccessTokenRepository } from './storage/initial-access-token-repository.js';
 import { RegistrationPolicyRepository } from './storage/registration-policy-repository.js';
 import { ServerKeyRepository } from './storage/server-key-repository.js';
@@ -208,9 +212,24 @@ export async function buildApp(config: Config, appDeps: AppDeps): Promise<Fastif
     clientChanged: registrationDeps.clientChanged,
   };
 
+  const users = new UserRepository(deps.db);
+  const sessions = new SessionRepository(deps.db);
+  const signInDeps: SignInDeps = {
+    sessions: {
+      sessions,
+      findUser: (id) => users.findById(id),
+      policy: config.sessions,
+      now,
+    },
+    verifyCredentials: passwordCredentials(users),
+    throttle: { counters: rateLimitCounters, limits: config.loginThrottle },
+  };
+
   await app.register(
     async (scope) => {
       jwksRoute(scope, serverKeys);
+      // HTML pages with headers of their own; the API's JSON and helmet defaults stay as they are
+      await scope.register(async (pagesScope) => signInRoutes(pagesScope, signInDeps, config.issuer));
       // each in a scope of its own: they read different body types
       await scope.register(async (registrationScope) => {
         await limitRegistration(registrationScope, config.rateLimits, rateLimitCounters, app.log);
@@ -226,7 +245,7 @@ export async function buildApp(config: Config, appDeps: AppDeps): Promise<Fastif
           policies: registrationDeps.policies,
           transaction,
           now,
-        }, { users: new UserRepository(deps.db), transaction, now }),
+        }, { users, transaction, now }),
       );
     },
     { prefix },
@@ -245,8 +264,9 @@ export async function buildApp(config: Config, appDeps: AppDeps): Promise<Fastif
       revocations: await revocations.purgeExpired(now()),
       referenceTokens: await references.purgeExpired(now()),
       rateLimitCounters: await rateLimitCounters.purgeExpired(Date.now()),
+      sessions: await sessions.purgeExpired(now(), config.sessions.idleTimeoutSeconds),
     };
-    if (Object.values(purged).some((count) => count > 0)) app.log.debug(purged, 'purged expired assertion ids, revocations, reference tokens and rate-limit counters');
+    if (Object.values(purged).some((count) => count > 0)) app.log.debug(purged, 'purged expired assertion ids, revocations, reference tokens, rate-limit counters and sessions');
     // keys of clients changed or deleted on another instance: unused (versions are checked per
     // request), but they would hold memory until the cache bound pushed them out
     if (config.audit.retentionSeconds !== null) {

@@ -160,7 +160,11 @@ export function patchUser(deps: UserDeps, id: string, patch: unknown, context: C
 }
 
 export function setUserDisabled(deps: UserDeps, id: string, disabled: boolean, context: ChangeContext): Promise<AdminUser> {
-  return changeUser(deps, id, disabled ? 'user.disable' : 'user.enable', context, async () => ({ disabled }), (before, after) =>
+  return changeUser(deps, id, disabled ? 'user.disable' : 'user.enable', context, async (_current, repos) => {
+    // signed out everywhere at once (sessions also check the flag on use)
+    if (disabled) await repos.sessions.deleteForUser(id);
+    return { disabled };
+  }, (before, after) =>
     before.disabled !== after.disabled ? ['disabled'] : [],
   );
 }
@@ -172,7 +176,11 @@ export async function setUserPassword(deps: UserDeps, id: string, body: Readonly
   if (unknown.length > 0) throw invalidRequest(`unknown field ${unknown.join(', ')} (the body is {"password": ...})`);
   if (!('password' in body)) throw invalidRequest('password is required (the body is {"password": ...})');
   const passwordHash = await hashPassword(checkPassword(body.password));
-  return changeUser(deps, id, 'user.set_password', context, async () => ({ passwordHash }), () => ['password']);
+  // whoever signed in with the old password (perhaps not the owner) is signed out with it
+  return changeUser(deps, id, 'user.set_password', context, async (_current, repos) => {
+    await repos.sessions.deleteForUser(id);
+    return { passwordHash };
+  }, () => ['password']);
 }
 
 export async function deleteUser(deps: UserDeps, id: string, context: ChangeContext): Promise<void> {

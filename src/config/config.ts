@@ -54,6 +54,10 @@ export const ENV_VARIABLES = {
   RATE_LIMIT_TOKEN: 'Requests per client address on the token, introspection and revocation endpoints, same format, or off (default 3000/minute).',
   RATE_LIMIT_ALLOW_LIST: 'Comma-separated IPv4/IPv6 addresses or CIDRs exempt from every rate limit (default none).',
   REDIS_URL: 'redis:// or rediss:// URL: token-endpoint rate-limit counters are shared through it; unset, each instance counts in memory.',
+  SESSION_IDLE_TIMEOUT: 'A sign-in session ends after this long without use: seconds, or a number with s, m, h or d (default 30m).',
+  SESSION_MAX_AGE: 'A sign-in session ends this long after the sign-in, however much it is used: same format, at least SESSION_IDLE_TIMEOUT (default 12h).',
+  LOGIN_RATE_LIMIT_ACCOUNT: 'Failed sign-ins per account (from any address) before its sign-in is refused until the window ends, as N/<k>s|m|h, or off (default 5/15m).',
+  LOGIN_RATE_LIMIT_ADDRESS: 'Failed sign-ins per client address (for any account), same format, or off (default 50/15m).',
 } as const;
 
 export type EnvVariable = keyof typeof ENV_VARIABLES;
@@ -122,6 +126,16 @@ export interface Config {
     token: Rate | undefined;
     allowList: readonly AllowListEntry[];
     redisUrl: string | undefined;
+  };
+  /** Browser sessions of signed-in users. */
+  sessions: {
+    idleTimeoutSeconds: number;
+    maxAgeSeconds: number;
+  };
+  /** Failed sign-ins allowed per window; undefined when off. */
+  loginThrottle: {
+    perAccount: Rate | undefined;
+    perAddress: Rate | undefined;
   };
 }
 
@@ -376,7 +390,21 @@ export function loadConfig(env: Env = process.env): Config {
     metrics: metrics(env, port),
     audit: { retentionSeconds: auditRetention(env) },
     rateLimits: rateLimits(env),
+    sessions: sessions(env),
+    loginThrottle: {
+      perAccount: rate(env, 'LOGIN_RATE_LIMIT_ACCOUNT', DEFAULT_LOGIN_THROTTLE.perAccount),
+      perAddress: rate(env, 'LOGIN_RATE_LIMIT_ADDRESS', DEFAULT_LOGIN_THROTTLE.perAddress),
+    },
   };
+}
+
+export const DEFAULT_LOGIN_THROTTLE = { perAccount: '5/15m', perAddress: '50/15m' } as const;
+
+function sessions(env: Env): Config['sessions'] {
+  const idleTimeoutSeconds = duration(env, 'SESSION_IDLE_TIMEOUT', 30 * 60, 60, 30 * 86_400);
+  const maxAgeSeconds = duration(env, 'SESSION_MAX_AGE', 12 * 3600, 60, 400 * 86_400);
+  if (maxAgeSeconds < idleTimeoutSeconds) throw new ConfigError('SESSION_MAX_AGE', `must be at least SESSION_IDLE_TIMEOUT (${idleTimeoutSeconds} s), got ${maxAgeSeconds} s`);
+  return { idleTimeoutSeconds, maxAgeSeconds };
 }
 
 /**
@@ -406,13 +434,27 @@ const RETENTION_UNITS: Readonly<Record<string, number>> = { s: 1, m: 60, h: 3600
 /** Ten years: longer is "forever", which says so. */
 const MAX_AUDIT_RETENTION = 10 * 365 * 86_400;
 
+/** Seconds from "90d", "12h", "30m", "45s" or "3600"; NaN when the text is none of those. */
+function parseDuration(raw: string): number {
+  const match = /^(\d{1,12})([smhd]?)$/.exec(raw);
+  return match === null ? Number.NaN : Number(match[1]) * RETENTION_UNITS[match[2] === '' ? 's' : match[2]!]!;
+}
+
+function duration(env: Env, name: EnvVariable, fallback: number, min: number, max: number): number {
+  const raw = read(env, name);
+  if (raw === undefined) return fallback;
+  const seconds = parseDuration(raw);
+  if (Number.isNaN(seconds)) throw new ConfigError(name, `must be seconds, or a number with s, m, h or d (30m), got "${raw}"`);
+  if (seconds < min || seconds > max) throw new ConfigError(name, `must be from ${min} s to ${max / 86_400}d, got "${raw}"`);
+  return seconds;
+}
+
 /** AUDIT_RETENTION: "90d", "12h", "3600"; "0" or "forever" keeps every entry (null). */
 function auditRetention(env: Env): number | null {
   const raw = read(env, 'AUDIT_RETENTION');
   if (raw === undefined) return 90 * 86_400;
   if (raw === 'forever' || raw === '0') return null;
-  const match = /^(\d{1,12})([smhd]?)$/.exec(raw);
-  const seconds = match === null ? Number.NaN : Number(match[1]) * RETENTION_UNITS[match[2] === '' ? 's' : match[2]!]!;
+  const seconds = parseDuration(raw);
   if (Number.isNaN(seconds)) throw new ConfigError('AUDIT_RETENTION', `must be seconds, or a number with s, m, h or d (90d), or 0 or forever, got "${raw}"`);
   if (seconds > MAX_AUDIT_RETENTION) throw new ConfigError('AUDIT_RETENTION', `must be at most ${MAX_AUDIT_RETENTION / 86_400}d (use forever to keep everything), got "${raw}"`);
   return seconds;

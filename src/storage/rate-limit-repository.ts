@@ -63,6 +63,12 @@ export class RateLimitRepository {
     };
   }
 
+  /** The counters among `keys` whose window is still running, without counting anything. */
+  async current(keys: readonly string[], now: number): Promise<Map<string, WindowCount>> {
+    const rows = await this.db.query<CountRow & { key: string }>('SELECT key, count, reset_at FROM rate_limit_counters WHERE key = ANY($1::text[]) AND reset_at > $2', [[...keys], now]);
+    return new Map(rows.map((row) => [row.key, toCount(row)]));
+  }
+
   /** Deletes counters whose window has ended, through the index; called from a timer, never per request. */
   async purgeExpired(now: number): Promise<number> {
     const rows = await this.db.query('DELETE FROM rate_limit_counters WHERE reset_at <= $1 RETURNING key', [now]);

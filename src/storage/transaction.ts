@@ -4,6 +4,7 @@ import type { Database, Queryable } from './database.js';
 import { insertServerKey, type StoredServerKey } from './server-key-repository.js';
 import { InitialAccessTokenRepository } from './initial-access-token-repository.js';
 import { RegistrationPolicyRepository } from './registration-policy-repository.js';
+import { SessionRepository } from './session-repository.js';
 import { UserRepository } from './user-repository.js';
 
 /**
@@ -19,6 +20,8 @@ export interface Repositories {
   initialAccessTokens: InitialAccessTokenRepository;
   policies: RegistrationPolicyRepository;
   users: UserRepository;
+  /** Browser sessions: a new password or a disabled account ends them with the change. */
+  sessions: SessionRepository;
 }
 
 export function repositories(db: Queryable): Repositories {
@@ -29,6 +32,7 @@ export function repositories(db: Queryable): Repositories {
     initialAccessTokens: new InitialAccessTokenRepository(db),
     policies: new RegistrationPolicyRepository(db),
     users: new UserRepository(db),
+    sessions: new SessionRepository(db),
   };
 }
 

@@ -94,6 +94,12 @@ export class UserRepository {
     return row && fromRow(row);
   }
 
+  /** The user of this username in any case (sign-in); through users_username_unique. */
+  async findByUsername(username: string): Promise<StoredUser | undefined> {
+    const [row] = await this.db.query<UserRow>(`SELECT ${COLUMNS} FROM users WHERE lower(username) = lower($1)`, [username]);
+    return row && fromRow(row);
+  }
+
   /** The user, locked until the transaction ends: the change decided from it is the only one. */
   async lockById(id: string): Promise<StoredUser | undefined> {
     const [row] = await this.db.query<UserRow>(`SELECT ${COLUMNS} FROM users WHERE id = $1 FOR UPDATE`, [id]);

@@ -173,3 +173,29 @@ describe('metrics configuration (METRICS, METRICS_PORT, METRICS_HOST)', () => {
     expect(refusal(env)).toContain(message);
   });
 });
+
+describe('sign-in configuration (SESSION_*, LOGIN_RATE_LIMIT_*)', () => {
+  const base = { DATABASE_URL: 'postgres://u@db/x', SECRETS_KEY: KEY };
+
+  it('defaults: 30 minutes idle, 12 hours at most, 5 failures per account and 50 per address in 15 minutes', () => {
+    const config = loadConfig(base);
+    expect(config.sessions).toEqual({ idleTimeoutSeconds: 1800, maxAgeSeconds: 43_200 });
+    expect(config.loginThrottle).toEqual({ perAccount: { max: 5, windowMs: 900_000, text: '5/15m' }, perAddress: { max: 50, windowMs: 900_000, text: '50/15m' } });
+  });
+
+  it('takes seconds or units, and off for a throttle', () => {
+    const config = loadConfig({ ...base, SESSION_IDLE_TIMEOUT: '600', SESSION_MAX_AGE: '1d', LOGIN_RATE_LIMIT_ACCOUNT: '3/1h', LOGIN_RATE_LIMIT_ADDRESS: 'off' });
+    expect(config.sessions).toEqual({ idleTimeoutSeconds: 600, maxAgeSeconds: 86_400 });
+    expect(config.loginThrottle.perAccount).toMatchObject({ max: 3, windowMs: 3_600_000 });
+    expect(config.loginThrottle.perAddress).toBeUndefined();
+  });
+
+  it.each([
+    [{ SESSION_IDLE_TIMEOUT: 'soon' }, 'SESSION_IDLE_TIMEOUT: must be seconds'],
+    [{ SESSION_IDLE_TIMEOUT: '10s' }, 'SESSION_IDLE_TIMEOUT: must be from 60 s'],
+    [{ SESSION_IDLE_TIMEOUT: '2h', SESSION_MAX_AGE: '1h' }, 'SESSION_MAX_AGE: must be at least SESSION_IDLE_TIMEOUT'],
+    [{ LOGIN_RATE_LIMIT_ACCOUNT: 'five' }, 'LOGIN_RATE_LIMIT_ACCOUNT: must be'],
+  ])('refuses %j', (env, message) => {
+    expect(() => loadConfig({ ...base, ...env })).toThrow(message);
+  });
+});

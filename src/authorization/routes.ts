@@ -1,0 +1,172 @@
+import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { readCookie, serializeCookie } from '../http/cookies.js';
+import { formParams, registerFormBody } from '../http/form-body.js';
+import { RETRY_AFTER_SECONDS } from '../http/error-handler.js';
+import { OAuthError } from '../http/oauth-error.js';
+import type { Html } from '../pages/html.js';
+import { PAGES_STYLESHEET } from '../pages/stylesheet.js';
+import { CSRF_FIELD, errorPage, loginPage, logoutPage, PAGE_PATHS, signedOutPage, statusPage, type FormError, type PageContext } from '../pages/templates.js';
+import { DatabaseUnavailableError } from '../storage/unavailable.js';
+import { CSRF_COOKIE, csrfToken, csrfTokenMatches, newCsrfSecret, validCsrfSecret } from './csrf.js';
+import { validReturnTo } from './return-to.js';
+import { endSession, resumeSession } from './sessions.js';
+import { signIn, type SignInDeps } from './sign-in.js';
+
+export const SESSION_COOKIE = 'oidcr_session';
+
+/**
+ * The pages' own headers, stricter than the JSON API's helmet defaults: nothing but our
+ * stylesheet (and images) loads, forms post only here, no framing, nothing cached or referred.
+ */
+export const PAGE_CSP = "default-src 'none'; style-src 'self'; img-src 'self' https: data:; form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
+
+/** Usernames are at most 64 characters; anything much longer is not worth a password check. */
+const MAX_USERNAME_LENGTH = 256;
+
+interface PageScope {
+  issuer: string;
+  context: PageContext;
+  cookie: { path: string; secure: boolean };
+}
+
+function sendPage(reply: FastifyReply, status: number, page: Html): FastifyReply {
+  return reply.code(status).type('text/html; charset=utf-8').send(page.text);
+}
+
+/** The visitor's CSRF secret, set as a cookie when the visitor has none yet. */
+function visitorCsrfSecret(scope: PageScope, request: FastifyRequest, reply: FastifyReply): string {
+  const current = readCookie(request.headers.cookie, CSRF_COOKIE);
+  if (validCsrfSecret(current)) return current;
+  const secret = newCsrfSecret();
+  void reply.header('set-cookie', serializeCookie(CSRF_COOKIE, secret, scope.cookie));
+  return secret;
+}
+
+function refuseForm(scope: PageScope, reply: FastifyReply, status: number, title: string, message: string): FastifyReply {
+  return sendPage(reply, status, errorPage(scope.context, { title, message }));
+}
+
+/**
+ * A POST that changes something must come from our own form: the CSRF token matches the
+ * visitor's cookie, and a browser that says where the request comes from says it is from here.
+ * (Under Referrer-Policy no-referrer Chromium sends `Origin: null` for our own forms: that
+ * names no other origin, so the token decides.)
+ */
+function formIsOurs(scope: PageScope, request: FastifyRequest, action: string, form: Readonly<Record<string, string>>): boolean {
+  const origin = request.headers.origin;
+  if (origin !== undefined && origin !== 'null' && origin !== new URL(scope.issuer).origin) return false;
+  const site = request.headers['sec-fetch-site'];
+  if (site === 'cross-site' || site === 'same-site') return false;
+  return csrfTokenMatches(readCookie(request.headers.cookie, CSRF_COOKIE), action, form[CSRF_FIELD]);
+}
+
+const CSRF_REFUSED = ['This form has expired', 'The form could not be accepted. Go back, reload the page and try again.'] as const;
+
+/** Sign-in pages: GET/POST /login, GET /session, GET/POST /logout and their stylesheet. */
+export function signInRoutes(app: FastifyInstance, deps: SignInDeps, issuer: string): void {
+  const prefix = new URL(issuer).pathname.replace(/\/$/, '');
+  const scope: PageScope = {
+    issuer,
+    context: { prefix },
+    cookie: { path: prefix === '' ? '/' : prefix, secure: issuer.startsWith('https:') },
+  };
+  const paths = { login: `${prefix}${PAGE_PATHS.login}`, session: `${prefix}${PAGE_PATHS.session}`, logout: `${prefix}${PAGE_PATHS.logout}` };
+  const sessionCookie = (request: FastifyRequest) => readCookie(request.headers.cookie, SESSION_COOKIE);
+
+  registerFormBody(app);
+  app.addHook('onSend', async (_request, reply, payload) => {
+    void reply
+      .header('content-security-policy', PAGE_CSP)
+      .header('x-frame-options', 'DENY')
+      .header('referrer-policy', 'no-referrer');
+    if (!reply.hasHeader('cache-control')) void reply.header('cache-control', 'no-store');
+    return payload;
+  });
+  // pages answer errors with a page, not the API's JSON; never a stack
+  app.setErrorHandler((error: FastifyError, request, reply) => {
+    if (error instanceof DatabaseUnavailableError) {
+      request.log.warn({ reason: error.reason }, 'database unavailable');
+      void reply.header('retry-after', String(RETRY_AFTER_SECONDS));
+      return refuseForm(scope, reply, 503, 'Service unavailable', 'The service cannot be reached right now. Try again in a few seconds.');
+    }
+    const status = error instanceof OAuthError ? error.status : error.statusCode;
+    if (status !== undefined && status >= 400 && status < 500) {
+      request.log.info({ reason: error.message }, 'page request refused');
+      return refuseForm(scope, reply, status, 'Request not understood', 'The request could not be understood.');
+    }
+    request.log.error({ err: error }, 'page failed');
+    return refuseForm(scope, reply, 500, 'Something went wrong', 'The server could not complete the request.');
+  });
+
+  app.get(PAGE_PATHS.stylesheet, async (_request, reply) =>
+    reply.type('text/css; charset=utf-8').header('cache-control', 'public, max-age=3600').send(PAGES_STYLESHEET),
+  );
+
+  app.get<{ Querystring: { return_to?: string } }>(PAGE_PATHS.login, async (request, reply) => {
+    const raw = typeof request.query.return_to === 'string' ? request.query.return_to : undefined;
+    const returnTo = raw === undefined ? undefined : validReturnTo(issuer, raw);
+    if (raw !== undefined && returnTo === undefined) return refuseForm(scope, reply, 400, 'Invalid return address', 'The address to return to after signing in is not on this server.');
+    if (await resumeSession(deps.sessions, sessionCookie(request))) return reply.redirect(returnTo ?? paths.session, 303);
+    const secret = visitorCsrfSecret(scope, request, reply);
+    return sendPage(reply, 200, loginPage(scope.context, { csrfToken: csrfToken(secret, paths.login), returnTo, username: '', errors: [] }));
+  });
+
+  app.post(PAGE_PATHS.login, async (request, reply) => {
+    const form = formParams(request.body);
+    if (!formIsOurs(scope, request, paths.login, form)) return refuseForm(scope, reply, 403, ...CSRF_REFUSED);
+    const returnTo = form.return_to === undefined ? undefined : validReturnTo(issuer, form.return_to);
+    if (form.return_to !== undefined && returnTo === undefined) return refuseForm(scope, reply, 400, 'Invalid return address', 'The address to return to after signing in is not on this server.');
+    const username = (form.username ?? '').trim().slice(0, MAX_USERNAME_LENGTH);
+    const password = form.password ?? '';
+    const again = (status: number, errors: FormError[]) =>
+      sendPage(reply, status, loginPage(scope.context, { csrfToken: form[CSRF_FIELD]!, returnTo, username, errors }));
+
+    const missing: FormError[] = [
+      ...(username === '' ? [{ field: 'username' as const, message: 'Enter your username' }] : []),
+      ...(password === '' ? [{ field: 'password' as const, message: 'Enter your password' }] : []),
+    ];
+    if (missing.length > 0) return again(400, missing);
+
+    const result = await signIn(deps, username, password, request.ip);
+    if (result.outcome === 'throttled') {
+      request.log.info({ by: result.by }, 'sign-in throttled');
+      const minutes = Math.ceil(result.retryAfterSeconds / 60);
+      void reply.header('retry-after', String(result.retryAfterSeconds));
+      return again(429, [{ message: `Too many failed sign-in attempts. Try again in ${minutes} minute${minutes === 1 ? '' : 's'}.` }]);
+    }
+    if (result.outcome === 'invalid_credentials') {
+      // not the username: people type their password into it by mistake
+      request.log.info('sign-in failed');
+      return again(400, [{ field: 'username', message: 'The username or password is incorrect' }]);
+    }
+    await endSession(deps.sessions, sessionCookie(request));
+    request.log.info({ userId: result.user.id }, 'signed in');
+    void reply.header('set-cookie', [
+      serializeCookie(SESSION_COOKIE, result.cookieValue, scope.cookie),
+      // a new CSRF secret with the new privilege: tokens seen before sign-in no longer work
+      serializeCookie(CSRF_COOKIE, newCsrfSecret(), scope.cookie),
+    ]);
+    return reply.redirect(returnTo ?? paths.session, 303);
+  });
+
+  app.get(PAGE_PATHS.session, async (request, reply) => {
+    const session = await resumeSession(deps.sessions, sessionCookie(request));
+    if (session === undefined) return reply.redirect(paths.login, 303);
+    const secret = visitorCsrfSecret(scope, request, reply);
+    return sendPage(reply, 200, statusPage(scope.context, { csrfToken: csrfToken(secret, paths.logout), username: session.user.username, authTime: session.authTime }));
+  });
+
+  app.get(PAGE_PATHS.logout, async (request, reply) => {
+    const session = await resumeSession(deps.sessions, sessionCookie(request));
+    const secret = visitorCsrfSecret(scope, request, reply);
+    return sendPage(reply, 200, logoutPage(scope.context, { csrfToken: csrfToken(secret, paths.logout), username: session?.user.username }));
+  });
+
+  app.post(PAGE_PATHS.logout, async (request, reply) => {
+    const form = formParams(request.body);
+    if (!formIsOurs(scope, request, paths.logout, form)) return refuseForm(scope, reply, 403, ...CSRF_REFUSED);
+    if (await endSession(deps.sessions, sessionCookie(request))) request.log.info('signed out');
+    void reply.header('set-cookie', serializeCookie(SESSION_COOKIE, '', { ...scope.cookie, maxAge: 0 }));
+    return sendPage(reply, 200, signedOutPage(scope.context));
+  });
+}

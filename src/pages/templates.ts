@@ -1,0 +1,159 @@
+import { html, type Html } from './html.js';
+
+/** Where the pages live under the issuer path; the routes and the templates read these. */
+export const PAGE_PATHS = {
+  login: '/login',
+  session: '/session',
+  logout: '/logout',
+  stylesheet: '/assets/pages.css',
+} as const;
+
+/** The hidden field that carries the CSRF token of every form. */
+export const CSRF_FIELD = 'csrf_token';
+
+/** What every page needs: the issuer path its links and forms start with. */
+export interface PageContext {
+  /** The issuer's path without a trailing slash ('' at the root). */
+  prefix: string;
+}
+
+/** One problem in a form: shown in the error summary, linked to its field when it has one. */
+export interface FormError {
+  field?: 'username' | 'password';
+  message: string;
+}
+
+function layout(context: PageContext, title: string, main: Html): Html {
+  return html`<!doctype html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<meta name="referrer" content="no-referrer">
+<title>${title}</title>
+<link rel="icon" href="data:,">
+<link rel="stylesheet" href="${context.prefix}${PAGE_PATHS.stylesheet}">
+</head>
+<body>
+<main id="main" class="page">
+${main}
+</main>
+</body>
+</html>
+`;
+}
+
+/** The error summary: announced (role="alert") and focused on load, each item a link to its field. */
+function errorSummary(errors: readonly FormError[]): Html {
+  if (errors.length === 0) return html``;
+  return html`<div class="error-summary" id="error-summary" role="alert" tabindex="-1" autofocus aria-labelledby="error-summary-title">
+<h2 id="error-summary-title">There is a problem</h2>
+<ul>
+${errors.map((error) => (error.field ? html`<li><a href="#${error.field}">${error.message}</a></li>\n` : html`<li>${error.message}</li>\n`))}</ul>
+</div>`;
+}
+
+function csrfField(token: string): Html {
+  return html`<input type="hidden" name="${CSRF_FIELD}" value="${token}">`;
+}
+
+export interface LoginPage {
+  csrfToken: string;
+  /** Where a successful sign-in continues: a path inside this server, already validated. */
+  returnTo: string | undefined;
+  /** What the visitor typed, shown again after a failure; never the password. */
+  username: string;
+  errors: readonly FormError[];
+}
+
+export function loginPage(context: PageContext, page: LoginPage): Html {
+  const fieldError = (field: FormError['field']) => page.errors.find((error) => error.field === field);
+  const input = (field: 'username' | 'password', label: string, type: string, autocomplete: string, value: string, focus: boolean) => {
+    const error = fieldError(field);
+    return html`<div class="field${error ? ' field-error' : ''}">
+<label for="${field}">${label}</label>
+${error ? html`<p class="error-message" id="${field}-error">${error.message}</p>\n` : ''}<input id="${field}" name="${field}" type="${type}" autocomplete="${autocomplete}" required spellcheck="false" autocapitalize="none"${value !== '' ? html` value="${value}"` : ''}${error ? html` aria-invalid="true" aria-describedby="${field}-error"` : ''}${focus ? html` autofocus` : ''}>
+</div>`;
+  };
+  return layout(
+    context,
+    page.errors.length > 0 ? 'Error: Sign in' : 'Sign in',
+    html`<h1>Sign in</h1>
+${errorSummary(page.errors)}
+<form method="post" action="${context.prefix}${PAGE_PATHS.login}" novalidate>
+${csrfField(page.csrfToken)}
+${page.returnTo !== undefined ? html`<input type="hidden" name="return_to" value="${page.returnTo}">` : ''}
+${input('username', 'Username', 'text', 'username', page.username, page.errors.length === 0)}
+${input('password', 'Password', 'password', 'current-password', '', false)}
+<button type="submit">Sign in</button>
+</form>`,
+  );
+}
+
+export interface StatusPage {
+  csrfToken: string;
+  username: string;
+  /** When the user signed in, seconds since the epoch. */
+  authTime: number;
+}
+
+/** What a signed-in user sees with no request waiting: who is signed in, and a way out. */
+export function statusPage(context: PageContext, page: StatusPage): Html {
+  const since = new Date(page.authTime * 1000).toISOString().replace('T', ' ').replace(/\.\d+Z$/, ' UTC');
+  return layout(
+    context,
+    'Signed in',
+    html`<h1>You are signed in</h1>
+<p>Signed in as <strong class="username">${page.username}</strong> since <time datetime="${new Date(page.authTime * 1000).toISOString()}">${since}</time>.</p>
+<form method="post" action="${context.prefix}${PAGE_PATHS.logout}">
+${csrfField(page.csrfToken)}
+<button type="submit">Sign out</button>
+</form>`,
+  );
+}
+
+export interface LogoutPage {
+  csrfToken: string;
+  /** Who would be signed out; undefined when nobody is signed in. */
+  username: string | undefined;
+}
+
+/** The sign-out confirmation: a GET never signs anyone out, the button (a CSRF-checked POST) does. */
+export function logoutPage(context: PageContext, page: LogoutPage): Html {
+  if (page.username === undefined) return signedOutPage(context, 'You are not signed in');
+  return layout(
+    context,
+    'Sign out',
+    html`<h1>Sign out</h1>
+<p>You are signed in as <strong class="username">${page.username}</strong>. Do you want to sign out?</p>
+<form method="post" action="${context.prefix}${PAGE_PATHS.logout}">
+${csrfField(page.csrfToken)}
+<button type="submit" autofocus>Sign out</button>
+</form>`,
+  );
+}
+
+export function signedOutPage(context: PageContext, heading = 'You have signed out'): Html {
+  return layout(
+    context,
+    heading,
+    html`<h1>${heading}</h1>
+<p><a href="${context.prefix}${PAGE_PATHS.login}">Sign in</a></p>`,
+  );
+}
+
+export interface ErrorPage {
+  title: string;
+  message: string;
+}
+
+/** Shown for a refused form (CSRF), a bad return_to, an outage: never a redirect, never a stack. */
+export function errorPage(context: PageContext, page: ErrorPage): Html {
+  return layout(
+    context,
+    page.title,
+    html`<h1>${page.title}</h1>
+<p>${page.message}</p>
+<p><a href="${context.prefix}${PAGE_PATHS.login}">Go to the sign-in page</a></p>`,
+  );
+}
