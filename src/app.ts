@@ -40,6 +40,7 @@ import { ServerKeyRepository } from './storage/server-key-repository.js';
 import type { AccessTokenDeps } from './tokens/access-tokens.js';
 import { jwksRoute, tokenRoutes } from './tokens/routes.js';
 import { ServerKeys, serverKeySealContext } from './tokens/server-keys.js';
+import { metadataPolicyOf } from './registration/validate-metadata.js';
 
 export interface AppDeps {
   db: Database;
@@ -133,7 +134,7 @@ export async function buildApp(config: Config, appDeps: AppDeps): Promise<Fastif
     ...(await clients.sampleSealedSecrets(SECRET_SAMPLE_SIZE)).map((c) => ({ kind: 'client secret' as const, sealed: c.secretCiphertext, context: c.clientId })),
   ]);
   const serverKeys = new ServerKeys(serverKeyRepository, secrets, {
-    alg: config.signingKeys.alg,
+    algs: config.signingKeys.algs,
     activationDelaySeconds: config.signingKeys.activationDelaySeconds,
     rotationIntervalSeconds: config.signingKeys.rotationIntervalSeconds,
     // a client's own access_token_lifetime may be up to the maximum: its tokens must stay verifiable
@@ -153,7 +154,7 @@ export async function buildApp(config: Config, appDeps: AppDeps): Promise<Fastif
     transaction,
     secrets,
     issuer: config.issuer,
-    policy: { scopesSupported: config.scopesSupported, outboundAllowedHosts: config.outbound.allowedHosts },
+    policy: metadataPolicyOf(config),
     rotateAccessTokenOnUpdate: config.registration.rotateAccessTokenOnUpdate,
     clientSecretTtlSeconds: config.registration.clientSecretTtlSeconds,
     now,
@@ -184,6 +185,7 @@ export async function buildApp(config: Config, appDeps: AppDeps): Promise<Fastif
   };
   const tokenDeps: AccessTokenDeps = {
     keys: serverKeys,
+    signingAlg: config.signingKeys.alg,
     clients,
     revocations,
     references,

@@ -650,7 +650,7 @@ describe('openapi.yaml against the code', () => {
   });
 
   it('describes exactly the members buildProviderMetadata produces, with its enumerations', () => {
-    const config = { issuer: 'https://id.example', scopesSupported: ['openid', 'email'], serviceDocumentation: undefined };
+    const config = { issuer: 'https://id.example', scopesSupported: ['openid', 'email'], serviceDocumentation: undefined, signingKeys: { algs: SERVER_SIGNING_ALGS } };
     // minimal: no service documentation, and registration closed (no registration_endpoint)
     const { registration_endpoint: _closed, ...withoutRegistration } = endpointUrls(config.issuer);
     const minimal = buildProviderMetadata(config, withoutRegistration);

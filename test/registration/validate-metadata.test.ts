@@ -4,7 +4,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { OAuthError } from '../../src/http/oauth-error.js';
 import { needsClientSecret, validateClientMetadata } from '../../src/registration/validate-metadata.js';
 
-const policy = { scopesSupported: ['openid', 'profile', 'email', 'api:read'], outboundAllowedHosts: new Set(['keys.internal:8443']) };
+const policy = { scopesSupported: ['openid', 'profile', 'email', 'api:read'], outboundAllowedHosts: new Set(['keys.internal:8443']), serverSigningAlgs: ['ES256', 'RS256'] };
 const web = { redirect_uris: ['https://rp.example/cb'] };
 
 let es256: Record<string, unknown>;
