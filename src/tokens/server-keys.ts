@@ -26,14 +26,24 @@ interface LoadedKey {
 /** The seal context: binds each private key ciphertext to its kid. */
 export const serverKeySealContext = (kid: string): string => `server-key:${kid}`;
 
-/** Makes a key pair for `alg`: the public JWK to publish and the private one to seal. */
-export async function newServerKey(alg: ServerSigningAlg, secrets: SecretBox, now: number, activatesAt: number): Promise<StoredServerKey> {
+/** A new key pair for `alg`, as JWKs. */
+export async function generateServerKeyPair(alg: ServerSigningAlg): Promise<{ publicJwk: JWK; privateJwk: JWK }> {
   // RSA: 2048-bit moduli, stated rather than left to jose's default (SERVER_SIGNING_ALGS says why)
   const shape = alg === 'EdDSA' ? { crv: 'Ed25519' } : alg === 'RS256' || alg === 'PS256' ? { modulusLength: 2048 } : {};
   const pair = await generateKeyPair(alg, { extractable: true, ...shape });
+  return { publicJwk: await exportJWK(pair.publicKey), privateJwk: await exportJWK(pair.privateKey) };
+}
+
+/** Makes a key pair for `alg`: the public JWK to publish and the private one to seal. */
+export async function newServerKey(alg: ServerSigningAlg, secrets: SecretBox, now: number, activatesAt: number): Promise<StoredServerKey> {
+  return sealServerKey(alg, await generateServerKeyPair(alg), secrets, now, activatesAt);
+}
+
+/** A key pair under a new kid, ready to store: the private JWK sealed, bound to the kid. */
+export function sealServerKey(alg: ServerSigningAlg, pair: { publicJwk: JWK; privateJwk: JWK }, secrets: SecretBox, now: number, activatesAt: number): StoredServerKey {
   const kid = randomBytes(12).toString('base64url');
-  const publicJwk = { ...(await exportJWK(pair.publicKey)), kid, alg, use: 'sig' };
-  const privateJwk = { ...(await exportJWK(pair.privateKey)), kid, alg };
+  const publicJwk = { ...pair.publicJwk, kid, alg, use: 'sig' };
+  const privateJwk = { ...pair.privateJwk, kid, alg };
   return {
     kid,
     alg,

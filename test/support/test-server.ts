@@ -5,6 +5,9 @@ import pg from 'pg';
 import { pino, type Logger } from 'pino';
 import { inject } from 'vitest';
 import { buildApp } from '../../src/app.js';
+import { createSecretBox } from '../../src/crypto/secret-box.js';
+import { ServerKeyRepository } from '../../src/storage/server-key-repository.js';
+import { generateServerKeyPair, sealServerKey } from '../../src/tokens/server-keys.js';
 import { loadConfig, type Config } from '../../src/config/config.js';
 import type { Database } from '../../src/storage/database.js';
 import { openEmbedded, type EmbeddedOptions } from '../../src/storage/embedded.js';
@@ -86,6 +89,22 @@ export function schemaUrl(schema: string): string {
   return url.toString();
 }
 
+/**
+ * Every server holds an RS256 key (SIGNING_KEY_ALGS must include it), and 2048-bit RSA key
+ * generation costs tens of milliseconds of CPU, unevenly: at every start of hundreds of test
+ * servers that adds up. So each test file makes one RS256 key pair, and a fresh test server's
+ * database gets it under a kid of its own, sealed under TEST_SECRETS_KEY, just before the server
+ * starts: the server finds an RS256 key made "now", as if its own first start had made it.
+ * Tests of key generation itself build ServerKeys, or serveApp, over freshDatabase().
+ */
+let rsaPair: ReturnType<typeof generateServerKeyPair> | undefined;
+async function seedRsaKey(db: Database): Promise<void> {
+  rsaPair ??= generateServerKeyPair('RS256');
+  const now = Math.floor(Date.now() / 1000);
+  const secrets = createSecretBox([Buffer.from(TEST_SECRETS_KEY, 'base64')]);
+  await new ServerKeyRepository(db).insert(sealServerKey('RS256', await rsaPair, secrets, now, now));
+}
+
 export interface TestServer {
   /** Base URL the server listens on, also its issuer unless ISSUER was given. */
   url: string;
@@ -118,6 +137,7 @@ export async function startTestServer(
       }),
   );
   const config = loadConfig({ PORT: String(probe), ISSUER: `http://127.0.0.1:${probe}`, SECRETS_KEY: TEST_SECRETS_KEY, ...RATE_LIMITS_OFF, ...env });
+  if (!shareDatabaseOf && env.SECRETS_KEY === undefined && process.env.TEST_SEED_RSA_KEY !== 'off') await seedRsaKey(database.db);
   const app = await buildApp(config, { db: database.db, logger });
   await app.listen({ port: probe, host: '127.0.0.1' });
   return {
