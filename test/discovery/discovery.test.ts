@@ -56,7 +56,7 @@ describe(`discovery (${storageKind})`, () => {
   });
 
   it('announces exactly the configured SIGNING_KEY_ALGS, and registration refuses any other', async () => {
-    const other = await startTestServer({ SIGNING_KEY_ALGS: 'PS256,RS256,EdDSA' });
+    const other = await startTestServer({ SIGNING_KEY_ALGS: 'PS256,RS256,EdDSA', SIGNING_KEY_ALG: 'PS256' });
     try {
       const { body } = await request(other, 'GET', '/.well-known/openid-configuration');
       expect(body.id_token_signing_alg_values_supported).toEqual(['PS256', 'RS256', 'EdDSA']);
