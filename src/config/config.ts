@@ -34,7 +34,7 @@ export const ENV_VARIABLES = {
   ACCESS_TOKEN_LIFETIME: 'Lifetime of access tokens in seconds (default 300).',
   ACCESS_TOKEN_FORMAT: 'Access tokens of clients without a format of their own: jwt (RFC 9068, verified with /jwks) or reference (opaque, checked through introspection) (default jwt).',
   ACCESS_TOKEN_AUDIENCE: 'The aud claim of access tokens (default: the issuer).',
-  SIGNING_KEY_ALGS: 'Comma-separated algorithms the server holds a signing key for, each with its own key and rotation: ES256, RS256, PS256, EdDSA; must include RS256 (default ES256,RS256).',
+  SIGNING_KEY_ALGS: 'Comma-separated algorithms the server holds a signing key for, each with its own key and rotation: ES256, RS256, PS256, EdDSA; must include RS256 (default ES256,RS256 and SIGNING_KEY_ALG).',
   SIGNING_KEY_ALG: 'Algorithm access tokens are signed with, one of SIGNING_KEY_ALGS (default ES256).',
   SIGNING_KEY_ROTATION_INTERVAL: 'Seconds after which a new signing key is introduced automatically; 0 turns this off (default 0).',
   SIGNING_KEY_ACTIVATION_DELAY: 'Seconds a new signing key is published before it signs, so that verifiers see it first (default 600, at least 330).',
@@ -322,11 +322,11 @@ export function loadConfig(env: Env = process.env): Config {
   const serviceDocumentation = read(env, 'SERVICE_DOCUMENTATION');
   if (serviceDocumentation !== undefined) absoluteHttpUrl('SERVICE_DOCUMENTATION', serviceDocumentation);
 
-  const signingAlgs = serverSigningAlgs(env);
   const signingAlg = read(env, 'SIGNING_KEY_ALG') ?? 'ES256';
   if (!(SERVER_SIGNING_ALGS as readonly string[]).includes(signingAlg)) {
     throw new ConfigError('SIGNING_KEY_ALG', `must be one of ${SERVER_SIGNING_ALGS.join(', ')}`);
   }
+  const signingAlgs = serverSigningAlgs(env, signingAlg as ServerSigningAlg);
   if (!(signingAlgs as readonly string[]).includes(signingAlg)) {
     throw new ConfigError('SIGNING_KEY_ALG', `${signingAlg} must be one of SIGNING_KEY_ALGS (${signingAlgs.join(', ')}): access tokens are signed with a server key of that algorithm`);
   }
@@ -405,9 +405,10 @@ export function loadConfig(env: Env = process.env): Config {
  * says id_token_signing_alg_values_supported MUST include it, and it is the registration default
  * of id_token_signed_response_alg (Registration §2), so a client that names none gets RS256.
  */
-function serverSigningAlgs(env: Env): ServerSigningAlg[] {
+function serverSigningAlgs(env: Env, accessTokenAlg: ServerSigningAlg): ServerSigningAlg[] {
   const raw = read(env, 'SIGNING_KEY_ALGS');
-  if (raw === undefined) return [...DEFAULT_SERVER_SIGNING_ALGS];
+  // unset: a deployment from before SIGNING_KEY_ALGS (SIGNING_KEY_ALG=EdDSA) keeps its algorithm
+  if (raw === undefined) return [...new Set<ServerSigningAlg>([...DEFAULT_SERVER_SIGNING_ALGS, accessTokenAlg])];
   const algs = [...new Set(raw.split(',').map((alg) => alg.trim()).filter((alg) => alg !== ''))];
   const unknown = algs.filter((alg) => !(SERVER_SIGNING_ALGS as readonly string[]).includes(alg));
   if (unknown.length > 0) throw new ConfigError('SIGNING_KEY_ALGS', `must be a comma-separated list of ${SERVER_SIGNING_ALGS.join(', ')}, got "${unknown.join(', ')}"`);

@@ -77,7 +77,7 @@ export class ServerKeys {
    *
    * An algorithm's first key signs at once, unlike a rotation: no token was ever signed with that
    * algorithm, so no verifier holds a cached key set it must be published in first, and one meeting
-   * the new kid re-reads jwks_uri (jose, openid-client, node-oidc-provider all do). The activation
+   * the new kid re-reads jwks_uri (jose's createRemoteJWKSet, so openid-client, does). The activation
    * delay protects the switch from one key to the next within an algorithm, which this is not.
    * The one case it does not cover: SIGNING_KEY_ALG moved to an algorithm new to the database signs
    * access tokens at once with a fresh key (README: add the algorithm first, switch later).

@@ -141,8 +141,12 @@ describe('configuration from the environment', () => {
     });
 
     it('refuses a SIGNING_KEY_ALG outside the set: access tokens need a key of that algorithm', () => {
-      expect(() => loadConfig({ SECRETS_KEY: KEY, SIGNING_KEY_ALG: 'EdDSA' })).toThrow(/^SIGNING_KEY_ALG: EdDSA must be one of SIGNING_KEY_ALGS \(ES256, RS256\)/);
-      expect(loadConfig({ SECRETS_KEY: KEY, SIGNING_KEY_ALG: 'RS256' }).signingKeys.alg).toBe('RS256');
+      expect(() => loadConfig({ SECRETS_KEY: KEY, SIGNING_KEY_ALGS: 'ES256,RS256', SIGNING_KEY_ALG: 'EdDSA' })).toThrow(/^SIGNING_KEY_ALG: EdDSA must be one of SIGNING_KEY_ALGS \(ES256, RS256\)/);
+      expect(loadConfig({ SECRETS_KEY: KEY, SIGNING_KEY_ALG: 'RS256' }).signingKeys).toMatchObject({ algs: ['ES256', 'RS256'], alg: 'RS256' });
+    });
+
+    it('without SIGNING_KEY_ALGS, adds SIGNING_KEY_ALG to the default set: a deployment signing with EdDSA keeps working', () => {
+      expect(loadConfig({ SECRETS_KEY: KEY, SIGNING_KEY_ALG: 'EdDSA' }).signingKeys).toMatchObject({ algs: ['ES256', 'RS256', 'EdDSA'], alg: 'EdDSA' });
     });
   });
 
