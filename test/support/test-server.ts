@@ -7,7 +7,7 @@ import { inject } from 'vitest';
 import { buildApp } from '../../src/app.js';
 import { createSecretBox } from '../../src/crypto/secret-box.js';
 import { ServerKeyRepository } from '../../src/storage/server-key-repository.js';
-import { generateServerKeyPair, sealServerKey } from '../../src/tokens/server-keys.js';
+import { sealServerKey } from '../../src/tokens/server-keys.js';
 import { loadConfig, type Config } from '../../src/config/config.js';
 import type { Database } from '../../src/storage/database.js';
 import { openEmbedded, type EmbeddedOptions } from '../../src/storage/embedded.js';
@@ -90,19 +90,18 @@ export function schemaUrl(schema: string): string {
 }
 
 /**
- * Every server holds an RS256 key (SIGNING_KEY_ALGS must include it), and 2048-bit RSA key
- * generation costs tens of milliseconds of CPU, unevenly: at every start of hundreds of test
- * servers that adds up. So each test file makes one RS256 key pair, and a fresh test server's
- * database gets it under a kid of its own, sealed under TEST_SECRETS_KEY, just before the server
- * starts: the server finds an RS256 key made "now", as if its own first start had made it.
+ * Every server holds an RS256 key (SIGNING_KEY_ALGS must include it), and a 2048-bit RSA key costs
+ * 100 to 400 ms of CPU to generate, unevenly: at every start of hundreds of test servers that adds
+ * up. So global-setup.ts makes one RS256 key pair for the run, and a fresh test server's database
+ * gets it under a kid of its own, sealed under TEST_SECRETS_KEY, just before the server starts:
+ * the server finds an RS256 key made "now", as if its own first start had made it.
  * Tests of key generation itself build ServerKeys, or serveApp, over freshDatabase().
+ * TEST_SEED_RSA_KEY=off turns this off (to measure what it saves).
  */
-let rsaPair: ReturnType<typeof generateServerKeyPair> | undefined;
 async function seedRsaKey(db: Database): Promise<void> {
-  rsaPair ??= generateServerKeyPair('RS256');
   const now = Math.floor(Date.now() / 1000);
   const secrets = createSecretBox([Buffer.from(TEST_SECRETS_KEY, 'base64')]);
-  await new ServerKeyRepository(db).insert(sealServerKey('RS256', await rsaPair, secrets, now, now));
+  await new ServerKeyRepository(db).insert(sealServerKey('RS256', inject('serverRsaKeyPair'), secrets, now, now));
 }
 
 export interface TestServer {
