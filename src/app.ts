@@ -45,6 +45,7 @@ import { UserRepository } from './storage/user-repository.js';
 import type { AccessTokenDeps } from './tokens/access-tokens.js';
 import { jwksRoute, tokenRoutes } from './tokens/routes.js';
 import { ServerKeys, serverKeySealContext } from './tokens/server-keys.js';
+import { metadataPolicyOf } from './registration/validate-metadata.js';
 
 export interface AppDeps {
   db: Database;
@@ -138,7 +139,7 @@ export async function buildApp(config: Config, appDeps: AppDeps): Promise<Fastif
     ...(await clients.sampleSealedSecrets(SECRET_SAMPLE_SIZE)).map((c) => ({ kind: 'client secret' as const, sealed: c.secretCiphertext, context: c.clientId })),
   ]);
   const serverKeys = new ServerKeys(serverKeyRepository, secrets, {
-    alg: config.signingKeys.alg,
+    algs: config.signingKeys.algs,
     activationDelaySeconds: config.signingKeys.activationDelaySeconds,
     rotationIntervalSeconds: config.signingKeys.rotationIntervalSeconds,
     // a client's own access_token_lifetime may be up to the maximum: its tokens must stay verifiable
@@ -158,7 +159,7 @@ export async function buildApp(config: Config, appDeps: AppDeps): Promise<Fastif
     transaction,
     secrets,
     issuer: config.issuer,
-    policy: { scopesSupported: config.scopesSupported, outboundAllowedHosts: config.outbound.allowedHosts },
+    policy: metadataPolicyOf(config),
     rotateAccessTokenOnUpdate: config.registration.rotateAccessTokenOnUpdate,
     clientSecretTtlSeconds: config.registration.clientSecretTtlSeconds,
     now,
@@ -189,6 +190,7 @@ export async function buildApp(config: Config, appDeps: AppDeps): Promise<Fastif
   };
   const tokenDeps: AccessTokenDeps = {
     keys: serverKeys,
+    signingAlg: config.signingKeys.alg,
     clients,
     revocations,
     references,

@@ -168,8 +168,8 @@ export class HttpAdminApi implements AdminApi {
     return this.#call({ method: 'GET', path: '/admin/keys' });
   }
 
-  rotateKey(): Promise<ServerKeyInfo> {
-    return this.#call({ method: 'POST', path: '/admin/keys/rotate' });
+  rotateKeys(alg?: string): Promise<{ keys: ServerKeyInfo[] }> {
+    return this.#call({ method: 'POST', path: '/admin/keys/rotate', ...(alg !== undefined ? { body: { alg } } : {}) });
   }
 
   listAudit(query: AuditListQuery): Promise<AuditPage> {

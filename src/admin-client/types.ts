@@ -179,7 +179,8 @@ export interface AdminApi {
   rotateSecret(clientId: string, gracePeriodSeconds?: number): Promise<AdminClient & { client_secret: string }>;
   rotateRegistrationToken(clientId: string): Promise<AdminClient & { registration_access_token: string }>;
   listKeys(): Promise<{ keys: ServerKeyInfo[] }>;
-  rotateKey(): Promise<ServerKeyInfo>;
+  /** A new key for `alg`, or for every algorithm the server holds keys for. */
+  rotateKeys(alg?: string): Promise<{ keys: ServerKeyInfo[] }>;
   listAudit(query: AuditListQuery): Promise<AuditPage>;
   listInitialAccessTokens(): Promise<{ initial_access_tokens: InitialAccessTokenInfo[] }>;
   createInitialAccessToken(body: NewInitialAccessTokenRequest): Promise<InitialAccessTokenInfo & { token: string }>;

@@ -12,6 +12,7 @@ import { ClientRepository } from '../storage/client-repository.js';
 import type { Database } from '../storage/database.js';
 import { inTransaction } from '../storage/transaction.js';
 import { createClient } from './clients.js';
+import { metadataPolicyOf } from '../registration/validate-metadata.js';
 
 /** Where the server writes the first admin's credentials in embedded mode. */
 export const ADMIN_CREDENTIALS_FILE = 'admin-credentials.json';
@@ -32,7 +33,7 @@ export async function bootstrapAdminClient(db: Database, config: Config, context
       transaction: inTransaction(db),
       secrets: createSecretBox(config.secretsKeys),
       issuer: config.issuer,
-      policy: { scopesSupported: config.scopesSupported, outboundAllowedHosts: config.outbound.allowedHosts },
+      policy: metadataPolicyOf(config),
       clientSecretTtlSeconds: config.registration.clientSecretTtlSeconds,
       tokenDefaults: config.tokens,
       now: () => Math.floor(Date.now() / 1000),

@@ -18,7 +18,7 @@ import {
   setDisabled,
   type AdminDeps,
 } from './clients.js';
-import { listKeys, rotateKey } from './keys.js';
+import { algorithmsToRotate, listKeys, rotateKeys } from './keys.js';
 import { listAudit } from './audit.js';
 import { createInitialAccessToken, getInitialAccessToken, listInitialAccessTokens, revokeInitialAccessToken, type InitialAccessTokenDeps } from './initial-access-tokens.js';
 import { clearDefaultPolicy, createPolicy, deletePolicy, getPolicy, listPolicies, replacePolicy, setDefaultPolicy, type PolicyDeps } from './policies.js';
@@ -130,10 +130,10 @@ export function adminRoutes(
   app.get(`${ADMIN_PATH}/keys`, async (_request, reply) => noStore(reply).send(await listKeys(() => keys.repository.all(), deps.now())));
 
   app.post(`${ADMIN_PATH}/keys/rotate`, OPTIONAL_BODY, async (request, reply) => {
-    optionalBody(request.body);
-    const key = await rotateKey(keys.serverKeys, deps.transaction, adminContext(request), deps.now());
-    request.log.info({ kid: key.kid, admin_client_id: request.adminClientId }, 'signing key added by an operator');
-    return noStore(reply).code(201).send(key);
+    const algs = algorithmsToRotate(optionalBody(request.body), keys.serverKeys.algs);
+    const added = await rotateKeys(keys.serverKeys, algs, deps.transaction, adminContext(request), deps.now());
+    request.log.info({ kids: added.keys.map((key) => key.kid), admin_client_id: request.adminClientId }, 'signing keys added by an operator');
+    return noStore(reply).code(201).send(added);
   });
 
   const iats = `${ADMIN_PATH}/initial-access-tokens`;

@@ -25,9 +25,12 @@ export function registerKeysCommands(program: Command): void {
   });
 
   addRemoteOptions(
-    keys.command('rotate').description('add a signing key: published at once, signing after SIGNING_KEY_ACTIVATION_DELAY'),
-  ).action(async (options: RemoteOptions) => {
-    const key = await (await connect(options)).api.rotateKey();
-    emit(options.json, key, () => `added ${key.kid} (${key.alg}): published now, signs from ${formatTime(key.activates_at)}`);
+    keys
+      .command('rotate')
+      .description('add a signing key for each algorithm (or --alg only): published at once, signing after SIGNING_KEY_ACTIVATION_DELAY')
+      .option('--alg <alg>', 'rotate the key of this algorithm only (one of SIGNING_KEY_ALGS)'),
+  ).action(async (options: RemoteOptions & { alg?: string }) => {
+    const added = await (await connect(options)).api.rotateKeys(options.alg);
+    emit(options.json, added, () => added.keys.map((key) => `added ${key.kid} (${key.alg}): published now, signs from ${formatTime(key.activates_at)}`).join('\n'));
   });
 }

@@ -34,7 +34,8 @@ export const ENV_VARIABLES = {
   ACCESS_TOKEN_LIFETIME: 'Lifetime of access tokens in seconds (default 300).',
   ACCESS_TOKEN_FORMAT: 'Access tokens of clients without a format of their own: jwt (RFC 9068, verified with /jwks) or reference (opaque, checked through introspection) (default jwt).',
   ACCESS_TOKEN_AUDIENCE: 'The aud claim of access tokens (default: the issuer).',
-  SIGNING_KEY_ALG: 'Algorithm of the server signing key: ES256, RS256 or EdDSA (default ES256).',
+  SIGNING_KEY_ALGS: 'Comma-separated algorithms the server holds a signing key for, each with its own key and rotation: ES256, RS256, PS256, EdDSA; must include RS256 (default ES256,RS256 and SIGNING_KEY_ALG).',
+  SIGNING_KEY_ALG: 'Algorithm access tokens are signed with, one of SIGNING_KEY_ALGS (default ES256).',
   SIGNING_KEY_ROTATION_INTERVAL: 'Seconds after which a new signing key is introduced automatically; 0 turns this off (default 0).',
   SIGNING_KEY_ACTIVATION_DELAY: 'Seconds a new signing key is published before it signs, so that verifiers see it first (default 600, at least 330).',
   CLOCK_SKEW: 'Seconds of clock difference tolerated in client assertions (default 30).',
@@ -95,6 +96,9 @@ export interface Config {
     audience: string;
   };
   signingKeys: {
+    /** Every algorithm the server holds a key for: what ID tokens and userinfo may be signed with. */
+    algs: readonly ServerSigningAlg[];
+    /** The algorithm of access tokens, one of `algs`. */
     alg: ServerSigningAlg;
     rotationIntervalSeconds: number;
     activationDelaySeconds: number;
@@ -139,7 +143,13 @@ export interface Config {
   };
 }
 
-export const SERVER_SIGNING_ALGS = ['ES256', 'RS256', 'EdDSA'] as const;
+/**
+ * The algorithms the server can hold a key for. RSA keys (RS256, PS256) are made with 2048-bit
+ * moduli, jose's default and the floor of RFC 7518 §3.3 and NIST SP 800-131A; larger ones cost
+ * more to generate and every verification for no gain a verifier asks for.
+ */
+export const SERVER_SIGNING_ALGS = ['ES256', 'RS256', 'PS256', 'EdDSA'] as const;
+export const DEFAULT_SERVER_SIGNING_ALGS = ['ES256', 'RS256'] as const satisfies readonly ServerSigningAlg[];
 
 /** The longest access token lifetime, server-wide or per client (signing keys stay published that long). */
 export const MAX_ACCESS_TOKEN_LIFETIME = 86_400;
@@ -330,6 +340,10 @@ export function loadConfig(env: Env = process.env): Config {
   if (!(SERVER_SIGNING_ALGS as readonly string[]).includes(signingAlg)) {
     throw new ConfigError('SIGNING_KEY_ALG', `must be one of ${SERVER_SIGNING_ALGS.join(', ')}`);
   }
+  const signingAlgs = serverSigningAlgs(env, signingAlg as ServerSigningAlg);
+  if (!(signingAlgs as readonly string[]).includes(signingAlg)) {
+    throw new ConfigError('SIGNING_KEY_ALG', `${signingAlg} must be one of SIGNING_KEY_ALGS (${signingAlgs.join(', ')}): access tokens are signed with a server key of that algorithm`);
+  }
   const issuerId = issuer(env, port);
   const audience = read(env, 'ACCESS_TOKEN_AUDIENCE') ?? issuerId;
   const allowedHosts = (read(env, 'OUTBOUND_ALLOWED_HOSTS') ?? '')
@@ -369,6 +383,7 @@ export function loadConfig(env: Env = process.env): Config {
       audience,
     },
     signingKeys: {
+      algs: signingAlgs,
       alg: signingAlg as ServerSigningAlg,
       rotationIntervalSeconds: integer(env, 'SIGNING_KEY_ROTATION_INTERVAL', 0, 0, 10 * 365 * 86_400),
       // at least the JWKS max-age (300 s) plus how often instances re-read keys (30 s):
@@ -413,6 +428,24 @@ function sessions(env: Env): Config['sessions'] {
  * own address; the proxies' addresses believe only the hops the operator vouches for. (Fastify
  * no longer honours hop counts: they cannot tell a proxy from a direct caller.)
  */
+/**
+ * SIGNING_KEY_ALGS: a key is held for each. RS256 is required: OpenID Connect Discovery 1.0 §3
+ * says id_token_signing_alg_values_supported MUST include it, and it is the registration default
+ * of id_token_signed_response_alg (Registration §2), so a client that names none gets RS256.
+ */
+function serverSigningAlgs(env: Env, accessTokenAlg: ServerSigningAlg): ServerSigningAlg[] {
+  const raw = read(env, 'SIGNING_KEY_ALGS');
+  // unset: a deployment from before SIGNING_KEY_ALGS (SIGNING_KEY_ALG=EdDSA) keeps its algorithm
+  if (raw === undefined) return [...new Set<ServerSigningAlg>([...DEFAULT_SERVER_SIGNING_ALGS, accessTokenAlg])];
+  const algs = [...new Set(raw.split(',').map((alg) => alg.trim()).filter((alg) => alg !== ''))];
+  const unknown = algs.filter((alg) => !(SERVER_SIGNING_ALGS as readonly string[]).includes(alg));
+  if (unknown.length > 0) throw new ConfigError('SIGNING_KEY_ALGS', `must be a comma-separated list of ${SERVER_SIGNING_ALGS.join(', ')}, got "${unknown.join(', ')}"`);
+  if (!algs.includes('RS256')) {
+    throw new ConfigError('SIGNING_KEY_ALGS', 'must include RS256: OpenID Connect Discovery 1.0 §3 requires id_token_signing_alg_values_supported to include RS256, the default id_token_signed_response_alg');
+  }
+  return algs as ServerSigningAlg[];
+}
+
 function trustProxy(env: Env): boolean | string[] {
   const raw = read(env, 'TRUST_PROXY');
   if (raw === undefined || raw === 'false' || raw === '0') return false;

@@ -14,10 +14,12 @@ const AUTHENTICATING_METHODS = TOKEN_ENDPOINT_AUTH_METHODS.filter((method) => me
 /**
  * OpenID Connect Discovery 1.0 §3 / RFC 8414 §2 metadata, built once from the constants that
  * registration validates against. Only endpoints that exist are announced: there is no
- * authorization endpoint here, so none is named.
+ * authorization endpoint here, so none is named. What the server signs with is what it holds keys
+ * for (SIGNING_KEY_ALGS, which registration checks too); request objects are not accepted
+ * (request_parameter_supported false), so no request_object_* algorithms are announced.
  */
 export function buildProviderMetadata(
-  config: Pick<Config, 'issuer' | 'scopesSupported' | 'serviceDocumentation'>,
+  config: Pick<Config, 'issuer' | 'scopesSupported' | 'serviceDocumentation'> & { signingKeys: Pick<Config['signingKeys'], 'algs'> },
   endpoints: Omit<EndpointUrls, 'registration_endpoint'> & Partial<Pick<EndpointUrls, 'registration_endpoint'>>,
 ): Readonly<Record<string, unknown>> {
   return Object.freeze({
@@ -34,15 +36,12 @@ export function buildProviderMetadata(
     introspection_endpoint_auth_signing_alg_values_supported: SIGNING_ALGS,
     revocation_endpoint_auth_methods_supported: AUTHENTICATING_METHODS,
     revocation_endpoint_auth_signing_alg_values_supported: SIGNING_ALGS,
-    id_token_signing_alg_values_supported: SIGNING_ALGS,
+    id_token_signing_alg_values_supported: config.signingKeys.algs,
     id_token_encryption_alg_values_supported: KEY_MANAGEMENT_ALGS,
     id_token_encryption_enc_values_supported: CONTENT_ENCRYPTION_ALGS,
-    userinfo_signing_alg_values_supported: SIGNING_ALGS,
+    userinfo_signing_alg_values_supported: config.signingKeys.algs,
     userinfo_encryption_alg_values_supported: KEY_MANAGEMENT_ALGS,
     userinfo_encryption_enc_values_supported: CONTENT_ENCRYPTION_ALGS,
-    request_object_signing_alg_values_supported: SIGNING_ALGS,
-    request_object_encryption_alg_values_supported: KEY_MANAGEMENT_ALGS,
-    request_object_encryption_enc_values_supported: CONTENT_ENCRYPTION_ALGS,
     claims_supported: CLAIMS_SUPPORTED,
     claims_parameter_supported: false,
     request_parameter_supported: false,

@@ -1,5 +1,6 @@
 import { Ajv, type ValidateFunction } from 'ajv';
 import addFormatsModule from 'ajv-formats';
+import type { Config } from '../config/config.js';
 import {
   ASYMMETRIC_SIGNING_ALGS,
   DEFAULT_CONTENT_ENCRYPTION_ALG,
@@ -46,7 +47,20 @@ export interface MetadataPolicy {
   scopesSupported: readonly string[];
   /** Hosts the outbound fetcher may reach over http or on internal addresses. */
   outboundAllowedHosts: ReadonlySet<string>;
+  /** SIGNING_KEY_ALGS: what the server can sign ID tokens and userinfo responses with (discovery announces the same). */
+  serverSigningAlgs: readonly string[];
 }
+
+/** The policy of the configuration: every path that validates metadata (registration, admin API, bootstrap) uses this one. */
+export function metadataPolicyOf(config: Pick<Config, 'scopesSupported' | 'outbound' | 'signingKeys'>): MetadataPolicy {
+  return { scopesSupported: config.scopesSupported, outboundAllowedHosts: config.outbound.allowedHosts, serverSigningAlgs: config.signingKeys.algs };
+}
+
+/** The fields naming an algorithm the server signs with, and the discovery member announcing the choice. */
+const SERVER_SIGNED_FIELDS = {
+  id_token_signed_response_alg: 'id_token_signing_alg_values_supported',
+  userinfo_signed_response_alg: 'userinfo_signing_alg_values_supported',
+} as const;
 
 // ajv-formats is CommonJS; its default export arrives wrapped under NodeNext resolution.
 const addFormats = addFormatsModule as unknown as typeof addFormatsModule.default;
@@ -268,6 +282,20 @@ function checkEncryption(metadata: ClientMetadata): void {
   }
 }
 
+/**
+ * ID tokens and signed userinfo responses are signed with a server key of the client's algorithm:
+ * only an algorithm the server holds a key for can be registered (OIDC Registration §2 lets the
+ * server refuse one it does not support). HMAC and `none` are not among them.
+ */
+function checkServerSignedResponses(metadata: ClientMetadata, policy: MetadataPolicy): void {
+  for (const [field, announced] of Object.entries(SERVER_SIGNED_FIELDS)) {
+    const alg = metadata[field];
+    if (typeof alg === 'string' && !policy.serverSigningAlgs.includes(alg)) {
+      throw invalidClientMetadata(`${field} ${alg} is not supported: this server signs with ${policy.serverSigningAlgs.join(', ')} (${announced})`);
+    }
+  }
+}
+
 function checkScope(metadata: ClientMetadata, policy: MetadataPolicy): void {
   if (metadata.scope === undefined) return;
   const scopes = [...new Set(metadata.scope.split(' '))];
@@ -308,6 +336,7 @@ export async function validateClientMetadata(input: Readonly<Record<string, unkn
   checkUris(metadata, policy);
   await checkAuthentication(metadata);
   checkEncryption(metadata);
+  checkServerSignedResponses(metadata, policy);
   checkScope(metadata, policy);
   checkSubjectType(metadata);
   return inFieldOrder(metadata);

@@ -54,14 +54,14 @@ export class ServerKeyRepository {
   }
 
   /**
-   * Inserts the key made by `make` unless some key was created after `since`, under a
-   * transaction-scoped lock, so that instances starting (or rotating) together add one key.
-   * Returns whether it inserted.
+   * Inserts the key made by `make` unless some key of its algorithm was created after `since`,
+   * under a transaction-scoped lock, so that instances starting (or rotating) together add one
+   * key. `since` at Number.MIN_SAFE_INTEGER: the algorithm's first key. Returns whether it inserted.
    */
-  async insertUnlessCreatedAfter(since: number, make: () => Promise<StoredServerKey>): Promise<boolean> {
+  async insertUnlessCreatedAfter(alg: string, since: number, make: () => Promise<StoredServerKey>): Promise<boolean> {
     return this.db.transaction(async (tx) => {
       await tx.query('SELECT pg_advisory_xact_lock($1)', [KEY_CREATION_LOCK]);
-      const recent = await tx.query('SELECT 1 AS present FROM server_keys WHERE created_at > $1 LIMIT 1', [since]);
+      const recent = await tx.query('SELECT 1 AS present FROM server_keys WHERE alg = $1 AND created_at > $2 LIMIT 1', [alg, since]);
       if (recent.length > 0) return false;
       await tx.query(INSERT, insertParams(await make()));
       return true;

@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { decodeProtectedHeader, jwtVerify } from 'jose';
 import type { AccessTokenFormat } from '../admin-client/types.js';
+import type { ServerSigningAlg } from '../config/config.js';
 import { adminAudience, hasAdminScope } from '../admin/scopes.js';
 import { clientUnusable } from '../client-auth/client-state.js';
 import { randomToken } from '../crypto/random.js';
@@ -13,6 +14,8 @@ import type { ServerKeys } from './server-keys.js';
 
 export interface AccessTokenDeps {
   keys: ServerKeys;
+  /** SIGNING_KEY_ALG: the algorithm of the server key access tokens are signed with. */
+  signingAlg: ServerSigningAlg;
   clients: ClientRepository;
   revocations: RevocationRepository;
   references: ReferenceTokenRepository;
@@ -84,7 +87,7 @@ export async function issueAccessToken(deps: AccessTokenDeps, client: StoredClie
     token = randomToken(256);
     await deps.references.insert(hashToken(token), client.clientId, claims as unknown as Record<string, unknown>, claims.exp);
   } else {
-    const signing = deps.keys.signingKey();
+    const signing = deps.keys.signingKey(deps.signingAlg);
     token = signCompactJws({ alg: signing.alg, kid: signing.kid, typ: ACCESS_TOKEN_TYPE }, claims, signing.key);
   }
   return { access_token: token, token_type: 'Bearer', expires_in: lifetimeSeconds, ...(scope !== undefined ? { scope } : {}) };

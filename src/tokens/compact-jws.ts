@@ -1,4 +1,4 @@
-import { createPrivateKey, sign, type KeyObject } from 'node:crypto';
+import { constants, createPrivateKey, sign, type KeyObject } from 'node:crypto';
 import type { ServerSigningAlg } from '../config/config.js';
 
 /**
@@ -10,6 +10,8 @@ import type { ServerSigningAlg } from '../config/config.js';
 const SIGNERS: Record<ServerSigningAlg, (data: Buffer, key: KeyObject) => Buffer> = {
   ES256: (data, key) => sign('sha256', data, { key, dsaEncoding: 'ieee-p1363' }),
   RS256: (data, key) => sign('sha256', data, key),
+  // RFC 7518 §3.5: MGF1 with SHA-256 and a salt as long as the hash
+  PS256: (data, key) => sign('sha256', data, { key, padding: constants.RSA_PKCS1_PSS_PADDING, saltLength: 32 }),
   EdDSA: (data, key) => sign(null, data, key),
 };
 

@@ -6,7 +6,8 @@ import type { ServerKeyRepository, StoredServerKey } from '../storage/server-key
 import { privateKeyFromJwk } from './compact-jws.js';
 
 export interface ServerKeyPolicy {
-  alg: ServerSigningAlg;
+  /** A key is held for each (SIGNING_KEY_ALGS), each with its own rotation. */
+  algs: readonly ServerSigningAlg[];
   /** A new key is published this long before it signs. */
   activationDelaySeconds: number;
   /** 0: rotate only on demand (CLI). */
@@ -25,12 +26,24 @@ interface LoadedKey {
 /** The seal context: binds each private key ciphertext to its kid. */
 export const serverKeySealContext = (kid: string): string => `server-key:${kid}`;
 
+/** A new key pair for `alg`, as JWKs. */
+export async function generateServerKeyPair(alg: ServerSigningAlg): Promise<{ publicJwk: JWK; privateJwk: JWK }> {
+  // RSA: 2048-bit moduli, stated rather than left to jose's default (SERVER_SIGNING_ALGS says why)
+  const shape = alg === 'EdDSA' ? { crv: 'Ed25519' } : alg === 'RS256' || alg === 'PS256' ? { modulusLength: 2048 } : {};
+  const pair = await generateKeyPair(alg, { extractable: true, ...shape });
+  return { publicJwk: await exportJWK(pair.publicKey), privateJwk: await exportJWK(pair.privateKey) };
+}
+
 /** Makes a key pair for `alg`: the public JWK to publish and the private one to seal. */
 export async function newServerKey(alg: ServerSigningAlg, secrets: SecretBox, now: number, activatesAt: number): Promise<StoredServerKey> {
-  const pair = await generateKeyPair(alg, { extractable: true, ...(alg === 'EdDSA' ? { crv: 'Ed25519' } : {}) });
+  return sealServerKey(alg, await generateServerKeyPair(alg), secrets, now, activatesAt);
+}
+
+/** A key pair under a new kid, ready to store: the private JWK sealed, bound to the kid. */
+export function sealServerKey(alg: ServerSigningAlg, pair: { publicJwk: JWK; privateJwk: JWK }, secrets: SecretBox, now: number, activatesAt: number): StoredServerKey {
   const kid = randomBytes(12).toString('base64url');
-  const publicJwk = { ...(await exportJWK(pair.publicKey)), kid, alg, use: 'sig' };
-  const privateJwk = { ...(await exportJWK(pair.privateKey)), kid, alg };
+  const publicJwk = { ...pair.publicJwk, kid, alg, use: 'sig' };
+  const privateJwk = { ...pair.privateJwk, kid, alg };
   return {
     kid,
     alg,
@@ -42,9 +55,10 @@ export async function newServerKey(alg: ServerSigningAlg, secrets: SecretBox, no
 }
 
 /**
- * The server's signing keys, shared through the database by every instance. The key that signs is
- * the newest one whose activation time has passed; keys are published from creation until every
- * token they signed has expired, so verifiers always know a key before they meet it.
+ * The server's signing keys, shared through the database by every instance: one line of keys per
+ * algorithm of SIGNING_KEY_ALGS. For each algorithm, the key that signs is the newest one of that
+ * algorithm whose activation time has passed; keys are published from creation until every token
+ * they signed has expired, so verifiers always know a key before they meet it.
  */
 export class ServerKeys {
   private keys: LoadedKey[] = [];
@@ -58,24 +72,36 @@ export class ServerKeys {
   ) {}
 
   /**
-   * First start: one key, active at once. Then loads whatever the database holds; when the
-   * operator changed SIGNING_KEY_ALG, a key of the new algorithm is introduced as a rotation.
+   * Makes the first key of each configured algorithm the database holds none of (a first start, or
+   * an algorithm added to SIGNING_KEY_ALGS), then loads every key.
+   *
+   * An algorithm's first key signs at once, unlike a rotation: no token was ever signed with that
+   * algorithm, so no verifier holds a cached key set it must be published in first, and one meeting
+   * the new kid re-reads jwks_uri (jose's createRemoteJWKSet, so openid-client, does). The activation
+   * delay protects the switch from one key to the next within an algorithm, which this is not.
+   * The one case it does not cover: SIGNING_KEY_ALG moved to an algorithm new to the database signs
+   * access tokens at once with a fresh key (README: add the algorithm first, switch later).
    */
   async start(): Promise<void> {
-    await this.repository.insertUnlessCreatedAfter(Number.MIN_SAFE_INTEGER, () => newServerKey(this.policy.alg, this.secrets, this.now(), this.now()));
+    const present = new Set((await this.repository.all()).map((key) => key.alg));
+    for (const alg of this.policy.algs.filter((a) => !present.has(a))) {
+      await this.repository.insertUnlessCreatedAfter(alg, Number.MIN_SAFE_INTEGER, () => newServerKey(alg, this.secrets, this.now(), this.now()));
+    }
     await this.refresh();
-    if (this.keys[0]?.stored.alg !== this.policy.alg) await this.rotate();
   }
 
   /** Re-reads keys (another instance may have rotated), rotates when due, prunes expired ones. */
   async refresh(): Promise<void> {
     let stored = await this.repository.all();
     const interval = this.policy.rotationIntervalSeconds;
-    if (interval > 0 && this.now() - (stored[0]?.createdAt ?? 0) >= interval) {
+    if (interval > 0) {
       const now = this.now();
-      // re-checked under a lock: of instances that find rotation due together, one rotates
-      await this.repository.insertUnlessCreatedAfter(now - interval, () => newServerKey(this.policy.alg, this.secrets, now, this.activationTime(now)));
-      stored = await this.repository.all();
+      const due = this.policy.algs.filter((alg) => now - Math.max(0, ...stored.filter((k) => k.alg === alg).map((k) => k.createdAt)) >= interval);
+      for (const alg of due) {
+        // re-checked under a lock: of instances that find rotation due together, one rotates
+        await this.repository.insertUnlessCreatedAfter(alg, now - interval, () => newServerKey(alg, this.secrets, now, this.activationTime(alg, now)));
+      }
+      if (due.length > 0) stored = await this.repository.all();
     }
     const now = this.now();
     const expired = stored.filter((key) => this.unpublishedAt(key, stored) <= now).map((k) => k.kid);
@@ -90,25 +116,38 @@ export class ServerKeys {
   }
 
   /**
-   * When a key made now starts signing: after the activation delay, and strictly after the newest
-   * key's activation, so that which key signs never depends on a tie.
+   * When a key of `alg` made now starts signing: after the activation delay, and strictly after
+   * the activation of that algorithm's newest key, so that which key signs never depends on a tie.
    */
-  private activationTime(now: number): number {
-    const newest = Math.max(0, ...this.keys.map((k) => k.stored.activatesAt));
+  private activationTime(alg: string, now: number): number {
+    const newest = Math.max(0, ...this.keys.filter((k) => k.stored.alg === alg).map((k) => k.stored.activatesAt));
     return Math.max(now + this.policy.activationDelaySeconds, newest + 1);
   }
 
+  /** The algorithms keys are held for, in the configured order. */
+  get algs(): readonly ServerSigningAlg[] {
+    return this.policy.algs;
+  }
+
   /**
-   * Introduces a new key, published now (this instance's /jwks at once, others' within their
-   * refresh interval), signing after the activation delay.
+   * Introduces a new key for each of `algs` (default: every configured algorithm), published now
+   * (this instance's /jwks at once, others' within their refresh interval), signing after the
+   * activation delay.
    */
-  async rotate(insert: (key: StoredServerKey) => Promise<void> = (key) => this.repository.insert(key)): Promise<StoredServerKey> {
+  async rotate(
+    algs: readonly ServerSigningAlg[] = this.policy.algs,
+    insert: (keys: StoredServerKey[]) => Promise<void> = async (keys) => {
+      for (const key of keys) await this.repository.insert(key);
+    },
+  ): Promise<StoredServerKey[]> {
+    const unknown = algs.filter((alg) => !this.policy.algs.includes(alg));
+    if (unknown.length > 0) throw new Error(`no server keys are held for ${unknown.join(', ')}`);
     const now = this.now();
-    const key = await newServerKey(this.policy.alg, this.secrets, now, this.activationTime(now));
-    // an operator's rotation inserts through its own transaction, beside its audit entry
-    await insert(key);
+    const keys = await Promise.all(algs.map((alg) => newServerKey(alg, this.secrets, now, this.activationTime(alg, now))));
+    // an operator's rotation inserts through its own transaction, beside its audit entries
+    await insert(keys);
     await this.refresh();
-    return key;
+    return keys;
   }
 
   /** Seconds since keys were last read; the caller refreshes on a timer and on an unknown kid. */
@@ -129,19 +168,23 @@ export class ServerKeys {
     }
   }
 
-  /** The key that signs now: the newest active one. */
-  signingKey(): { kid: string; alg: ServerSigningAlg; key: KeyObject } {
+  /** The key of `alg` that signs now: the newest active one of that algorithm (keys are newest first). */
+  private active(alg: ServerSigningAlg): LoadedKey | undefined {
     const now = this.now();
-    const active = this.keys.find((k) => k.stored.activatesAt <= now);
-    if (!active) throw new Error('no active server signing key');
-    if (!active.privateKey) throw new Error(`server signing key ${active.stored.kid} cannot be opened with SECRETS_KEY or SECRETS_KEY_PREVIOUS`);
-    return { kid: active.stored.kid, alg: active.stored.alg as ServerSigningAlg, key: active.privateKey };
+    return this.keys.find((k) => k.stored.alg === alg && k.stored.activatesAt <= now);
   }
 
-  /** Whether tokens can be signed now (readiness). */
+  /** The key that signs `alg` now. Access tokens ask for SIGNING_KEY_ALG, ID tokens for the client's algorithm. */
+  signingKey(alg: ServerSigningAlg): { kid: string; alg: ServerSigningAlg; key: KeyObject } {
+    const active = this.active(alg);
+    if (!active) throw new Error(`no active ${alg} server signing key${this.policy.algs.includes(alg) ? '' : ` (${alg} is not in SIGNING_KEY_ALGS)`}`);
+    if (!active.privateKey) throw new Error(`server signing key ${active.stored.kid} cannot be opened with SECRETS_KEY or SECRETS_KEY_PREVIOUS`);
+    return { kid: active.stored.kid, alg, key: active.privateKey };
+  }
+
+  /** Whether every configured algorithm can sign now (readiness). */
   canSign(): boolean {
-    const active = this.keys.find((k) => k.stored.activatesAt <= this.now());
-    return active?.privateKey !== undefined;
+    return this.policy.algs.every((alg) => this.active(alg)?.privateKey !== undefined);
   }
 
   /** A published key by kid, for verifying our own tokens. */
@@ -155,9 +198,14 @@ export class ServerKeys {
     return { keys: this.keys.map((k) => k.stored.publicJwk) };
   }
 
-  /** A key stops signing when a newer key activates, and leaves the JWKS a token lifetime later. */
+  /**
+   * A key stops signing when a newer key of its algorithm activates, and leaves the JWKS a token
+   * lifetime later. A key of an algorithm taken out of SIGNING_KEY_ALGS has no successor: it stays
+   * published (its tokens may be live) until the algorithm returns or an operator deletes it.
+   */
   private unpublishedAt(key: StoredServerKey, all: readonly StoredServerKey[]): number {
     const successor = all
+      .filter((k) => k.alg === key.alg)
       .filter((k) => k.activatesAt > key.activatesAt || (k.activatesAt === key.activatesAt && k.createdAt > key.createdAt))
       .filter((k) => k.activatesAt <= this.now())
       .reduce<number | undefined>((earliest, k) => (earliest === undefined || k.activatesAt < earliest ? k.activatesAt : earliest), undefined);

@@ -151,11 +151,17 @@ describe(`audit trail (${storageKind})`, () => {
       expect(await entryOf(id)).toMatchObject({ action: 'client.disable', changed_fields: [] });
     });
 
-    it('signing key rotation (admin API, `keys rotate`): the new key id, no key material', async () => {
+    it('signing key rotation (admin API, `keys rotate`): the new key id, no key material; one entry per key', async () => {
       const { id, headers } = withId();
-      const res = await admin('POST', '/keys/rotate', { headers });
+      const res = await admin('POST', '/keys/rotate', { headers, json: { alg: 'RS256' } });
       expect(res.status).toBe(201);
-      expect(await entryOf(id)).toMatchObject({ action: 'key.rotate', actor_type: 'admin', actor_id: credentials.client_id, client_id: null, details: { kid: res.body.kid, alg: res.body.alg } });
+      expect(await entryOf(id)).toMatchObject({ action: 'key.rotate', actor_type: 'admin', actor_id: credentials.client_id, client_id: null, details: { kid: res.body.keys[0].kid, alg: 'RS256' } });
+      const both = withId();
+      const all = await admin('POST', '/keys/rotate', { headers: both.headers });
+      const recorded = (await entries('limit=200')).filter((entry) => entry.request_id === both.id);
+      expect(recorded.map((entry) => entry.details).sort((a, b) => String(a.alg).localeCompare(String(b.alg)))).toEqual(
+        all.body.keys.map((key: { kid: string; alg: string }) => ({ kid: key.kid, alg: key.alg })),
+      );
     });
 
     it('admin bootstrap: the CLI on the database, as its OS user@host', async () => {

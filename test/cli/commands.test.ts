@@ -281,6 +281,9 @@ describe('keys', () => {
     const rotated = await cli(['keys', 'rotate']);
     expect(rotated.stdout).toMatch(/^added key-2 \(ES256\): published now, signs from \d{4}-\d\d-\d\d \d\d:\d\d:\d\dZ\n$/);
     expect(JSON.parse((await cli(['keys', 'list', '--json'])).stdout).keys.map((k: { state: string }) => k.state)).toEqual(['active', 'pending']);
+    const one = await cli(['keys', 'rotate', '--alg', 'RS256']);
+    expect(one.stdout).toMatch(/^added key-3 \(RS256\): published now/);
+    expect(api.adminRequests().at(-1)).toMatchObject({ method: 'POST', path: '/admin/keys/rotate', body: { alg: 'RS256' } });
   });
 });
 

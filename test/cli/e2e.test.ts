@@ -168,13 +168,15 @@ describe.skipIf(!serverHasAdminApi)(`oidc-registrar against the real server (${s
   it('keys list and keys rotate: the new key is published at once and pending', async () => {
     const before = await json(['keys', 'list']);
     expect(before.keys.some((k: { state: string }) => k.state === 'active')).toBe(true);
-    const added = await json(['keys', 'rotate']);
-    expect(added).toMatchObject({ state: 'pending', alg: 'ES256' });
+    const both = await json(['keys', 'rotate']);
+    expect(both.keys.map((k: { alg: string; state: string }) => [k.alg, k.state])).toEqual([['ES256', 'pending'], ['RS256', 'pending']]);
+    const { keys: [added] } = await json(['keys', 'rotate', '--alg', 'RS256']);
+    expect(added).toMatchObject({ state: 'pending', alg: 'RS256' });
     const after = await json(['keys', 'list']);
     expect(after.keys).toContainEqual(expect.objectContaining({ kid: added.kid, state: 'pending' }));
     const published = (await (await fetch(`${server.url}/jwks`)).json()) as { keys: { kid: string }[] };
     expect(published.keys.map((k) => k.kid)).toContain(added.kid);
-    expect((await cli(['keys', 'list'])).stdout).toMatch(new RegExp(`^${added.kid} +ES256 +pending `, 'm'));
+    expect((await cli(['keys', 'list'])).stdout).toMatch(new RegExp(`^${added.kid} +RS256 +pending `, 'm'));
   });
 
   it('policies create/get/list/set-default/clear-default and iat create --max-uses 5 --expires-in 7d --policy partner-a, list, revoke', async () => {

@@ -108,6 +108,9 @@ describe('configuration from the environment', () => {
     ['TRUST_PROXY', { TRUST_PROXY: '10.0.0.0/33', SECRETS_KEY: KEY }],
     ['TRUST_PROXY', { TRUST_PROXY: '2', SECRETS_KEY: KEY }],
     ['TRUST_PROXY', { TRUST_PROXY: '10.0.0.1,proxy.example', SECRETS_KEY: KEY }],
+    ['SIGNING_KEY_ALGS', { SIGNING_KEY_ALGS: 'RS256,HS256', SECRETS_KEY: KEY }],
+    ['SIGNING_KEY_ALGS', { SIGNING_KEY_ALGS: 'RS256,none', SECRETS_KEY: KEY }],
+    ['SIGNING_KEY_ALG', { SIGNING_KEY_ALG: 'ES384', SECRETS_KEY: KEY }],
   ])('refuses a bad %s: %j', (variable, env) => {
     let thrown: unknown;
     try {
@@ -117,6 +120,34 @@ describe('configuration from the environment', () => {
     }
     expect(thrown).toBeInstanceOf(ConfigError);
     expect((thrown as Error).message.startsWith(`${variable}: `)).toBe(true);
+  });
+
+  describe('server signing algorithms', () => {
+    it('holds ES256 and RS256 keys by default, and signs access tokens with ES256', () => {
+      expect(loadConfig({ SECRETS_KEY: KEY }).signingKeys).toMatchObject({ algs: ['ES256', 'RS256'], alg: 'ES256' });
+    });
+
+    it('reads SIGNING_KEY_ALGS as a list, spaces and repeats forgiven', () => {
+      expect(loadConfig({ SECRETS_KEY: KEY, SIGNING_KEY_ALGS: ' PS256, RS256 ,EdDSA,RS256', SIGNING_KEY_ALG: 'EdDSA' }).signingKeys).toMatchObject({
+        algs: ['PS256', 'RS256', 'EdDSA'],
+        alg: 'EdDSA',
+      });
+    });
+
+    it('refuses a set without RS256, citing OpenID Connect Discovery', () => {
+      expect(() => loadConfig({ SECRETS_KEY: KEY, SIGNING_KEY_ALGS: 'ES256,PS256' })).toThrow(
+        new ConfigError('SIGNING_KEY_ALGS', 'must include RS256: OpenID Connect Discovery 1.0 §3 requires id_token_signing_alg_values_supported to include RS256, the default id_token_signed_response_alg'),
+      );
+    });
+
+    it('refuses a SIGNING_KEY_ALG outside the set: access tokens need a key of that algorithm', () => {
+      expect(() => loadConfig({ SECRETS_KEY: KEY, SIGNING_KEY_ALGS: 'ES256,RS256', SIGNING_KEY_ALG: 'EdDSA' })).toThrow(/^SIGNING_KEY_ALG: EdDSA must be one of SIGNING_KEY_ALGS \(ES256, RS256\)/);
+      expect(loadConfig({ SECRETS_KEY: KEY, SIGNING_KEY_ALG: 'RS256' }).signingKeys).toMatchObject({ algs: ['ES256', 'RS256'], alg: 'RS256' });
+    });
+
+    it('without SIGNING_KEY_ALGS, adds SIGNING_KEY_ALG to the default set: a deployment signing with EdDSA keeps working', () => {
+      expect(loadConfig({ SECRETS_KEY: KEY, SIGNING_KEY_ALG: 'EdDSA' }).signingKeys).toMatchObject({ algs: ['ES256', 'RS256', 'EdDSA'], alg: 'EdDSA' });
+    });
   });
 
   it('never puts a key value into its error message', () => {

@@ -59,17 +59,17 @@ describe(`re-sealing under a new SECRETS_KEY (${storageKind})`, () => {
     const before = await keyUsage(repository, secrets);
     expect(before).toEqual([
       { keyId: idOf(newKey), configuredAs: 'SECRETS_KEY', rows: { server_keys: 0, clients: 0, previous_client_secrets: 0 } },
-      { keyId: idOf(oldKey), configuredAs: 'SECRETS_KEY_PREVIOUS #1', rows: { server_keys: 1, clients: 7, previous_client_secrets: 0 } },
+      { keyId: idOf(oldKey), configuredAs: 'SECRETS_KEY_PREVIOUS #1', rows: { server_keys: 2, clients: 7, previous_client_secrets: 0 } },
     ]);
 
     const report = await resealAll(repository, secrets, { batchSize: 3 });
     expect(report).toEqual({
-      resealed: { server_keys: 1, clients: 7, previous_client_secrets: 0 },
+      resealed: { server_keys: 2, clients: 7, previous_client_secrets: 0 },
       changedMeanwhile: { server_keys: 0, clients: 0, previous_client_secrets: 0 },
       unopenable: { server_keys: 0, clients: 0, previous_client_secrets: 0 },
     });
     expect((await keyUsage(repository, secrets)).map((u) => u.rows)).toEqual([
-      { server_keys: 1, clients: 7, previous_client_secrets: 0 },
+      { server_keys: 2, clients: 7, previous_client_secrets: 0 },
       { server_keys: 0, clients: 0, previous_client_secrets: 0 },
     ]);
 
@@ -93,9 +93,9 @@ describe(`re-sealing under a new SECRETS_KEY (${storageKind})`, () => {
 
     const repository = new SealedValuesRepository(db);
     const secrets = boxOf(newKey, oldKey);
-    expect((await keyUsage(repository, secrets))[1]!.rows).toEqual({ server_keys: 1, clients: 1, previous_client_secrets: 1 });
+    expect((await keyUsage(repository, secrets))[1]!.rows).toEqual({ server_keys: 2, clients: 1, previous_client_secrets: 1 });
     const report = await resealAll(repository, secrets, { batchSize: 10 });
-    expect(report.resealed).toEqual({ server_keys: 1, clients: 1, previous_client_secrets: 1 });
+    expect(report.resealed).toEqual({ server_keys: 2, clients: 1, previous_client_secrets: 1 });
 
     const after = await serve(db, { SECRETS_KEY: newKey });
     for (const secret of [created.client_secret, rotated.client_secret]) {
@@ -165,11 +165,11 @@ describe(`re-sealing under a new SECRETS_KEY (${storageKind})`, () => {
     const repository = new SealedValuesRepository(db);
     const withoutOldKey = boxOf(newKey);
     const report = await resealAll(repository, withoutOldKey, { batchSize: 2 });
-    expect(report.unopenable).toEqual({ server_keys: 1, clients: 3, previous_client_secrets: 0 });
+    expect(report.unopenable).toEqual({ server_keys: 2, clients: 3, previous_client_secrets: 0 });
     expect(report.resealed).toEqual({ server_keys: 0, clients: 0, previous_client_secrets: 0 });
     expect(await keyUsage(repository, withoutOldKey)).toEqual([
       { keyId: idOf(newKey), configuredAs: 'SECRETS_KEY', rows: { server_keys: 0, clients: 0, previous_client_secrets: 0 } },
-      { keyId: idOf(oldKey), configuredAs: undefined, rows: { server_keys: 1, clients: 3, previous_client_secrets: 0 } },
+      { keyId: idOf(oldKey), configuredAs: undefined, rows: { server_keys: 2, clients: 3, previous_client_secrets: 0 } },
     ]);
   });
 });
@@ -190,12 +190,12 @@ describe(`npm run cli -- secrets reseal (${storageKind})`, () => {
     const cli = (...args: string[]) =>
       promisify(execFile)(process.execPath, ['dist/cli.js', ...args], { env: { PATH: process.env.PATH, ...env, SECRETS_KEY: newKey, SECRETS_KEY_PREVIOUS: oldKey } });
     const status = await cli('secrets', 'status');
-    expect(status.stdout).toMatch(new RegExp(`${idOf(oldKey)}  SECRETS_KEY_PREVIOUS #1 +server signing keys 1, client secrets 3, previous client secrets \\(grace periods\\) 0\\n`));
+    expect(status.stdout).toMatch(new RegExp(`${idOf(oldKey)}  SECRETS_KEY_PREVIOUS #1 +server signing keys 2, client secrets 3, previous client secrets \\(grace periods\\) 0\\n`));
 
     const reseal = await cli('secrets', 'reseal', '--batch-size', '2');
-    expect(reseal.stdout).toContain('server signing keys: 1 re-sealed');
+    expect(reseal.stdout).toContain('server signing keys: 2 re-sealed');
     expect(reseal.stdout).toContain('client secrets: 3 re-sealed');
-    expect(reseal.stdout).toMatch(new RegExp(`${idOf(newKey)}  SECRETS_KEY +server signing keys 1, client secrets 3, previous client secrets \\(grace periods\\) 0\\n`));
+    expect(reseal.stdout).toMatch(new RegExp(`${idOf(newKey)}  SECRETS_KEY +server signing keys 2, client secrets 3, previous client secrets \\(grace periods\\) 0\\n`));
     expect(reseal.stdout).toMatch(new RegExp(`${idOf(oldKey)}  SECRETS_KEY_PREVIOUS #1 +server signing keys 0, client secrets 0, previous client secrets \\(grace periods\\) 0  nothing depends on it`));
     for (const secret of [oldKey, newKey]) expect(reseal.stdout + reseal.stderr).not.toContain(secret);
 

@@ -52,7 +52,8 @@ describe(`a SECRETS_KEY that is not the one the data was sealed with (${storageK
     const message = (await started.catch((error: Error) => error)) as Error;
     expect(message.message).toMatch(/^SECRETS_KEY: /);
     expect(message.message).toContain('SECRETS_KEY_PREVIOUS');
-    expect(message.message).toContain(`1 server signing key and 1 client secret sealed under key id ${idOf(keyA)}`);
+    // every server key is checked: one per algorithm of SIGNING_KEY_ALGS (ES256 and RS256)
+    expect(message.message).toContain(`2 server signing keys and 1 client secret sealed under key id ${idOf(keyA)}`);
     expect(message.message).toContain(`SECRETS_KEY has key id ${idOf(keyB)}`);
     // never the keys themselves
     expect(message.message).not.toContain(keyA);

@@ -27,7 +27,15 @@ describe(`discovery (${storageKind})`, () => {
     expect(metadata.grant_types_supported).toEqual([...GRANT_TYPES]);
     expect(metadata.response_types_supported).toContain('code');
     expect(metadata.subject_types_supported).toEqual(['public', 'pairwise']);
+    // what the server holds keys for (SIGNING_KEY_ALGS), nothing more: RS256 always (Discovery §3)
+    expect(metadata.id_token_signing_alg_values_supported).toEqual(server.config.signingKeys.algs);
     expect(metadata.id_token_signing_alg_values_supported).toContain('RS256');
+    expect(metadata.userinfo_signing_alg_values_supported).toEqual(server.config.signingKeys.algs);
+    // request objects are refused (request_parameter_supported false): no algorithms announced for them
+    expect(metadata.request_parameter_supported).toBe(false);
+    for (const member of ['request_object_signing_alg_values_supported', 'request_object_encryption_alg_values_supported', 'request_object_encryption_enc_values_supported']) {
+      expect(metadata).not.toHaveProperty(member);
+    }
     expect(metadata.scopes_supported).toContain('openid');
     expect(metadata.claims_supported).toContain('sub');
     expect(metadata.service_documentation).toBe('https://docs.example/registrar');
@@ -45,6 +53,20 @@ describe(`discovery (${storageKind})`, () => {
       expect(probe.status, `${name} ${path}`).not.toBe(404);
     }
     expect(body).not.toHaveProperty('authorization_endpoint');
+  });
+
+  it('announces exactly the configured SIGNING_KEY_ALGS, and registration refuses any other', async () => {
+    const other = await startTestServer({ SIGNING_KEY_ALGS: 'PS256,RS256,EdDSA', SIGNING_KEY_ALG: 'PS256' });
+    try {
+      const { body } = await request(other, 'GET', '/.well-known/openid-configuration');
+      expect(body.id_token_signing_alg_values_supported).toEqual(['PS256', 'RS256', 'EdDSA']);
+      expect(body.userinfo_signing_alg_values_supported).toEqual(['PS256', 'RS256', 'EdDSA']);
+      const refused = await request(other, 'POST', '/register', { json: { redirect_uris: ['https://rp.example/cb'], id_token_signed_response_alg: 'ES256' } });
+      expect([refused.status, refused.body.error]).toEqual([400, 'invalid_client_metadata']);
+      expect(refused.body.error_description).toBe('id_token_signed_response_alg ES256 is not supported: this server signs with PS256, RS256, EdDSA (id_token_signing_alg_values_supported)');
+    } finally {
+      await other.close();
+    }
   });
 
   it('serves the same document at the RFC 8414 path', async () => {
@@ -65,7 +87,7 @@ describe(`discovery (${storageKind})`, () => {
     }
     const rp = { redirect_uris: ['https://rp.example/cb'] };
     for (const alg of body.id_token_signing_alg_values_supported as string[]) {
-      const res = await request(server, 'POST', '/register', { json: { ...rp, id_token_signed_response_alg: alg, userinfo_signed_response_alg: alg, request_object_signing_alg: alg } });
+      const res = await request(server, 'POST', '/register', { json: { ...rp, id_token_signed_response_alg: alg, userinfo_signed_response_alg: alg } });
       expect(res.status, alg).toBe(201);
     }
     for (const alg of body.id_token_encryption_alg_values_supported as string[]) {

@@ -527,7 +527,8 @@ describe('openapi.yaml against the code', () => {
     expect(enumOf('ServerKeyState')).toEqual([...SERVER_KEY_STATES]);
     expect(enumOf('AuditAction')).toEqual([...AUDIT_ACTIONS]);
     expect(enumOf('AuditActorType')).toEqual([...AUDIT_ACTOR_TYPES]);
-    expect(asObject(asObject(schema('ServerKeyInfo').properties, 'ServerKeyInfo.properties').alg, 'alg').enum).toEqual([...SERVER_SIGNING_ALGS]);
+    expect(enumOf('ServerSigningAlg')).toEqual([...SERVER_SIGNING_ALGS]);
+    expect(asObject(asObject(schema('ServerKeyInfo').properties, 'ServerKeyInfo.properties').alg, 'alg').$ref).toBe('#/components/schemas/ServerSigningAlg');
     const oauthError = asObject(asObject(schema('OAuthError').properties, 'OAuthError.properties').error, 'OAuthError.error');
     expect(oauthError.enum).toEqual(Object.keys(OAUTH_ERRORS));
     expect(schema('OAuthError').additionalProperties).toBe(false);
@@ -661,7 +662,7 @@ describe('openapi.yaml against the code', () => {
   });
 
   it('describes exactly the members buildProviderMetadata produces, with its enumerations', () => {
-    const config = { issuer: 'https://id.example', scopesSupported: ['openid', 'email'], serviceDocumentation: undefined };
+    const config = { issuer: 'https://id.example', scopesSupported: ['openid', 'email'], serviceDocumentation: undefined, signingKeys: { algs: SERVER_SIGNING_ALGS } };
     // minimal: no service documentation, and registration closed (no registration_endpoint)
     const { registration_endpoint: _closed, ...withoutRegistration } = endpointUrls(config.issuer);
     const minimal = buildProviderMetadata(config, withoutRegistration);
@@ -878,7 +879,7 @@ describe(`openapi.yaml against a running server (${storageKind})`, () => {
         token_endpoint_auth_signing_alg: 'ES256',
         id_token_signed_response_alg: 'ES256',
         id_token_encrypted_response_alg: 'A128KW',
-        userinfo_signed_response_alg: 'HS256',
+        userinfo_signed_response_alg: 'ES256',
         userinfo_encrypted_response_alg: 'dir',
         userinfo_encrypted_response_enc: 'A256GCM',
         request_object_signing_alg: 'ES256',
@@ -1182,15 +1183,14 @@ describe(`openapi.yaml against a running server (${storageKind})`, () => {
     const leaked = { ...res, body: { keys: [{ ...key, d: 'AAAA' }] } };
     expect(responseProblems(leaked)).not.toEqual([]);
 
-    for (const alg of SERVER_SIGNING_ALGS.filter((a) => a !== server.config.signingKeys.alg)) {
-      const other = await startTestServer({ SIGNING_KEY_ALG: alg });
-      try {
-        const keys = await call(other, 'GET', '/jwks');
-        expect(keys.status).toBe(200);
-        expect((keys.body as { keys: JsonObject[] }).keys.map((k) => k.alg)).toEqual([alg]);
-      } finally {
-        await other.close();
-      }
+    // every algorithm the operator may choose, in one key set
+    const other = await startTestServer({ SIGNING_KEY_ALGS: SERVER_SIGNING_ALGS.join(',') });
+    try {
+      const keys = await call(other, 'GET', '/jwks');
+      expect(keys.status).toBe(200);
+      expect((keys.body as { keys: JsonObject[] }).keys.map((k) => k.alg).sort()).toEqual([...SERVER_SIGNING_ALGS].sort());
+    } finally {
+      await other.close();
     }
   });
 
@@ -1515,16 +1515,25 @@ describe(`openapi.yaml against a running server (${storageKind})`, () => {
       expect([deleted.status, deleted.text]).toEqual([204, '']);
     });
 
-    it('lists and adds signing keys as documented', async () => {
+    it('lists and adds signing keys as documented: every algorithm, or the one named', async () => {
+      const states = async () => ((await admin('GET', '/keys')).body.keys as JsonObject[]).map((key) => `${key.alg as string} ${key.state as string}`).sort();
       const before = await admin('GET', '/keys');
       expect(before.status).toBe(200);
-      expect((before.body.keys as JsonObject[]).map((key) => key.state)).toEqual(['active']);
-      const added = await admin('POST', '/keys/rotate');
-      expect([added.status, added.body.state, added.headers.get('location')]).toEqual([201, 'pending', null]);
-      expect(((await admin('GET', '/keys')).body.keys as JsonObject[]).map((key) => [key.kid, key.state])).toEqual([
-        [added.body.kid, 'pending'],
-        [(before.body.keys as JsonObject[])[0]!.kid, 'active'],
-      ]);
+      expect(await states()).toEqual(['ES256 active', 'RS256 active']);
+
+      const one = await admin('POST', '/keys/rotate', { json: { alg: 'RS256' } });
+      expect([one.status, one.headers.get('location')]).toEqual([201, null]);
+      expect((one.body.keys as JsonObject[]).map((key) => [key.alg, key.state])).toEqual([['RS256', 'pending']]);
+      expect(await states()).toEqual(['ES256 active', 'RS256 active', 'RS256 pending']);
+
+      const all = await admin('POST', '/keys/rotate');
+      expect((all.body.keys as JsonObject[]).map((key) => [key.alg, key.state])).toEqual([['ES256', 'pending'], ['RS256', 'pending']]);
+      expect(await states()).toEqual(['ES256 active', 'ES256 pending', 'RS256 active', 'RS256 pending', 'RS256 pending']);
+
+      for (const body of [{ alg: 'EdDSA' }, { alg: 'HS256' }, { alg: 'RS256', extra: true }]) {
+        const refused = await admin('POST', '/keys/rotate', { json: body });
+        expect([refused.status, refused.body.error], JSON.stringify(body)).toEqual([400, 'invalid_request']);
+      }
     });
 
     it('lists the audit trail, newest first and filtered, as documented', async () => {

@@ -4,7 +4,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { OAuthError } from '../../src/http/oauth-error.js';
 import { needsClientSecret, validateClientMetadata } from '../../src/registration/validate-metadata.js';
 
-const policy = { scopesSupported: ['openid', 'profile', 'email', 'api:read'], outboundAllowedHosts: new Set(['keys.internal:8443']) };
+const policy = { scopesSupported: ['openid', 'profile', 'email', 'api:read'], outboundAllowedHosts: new Set(['keys.internal:8443']), serverSigningAlgs: ['ES256', 'RS256'] };
 const web = { redirect_uris: ['https://rp.example/cb'] };
 
 let es256: Record<string, unknown>;
@@ -131,6 +131,9 @@ const rules: Rule[] = [
   { rule: 'encrypting to the client needs its keys', accepts: () => ({ ...web, userinfo_encrypted_response_alg: 'RSA-OAEP-256', jwks: { keys: [rsa2048] } }), refuses: () => ({ ...web, userinfo_encrypted_response_alg: 'RSA-OAEP-256' }), error: 'invalid_client_metadata', mentions: 'requires jwks or jwks_uri' },
   { rule: 'no RSA1_5 key management', accepts: () => ({ ...web, id_token_encrypted_response_alg: 'dir' }), refuses: () => ({ ...web, id_token_encrypted_response_alg: 'RSA1_5' }), error: 'invalid_client_metadata', mentions: 'id_token_encrypted_response_alg' },
   // signing algorithms of responses
+  { rule: 'id_token_signed_response_alg RS256 (the default) or ES256: the server holds keys for those', accepts: () => ({ ...web, id_token_signed_response_alg: 'RS256', userinfo_signed_response_alg: 'ES256' }), refuses: () => ({ ...web, id_token_signed_response_alg: 'PS256' }), error: 'invalid_client_metadata', mentions: 'id_token_signed_response_alg PS256 is not supported: this server signs with ES256, RS256 (id_token_signing_alg_values_supported)' },
+  { rule: 'id_token_signed_response_alg never HMAC: ID tokens are signed with server keys', accepts: () => ({ ...web, id_token_signed_response_alg: 'ES256' }), refuses: () => ({ ...web, id_token_signed_response_alg: 'HS256' }), error: 'invalid_client_metadata', mentions: 'id_token_signed_response_alg HS256' },
+  { rule: 'userinfo_signed_response_alg only an algorithm the server holds a key for', accepts: () => ({ ...web, userinfo_signed_response_alg: 'RS256' }), refuses: () => ({ ...web, userinfo_signed_response_alg: 'EdDSA' }), error: 'invalid_client_metadata', mentions: 'userinfo_signed_response_alg EdDSA is not supported: this server signs with ES256, RS256 (userinfo_signing_alg_values_supported)' },
   { rule: 'id_token_signed_response_alg never none', accepts: () => ({ ...web, id_token_signed_response_alg: 'ES256' }), refuses: () => ({ ...web, id_token_signed_response_alg: 'none' }), error: 'invalid_client_metadata', mentions: 'id_token_signed_response_alg' },
   // numbers, booleans, scope
   { rule: 'default_max_age is a non-negative integer', accepts: () => ({ ...web, default_max_age: 0 }), refuses: () => ({ ...web, default_max_age: -1 }), error: 'invalid_client_metadata', mentions: 'default_max_age' },
@@ -225,7 +228,7 @@ describe('which clients get a client_secret', () => {
     ['client_secret_post', { ...web, token_endpoint_auth_method: 'client_secret_post' }, true],
     ['client_secret_jwt', { ...web, token_endpoint_auth_method: 'client_secret_jwt' }, true],
     ['public client', { ...web, token_endpoint_auth_method: 'none' }, false],
-    ['public client with HS256 ID tokens', { ...web, token_endpoint_auth_method: 'none', id_token_signed_response_alg: 'HS256' }, true],
+    ['public client with HS256 request objects', { ...web, token_endpoint_auth_method: 'none', request_object_signing_alg: 'HS256' }, true],
     ['public client with symmetric ID token encryption', { ...web, token_endpoint_auth_method: 'none', id_token_encrypted_response_alg: 'A128KW' }, true],
   ] as const)('%s: %s', async (_name, input, expected) => {
     expect(needsClientSecret(await validateClientMetadata(input, policy))).toBe(expected);

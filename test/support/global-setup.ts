@@ -8,6 +8,7 @@ import { PGlite } from '@electric-sql/pglite';
 import type { TestProject } from 'vitest/node';
 import { openEmbedded } from '../../src/storage/embedded.js';
 import { migrate } from '../../src/storage/migrate.js';
+import { generateServerKeyPair } from '../../src/tokens/server-keys.js';
 
 declare module 'vitest' {
   export interface ProvidedContext {
@@ -16,6 +17,8 @@ declare module 'vitest' {
      * PGlite costs seconds (initdb); loading this dump takes about half a second.
      */
     embeddedTemplate: EmbeddedTemplate | null;
+    /** One RS256 key pair for the whole run, which test servers start with (test-server.ts says why). */
+    serverRsaKeyPair: Awaited<ReturnType<typeof generateServerKeyPair>>;
   }
 }
 
@@ -72,5 +75,6 @@ export default async function setup(project: TestProject): Promise<() => Promise
     throw built.status === 'rejected' ? built.reason : (template as PromiseRejectedResult).reason;
   }
   project.provide('embeddedTemplate', template.value);
+  project.provide('serverRsaKeyPair', await generateServerKeyPair('RS256'));
   return teardown;
 }

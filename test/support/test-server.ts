@@ -5,6 +5,9 @@ import pg from 'pg';
 import { pino, type Logger } from 'pino';
 import { inject } from 'vitest';
 import { buildApp } from '../../src/app.js';
+import { createSecretBox } from '../../src/crypto/secret-box.js';
+import { ServerKeyRepository } from '../../src/storage/server-key-repository.js';
+import { sealServerKey } from '../../src/tokens/server-keys.js';
 import { loadConfig, type Config } from '../../src/config/config.js';
 import type { Database } from '../../src/storage/database.js';
 import { openEmbedded, type EmbeddedOptions } from '../../src/storage/embedded.js';
@@ -86,6 +89,21 @@ export function schemaUrl(schema: string): string {
   return url.toString();
 }
 
+/**
+ * Every server holds an RS256 key (SIGNING_KEY_ALGS must include it), and a 2048-bit RSA key costs
+ * 100 to 400 ms of CPU to generate, unevenly: at every start of hundreds of test servers that adds
+ * up. So global-setup.ts makes one RS256 key pair for the run, and a fresh test server's database
+ * gets it under a kid of its own, sealed under TEST_SECRETS_KEY, just before the server starts:
+ * the server finds an RS256 key made "now", as if its own first start had made it.
+ * Tests of key generation itself build ServerKeys, or serveApp, over freshDatabase().
+ * TEST_SEED_RSA_KEY=off turns this off (to measure what it saves).
+ */
+async function seedRsaKey(db: Database): Promise<void> {
+  const now = Math.floor(Date.now() / 1000);
+  const secrets = createSecretBox([Buffer.from(TEST_SECRETS_KEY, 'base64')]);
+  await new ServerKeyRepository(db).insert(sealServerKey('RS256', inject('serverRsaKeyPair'), secrets, now, now));
+}
+
 export interface TestServer {
   /** Base URL the server listens on, also its issuer unless ISSUER was given. */
   url: string;
@@ -118,6 +136,7 @@ export async function startTestServer(
       }),
   );
   const config = loadConfig({ PORT: String(probe), ISSUER: `http://127.0.0.1:${probe}`, SECRETS_KEY: TEST_SECRETS_KEY, ...RATE_LIMITS_OFF, ...env });
+  if (!shareDatabaseOf && env.SECRETS_KEY === undefined && process.env.TEST_SEED_RSA_KEY !== 'off') await seedRsaKey(database.db);
   const app = await buildApp(config, { db: database.db, logger });
   await app.listen({ port: probe, host: '127.0.0.1' });
   return {

@@ -133,8 +133,8 @@ export class FakeAdminApi implements AdminApi {
     return { keys: [] };
   }
 
-  async rotateKey(): Promise<ServerKeyInfo> {
-    return { kid: 'k2', alg: 'ES256', created_at: 0, activates_at: 600, state: 'pending' };
+  async rotateKeys(alg?: string): Promise<{ keys: ServerKeyInfo[] }> {
+    return { keys: [{ kid: 'k2', alg: alg ?? 'ES256', created_at: 0, activates_at: 600, state: 'pending' }] };
   }
 
   async listAudit(query: AuditListQuery): Promise<AuditPage> {

@@ -126,9 +126,10 @@ export class FakeAdminApi {
     if (path === '/admin/keys' && method === 'GET') return send(200, { keys: this.keys });
     if (path === '/admin/keys/rotate' && method === 'POST') {
       const now = Math.floor(Date.now() / 1000);
-      const key = { kid: `key-${this.keys.length + 1}`, alg: 'ES256', created_at: now, activates_at: now + 600, state: 'pending' };
+      const alg = typeof body === 'object' && body !== null && 'alg' in body ? String(body.alg) : 'ES256';
+      const key = { kid: `key-${this.keys.length + 1}`, alg, created_at: now, activates_at: now + 600, state: 'pending' };
       this.keys.push(key);
-      return send(201, key);
+      return send(201, { keys: [key] });
     }
     if (path === '/admin/clients' && method === 'GET') {
       const limit = Number(url.searchParams.get('limit') ?? '50');
