@@ -41,6 +41,14 @@ export function connectPostgres(url: string, poolSize: number, log: Logger): Dat
         throw classifyDatabaseError(error);
       });
       let broken = false;
+      // A checked-out connection has no listener of the pool's: a reset socket would emit 'error'
+      // with nobody listening and crash the process. The query in flight fails on its own; this
+      // only marks the connection for destruction.
+      const onError = (error: Error) => {
+        broken = true;
+        log.warn({ reason: unavailabilityReason(error) ?? error.message }, 'PostgreSQL connection failed during a transaction');
+      };
+      client.on('error', onError);
       try {
         await run(client, 'BEGIN');
         const tx: Queryable = {
@@ -55,7 +63,9 @@ export function connectPostgres(url: string, poolSize: number, log: Logger): Dat
         if (!broken) await client.query('ROLLBACK').catch(() => (broken = true));
         throw error;
       } finally {
-        // a connection that failed is destroyed, not handed to the next request
+        // a connection that failed is destroyed, not handed to the next request; it keeps the
+        // listener then, for the errors a dying socket may still raise
+        if (!broken) client.removeListener('error', onError);
         client.release(broken);
       }
     },
