@@ -27,6 +27,8 @@
 //                         bench/profiles/ and its top functions are printed after the run
 //   BENCH_SERVER_ENV      extra server settings for experiments, "NAME=value NAME=value"
 //                         (e.g. DATABASE_POOL_SIZE=20); recorded in results.json
+//   BENCH_OBSERVED_ENV    settings of the observed server only, over its defaults ("METRICS=off" to
+//                         cost the rate limits alone, "RATE_LIMIT_REGISTER=off ..." the metrics alone)
 //   BENCH_SERVER_ENTRY    server script to run instead of dist/server.js (A/B of a modified build)
 //
 // Observability cost, side by side in the same run: every scenario but the untracked twin runs
@@ -79,6 +81,11 @@ const ADMIN_LIST_CLIENTS = 100_000;
 /** The scenario compared with the crypto ceiling, and the share of it the issue asks for. */
 const CEILING_SCENARIO = 'token-pkjwt';
 const CEILING_TARGET_PERCENT = 80;
+
+/** "NAME=value NAME=value" as an object. */
+function parseEnv(text) {
+  return Object.fromEntries(text.split(/\s+/).filter((pair) => pair.includes('=')).map((pair) => [pair.slice(0, pair.indexOf('=')), pair.slice(pair.indexOf('=') + 1)]));
+}
 
 /** The baseline and observed servers of the side-by-side comparison (part B's variables included). */
 const BASELINE_ENV = { METRICS: 'off', RATE_LIMIT_REGISTER: 'off', RATE_LIMIT_REGISTER_GLOBAL: 'off', RATE_LIMIT_TOKEN: 'off' };
@@ -422,13 +429,14 @@ async function prepareAdminList(settings, baseUrl) {
   );
   console.log(`  loaded ${ADMIN_LIST_CLIENTS} clients by SQL in ${((Date.now() - started) / 1000).toFixed(1)} s`);
   const { bootstrapAdminClient } = await import('../dist/admin/bootstrap.js');
+  const { cliChangeContext } = await import('../dist/cli/local-database.js');
   const { loadConfig } = await import('../dist/config/config.js');
   const { connectPostgres } = await import('../dist/storage/postgres.js');
   const { pino } = await import('pino');
   const db = connectPostgres(settings.benchUrl, 2, pino({ level: 'silent' }));
   let credentials;
   try {
-    credentials = await bootstrapAdminClient(db, loadConfig({ DATABASE_URL: settings.benchUrl, SECRETS_KEY, ISSUER: baseUrl }));
+    credentials = await bootstrapAdminClient(db, loadConfig({ DATABASE_URL: settings.benchUrl, SECRETS_KEY, ISSUER: baseUrl }), cliChangeContext());
   } finally {
     await db.close();
   }
@@ -629,7 +637,7 @@ async function bench(settings) {
   try {
     await waitForReady(baseUrl, server);
     // once the baseline has migrated the fresh database
-    observed = startServer(Number(new URL(observedUrl).port), settings.benchUrl, null, { ...OBSERVED_ENV, ...settings.serverEnv, ISSUER: baseUrl });
+    observed = startServer(Number(new URL(observedUrl).port), settings.benchUrl, null, { ...OBSERVED_ENV, ...settings.serverEnv, ...parseEnv(process.env.BENCH_OBSERVED_ENV ?? ''), ISSUER: baseUrl });
     await waitForReady(observedUrl, observed);
     console.log(
       `oidc-registrar bench: node ${process.version}, ${cpus().length} CPUs, ` +

@@ -18,32 +18,84 @@ export type RegistrationVerdict =
   /** `first`: the first refusal of this counter's window (across every instance). */
   | { refused: true; by: 'address' | 'global'; retryAfterMs: number; first: boolean };
 
-/**
- * Counts a registration from `address` against the per-address limit and the global ceiling, in
- * one statement on the shared database, and says whether it is over either.
- */
-export async function countRegistration(
-  repository: RateLimitRepository,
-  limits: RegistrationLimits,
-  address: string,
-  now: number,
-): Promise<RegistrationVerdict> {
-  const { perAddress, global } = limits;
-  const addressHit = perAddress && { key: addressRegistrationKey(address), windowMs: perAddress.windowMs, max: perAddress.max };
-  const globalHit = global && { key: GLOBAL_REGISTRATION_KEY, windowMs: global.windowMs };
-  let counts: { address: { count: number; resetAt: number } | undefined; shared: { count: number; resetAt: number } | undefined };
-  if (addressHit && globalHit) counts = await repository.hitBoth(addressHit, globalHit, now);
-  else if (addressHit) counts = { address: await repository.hit(addressHit, now), shared: undefined };
-  else if (globalHit) counts = { address: undefined, shared: await repository.hit(globalHit, now) };
-  else return { refused: false };
+/** The most registrations one statement counts. */
+const MAX_BATCH = 500;
 
-  if (perAddress && counts.address && counts.address.count > perAddress.max) {
-    return { refused: true, by: 'address', retryAfterMs: counts.address.resetAt - now, first: counts.address.count === perAddress.max + 1 };
+/**
+ * Counts registrations against the per-address limit and the global ceiling on the shared
+ * database, batched: while one statement is in flight, the registrations arriving meanwhile wait
+ * and are counted together by the next one. An idle server sends one statement per request, as
+ * before; a busy one sends one per round trip, not one per request (each round trip is a socket
+ * write and a wake-up, the main cost of the check). Every request still gets the verdict it
+ * would have got counted alone, in order of arrival.
+ */
+export class RegistrationCounter {
+  #queue: { address: string; resolve: (verdict: RegistrationVerdict) => void; reject: (error: unknown) => void }[] = [];
+  #flushing = false;
+
+  constructor(
+    private readonly repository: RateLimitRepository,
+    private readonly limits: RegistrationLimits,
+    private readonly now: () => number = () => Date.now(),
+  ) {}
+
+  count(address: string): Promise<RegistrationVerdict> {
+    return new Promise((resolve, reject) => {
+      this.#queue.push({ address, resolve, reject });
+      if (!this.#flushing) void this.#flush();
+    });
   }
-  if (global && counts.shared && counts.shared.count > global.max) {
-    return { refused: true, by: 'global', retryAfterMs: counts.shared.resetAt - now, first: counts.shared.count === global.max + 1 };
+
+  async #flush(): Promise<void> {
+    this.#flushing = true;
+    try {
+      while (this.#queue.length > 0) {
+        const batch = this.#queue.splice(0, MAX_BATCH);
+        try {
+          const verdicts = await this.#countBatch(batch.map((entry) => entry.address));
+          batch.forEach((entry, i) => entry.resolve(verdicts[i]!));
+        } catch (error) {
+          for (const entry of batch) entry.reject(error);
+        }
+      }
+    } finally {
+      this.#flushing = false;
+    }
   }
-  return { refused: false };
+
+  async #countBatch(addresses: readonly string[]): Promise<RegistrationVerdict[]> {
+    const { perAddress, global } = this.limits;
+    const now = this.now();
+    const perKey = new Map<string, number>();
+    for (const address of addresses) perKey.set(addressRegistrationKey(address), (perKey.get(addressRegistrationKey(address)) ?? 0) + 1);
+    const counts = await this.repository.hitBatch(
+      [...perKey].map(([key, n]) => ({ key, n })),
+      perAddress && { windowMs: perAddress.windowMs, max: perAddress.max },
+      global && { key: GLOBAL_REGISTRATION_KEY, windowMs: global.windowMs },
+      now,
+    );
+    // each request's place among its address's requests: the count before the batch plus its
+    // rank within the batch; the shared count likewise, among the requests the addresses admitted
+    const ranks = new Map<string, number>();
+    const byAddress = addresses.map((address): RegistrationVerdict | undefined => {
+      if (perAddress === undefined) return undefined;
+      const key = addressRegistrationKey(address);
+      const rank = (ranks.get(key) ?? 0) + 1;
+      ranks.set(key, rank);
+      const window = counts.addresses.get(key)!;
+      const place = window.count - perKey.get(key)! + rank;
+      return place > perAddress.max ? { refused: true, by: 'address', retryAfterMs: window.resetAt - now, first: place === perAddress.max + 1 } : undefined;
+    });
+    const sharedAdmitted = byAddress.filter((verdict) => verdict === undefined).length;
+    let sharedRank = 0;
+    return byAddress.map((verdict): RegistrationVerdict => {
+      if (verdict !== undefined) return verdict;
+      if (global === undefined || counts.shared === undefined) return { refused: false };
+      sharedRank += 1;
+      const place = counts.shared.count - sharedAdmitted + sharedRank;
+      return place > global.max ? { refused: true, by: 'global', retryAfterMs: counts.shared.resetAt - now, first: place === global.max + 1 } : { refused: false };
+    });
+  }
 }
 
 /**
@@ -57,9 +109,10 @@ export function registrationStore(
   logger: FastifyBaseLogger,
   now: () => number = () => Date.now(),
 ): FastifyRateLimitStoreCtor {
+  const counter = new RegistrationCounter(repository, limits, now);
   return class RegistrationRateLimitStore implements FastifyRateLimitStore {
     incr(key: string, callback: (error: Error | null, result?: { current: number; ttl: number }) => void, timeWindow: number, max: number): void {
-      countRegistration(repository, limits, key, now()).then(
+      counter.count(key).then(
         (verdict) => {
           if (!verdict.refused) return callback(null, { current: 1, ttl: timeWindow });
           if (verdict.by === 'global' && verdict.first) {
