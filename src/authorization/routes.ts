@@ -28,6 +28,9 @@ export const PAGE_CSP = "default-src 'none'; style-src 'self'; img-src 'self' ht
  */
 export const pageCspAllowingFormTarget = (source: string): string => PAGE_CSP.replace("form-action 'self'", `form-action 'self' ${source}`);
 
+/** The per-response policy of a confirmation page whose form may redirect to a client. */
+const formTargetCsp = new WeakMap<FastifyReply, string>();
+
 /** Usernames are at most 64 characters; anything much longer is not worth a password check. */
 const MAX_USERNAME_LENGTH = 256;
 
@@ -83,8 +86,9 @@ export function signInRoutes(app: FastifyInstance, deps: SignInDeps, issuer: str
 
   registerFormBody(app);
   app.addHook('onSend', async (_request, reply, payload) => {
-    if (!reply.hasHeader('content-security-policy')) void reply.header('content-security-policy', PAGE_CSP);
+    // replaces helmet's policy (set on every response before this hook)
     void reply
+      .header('content-security-policy', formTargetCsp.get(reply) ?? PAGE_CSP)
       .header('x-frame-options', 'DENY')
       .header('referrer-policy', 'no-referrer');
     if (!reply.hasHeader('cache-control')) void reply.header('cache-control', 'no-store');
@@ -186,7 +190,7 @@ export function signInRoutes(app: FastifyInstance, deps: SignInDeps, issuer: str
       return sendPage(reply, 200, signedOutPage(scope.context, 'You are not signed in'));
     }
     const secret = visitorCsrfSecret(scope, request, reply);
-    if (valid.redirectTo !== undefined) void reply.header('content-security-policy', pageCspAllowingFormTarget(formActionSource(valid.redirectTo)));
+    if (valid.redirectTo !== undefined) formTargetCsp.set(reply, pageCspAllowingFormTarget(formActionSource(valid.redirectTo)));
     return sendPage(
       reply,
       200,
