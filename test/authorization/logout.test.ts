@@ -209,6 +209,8 @@ describe(`RP-initiated logout (${storageKind})`, () => {
       const page = await alice.get(query({ id_token_hint: hint }));
       expect(page.status).toBe(200);
       expect(page.text).toContain('The request was made for a different sign-in than the one in this browser.');
+      // no redirect to allow: the pages' own policy
+      expect(page.headers.get('content-security-policy')).toBe(PAGE_CSP);
     }
     const hint = await mintIdToken(server, { aud: clientId, sub: aliceId, sid: 'another-session' });
     const page = await alice.get(query({ id_token_hint: hint }));
