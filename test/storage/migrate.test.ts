@@ -37,6 +37,27 @@ describe('migrations', () => {
     }
   });
 
+  it('0011 gives sessions from before it a public sid of their own', async () => {
+    const { db, drop } = await freshDatabase();
+    try {
+      // back to the schema before 0011, with a session in it
+      await db.query('ALTER TABLE sessions DROP COLUMN sid');
+      await db.query("DELETE FROM schema_migrations WHERE version = '0011_session_sid.sql'");
+      await db.query("INSERT INTO users (id, username, password_hash, created_at, updated_at) VALUES (repeat('a', 32), 'old', 'x', 0, 0)");
+      for (const name of ['a', 'b']) {
+        await db.query("INSERT INTO sessions (id_hash, user_id, created_at, last_seen_at, auth_time, amr, expires_at) VALUES ($1, repeat('a', 32), 0, 0, 0, '{pwd}', 9999999999)", [Buffer.from(name)]);
+      }
+      expect(await migrate(db)).toEqual(['0011_session_sid.sql']);
+      const sids = (await db.query<{ sid: string }>('SELECT sid FROM sessions')).map((row) => row.sid);
+      expect(sids).toHaveLength(2);
+      for (const sid of sids) expect(sid).toMatch(/^[0-9a-f]{32}$/);
+      expect(new Set(sids).size).toBe(2);
+    } finally {
+      await db.close();
+      await drop();
+    }
+  });
+
   it('roll back a failing transaction entirely', async () => {
     const { db, drop } = await freshDatabase();
     try {
