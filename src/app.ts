@@ -231,7 +231,14 @@ export async function buildApp(config: Config, appDeps: AppDeps): Promise<Fastif
     async (scope) => {
       jwksRoute(scope, serverKeys);
       // HTML pages with headers of their own; the API's JSON and helmet defaults stay as they are
-      await scope.register(async (pagesScope) => signInRoutes(pagesScope, signInDeps, config.issuer));
+      await scope.register(async (pagesScope) =>
+        signInRoutes(pagesScope, signInDeps, config.issuer, {
+          issuer: config.issuer,
+          keys: serverKeys,
+          findClient: (clientId) => clients.findById(clientId),
+          now,
+        }),
+      );
       // each in a scope of its own: they read different body types
       await scope.register(async (registrationScope) => {
         await limitRegistration(registrationScope, config.rateLimits, rateLimitCounters, app.log);

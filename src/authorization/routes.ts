@@ -9,7 +9,8 @@ import { CSRF_FIELD, errorPage, loginPage, logoutPage, PAGE_PATHS, signedOutPage
 import { DatabaseUnavailableError } from '../storage/unavailable.js';
 import { CSRF_COOKIE, csrfToken, csrfTokenMatches, newCsrfSecret, validCsrfSecret } from './csrf.js';
 import { validReturnTo } from './return-to.js';
-import { endSession, resumeSession } from './sessions.js';
+import { formActionSource, LOGOUT_PARAMETERS, LogoutRequestError, logoutParams, validateLogoutRequest, type LogoutDeps, type ValidLogoutRequest } from './logout-request.js';
+import { endSession, resumeSession, type ActiveSession } from './sessions.js';
 import { signIn, type SignInDeps } from './sign-in.js';
 
 export const SESSION_COOKIE = 'oidcr_session';
@@ -19,6 +20,16 @@ export const SESSION_COOKIE = 'oidcr_session';
  * stylesheet (and images) loads, forms post only here, no framing, nothing cached or referred.
  */
 export const PAGE_CSP = "default-src 'none'; style-src 'self'; img-src 'self' https: data:; form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
+
+/**
+ * The sign-out confirmation of an RP-initiated logout: its form's 303 leads to the client's
+ * post_logout_redirect_uri, and browsers apply form-action to the redirects after a form
+ * submission, so that one origin (already validated) is allowed beside 'self'.
+ */
+export const pageCspAllowingFormTarget = (source: string): string => PAGE_CSP.replace("form-action 'self'", `form-action 'self' ${source}`);
+
+/** The per-response policy of a confirmation page whose form may redirect to a client. */
+const formTargetCsp = new WeakMap<FastifyReply, string>();
 
 /** Usernames are at most 64 characters; anything much longer is not worth a password check. */
 const MAX_USERNAME_LENGTH = 256;
@@ -63,7 +74,7 @@ function formIsOurs(scope: PageScope, request: FastifyRequest, action: string, f
 const CSRF_REFUSED = ['This form has expired', 'The form could not be accepted. Go back, reload the page and try again.'] as const;
 
 /** Sign-in pages: GET/POST /login, GET /session, GET/POST /logout and their stylesheet. */
-export function signInRoutes(app: FastifyInstance, deps: SignInDeps, issuer: string): void {
+export function signInRoutes(app: FastifyInstance, deps: SignInDeps, issuer: string, logout: LogoutDeps): void {
   const prefix = new URL(issuer).pathname.replace(/\/$/, '');
   const scope: PageScope = {
     issuer,
@@ -75,8 +86,9 @@ export function signInRoutes(app: FastifyInstance, deps: SignInDeps, issuer: str
 
   registerFormBody(app);
   app.addHook('onSend', async (_request, reply, payload) => {
+    // replaces helmet's policy (set on every response before this hook)
     void reply
-      .header('content-security-policy', PAGE_CSP)
+      .header('content-security-policy', formTargetCsp.get(reply) ?? PAGE_CSP)
       .header('x-frame-options', 'DENY')
       .header('referrer-policy', 'no-referrer');
     if (!reply.hasHeader('cache-control')) void reply.header('cache-control', 'no-store');
@@ -156,17 +168,79 @@ export function signInRoutes(app: FastifyInstance, deps: SignInDeps, issuer: str
     return sendPage(reply, 200, statusPage(scope.context, { csrfToken: csrfToken(secret, paths.logout), username: session.user.username, authTime: session.authTime }));
   });
 
-  app.get(PAGE_PATHS.logout, async (request, reply) => {
+  /**
+   * The end_session_endpoint (OpenID Connect RP-Initiated Logout 1.0): a request, by GET or by a
+   * POST without our confirmation fields, is validated and answered with the confirmation page;
+   * only the confirmation (a CSRF-checked POST from that page) signs the user out. Without a session
+   * there is nothing to confirm: the user goes straight to the validated post_logout_redirect_uri,
+   * or sees the signed-out page.
+   */
+  const logoutRequest = async (request: FastifyRequest, reply: FastifyReply, source: unknown): Promise<FastifyReply> => {
+    let valid: ValidLogoutRequest;
+    try {
+      valid = await validateLogoutRequest(logout, logoutParams(source));
+    } catch (error) {
+      if (!(error instanceof LogoutRequestError)) throw error;
+      request.log.info({ reason: error.reason }, 'logout request refused');
+      return refuseForm(scope, reply, 400, error.title, error.userMessage);
+    }
     const session = await resumeSession(deps.sessions, sessionCookie(request));
+    if (session === undefined) {
+      if (valid.redirectTo !== undefined) return reply.redirect(valid.redirectTo, 303);
+      return sendPage(reply, 200, signedOutPage(scope.context, 'You are not signed in'));
+    }
     const secret = visitorCsrfSecret(scope, request, reply);
-    return sendPage(reply, 200, logoutPage(scope.context, { csrfToken: csrfToken(secret, paths.logout), username: session?.user.username }));
-  });
+    if (valid.redirectTo !== undefined) formTargetCsp.set(reply, pageCspAllowingFormTarget(formActionSource(valid.redirectTo)));
+    return sendPage(
+      reply,
+      200,
+      logoutPage(scope.context, {
+        csrfToken: csrfToken(secret, paths.logout),
+        username: session.user.username,
+        client: valid.client,
+        returnHost: valid.redirectTo === undefined ? undefined : new URL(valid.redirectTo).host || undefined,
+        otherSignIn: otherSignIn(valid, session),
+        request: valid.params,
+      }),
+    );
+  };
+
+  app.get(PAGE_PATHS.logout, async (request, reply) => logoutRequest(request, reply, request.query));
 
   app.post(PAGE_PATHS.logout, async (request, reply) => {
     const form = formParams(request.body);
+    if (form[CSRF_FIELD] === undefined && form.confirm === undefined) {
+      // A relying party's POST: cross-site, so the SameSite=Lax session cookie did not come with it.
+      // The same request as a GET (a top-level navigation, which carries it) finds the session.
+      if (sessionCookie(request) === undefined) {
+        const query = new URLSearchParams(LOGOUT_PARAMETERS.flatMap((name) => (form[name] === undefined ? [] : [[name, form[name]!] as [string, string]])));
+        const search = query.toString();
+        return reply.redirect(`${paths.logout}${search === '' ? '' : `?${search}`}`, 303);
+      }
+      return logoutRequest(request, reply, form);
+    }
     if (!formIsOurs(scope, request, paths.logout, form)) return refuseForm(scope, reply, 403, ...CSRF_REFUSED);
-    if (await endSession(deps.sessions, sessionCookie(request))) request.log.info('signed out');
+    let valid: ValidLogoutRequest;
+    try {
+      valid = await validateLogoutRequest(logout, logoutParams(form));
+    } catch (error) {
+      if (!(error instanceof LogoutRequestError)) throw error;
+      request.log.info({ reason: error.reason }, 'logout confirmation refused');
+      return refuseForm(scope, reply, 400, error.title, error.userMessage);
+    }
+    if (await endSession(deps.sessions, sessionCookie(request))) request.log.info({ clientId: valid.client?.clientId }, 'signed out');
     void reply.header('set-cookie', serializeCookie(SESSION_COOKIE, '', { ...scope.cookie, maxAge: 0 }));
+    if (valid.redirectTo !== undefined) return reply.redirect(valid.redirectTo, 303);
     return sendPage(reply, 200, signedOutPage(scope.context));
   });
+}
+
+/**
+ * Whether a verified hint names another sign-in than the browser's: its sid is not this session's,
+ * or (a hint without sid) its sub is not this user. The user is asked all the same (§2: the OP
+ * MUST ask then) and told; confirming signs out the session of this browser, the only one it has.
+ */
+function otherSignIn(valid: ValidLogoutRequest, session: ActiveSession): boolean {
+  if (valid.hint === undefined) return false;
+  return valid.hint.sid !== undefined ? valid.hint.sid !== session.sid : valid.hint.sub !== session.user.id;
 }

@@ -28,6 +28,11 @@ export interface SessionDeps {
 /** A session in use: what pages (and later /authorize) need to know about the signed-in user. */
 export interface ActiveSession {
   idHash: Buffer;
+  /**
+   * The session's public identifier, for the `sid` claim of ID tokens (and logout hints): random,
+   * independent of the cookie; the cookie value and its hash never appear in a token.
+   */
+  sid: string;
   user: SessionUser;
   authTime: number;
   amr: readonly string[];
@@ -39,6 +44,7 @@ export async function startSession(deps: SessionDeps, userId: string, amr: reado
   const now = deps.now();
   await deps.sessions.insert({
     idHash: hashToken(cookieValue),
+    sid: randomToken(128),
     userId,
     createdAt: now,
     lastSeenAt: now,
@@ -76,7 +82,7 @@ export async function resumeSession(deps: SessionDeps, cookieValue: string | und
     return undefined;
   }
   if (now - stored.lastSeenAt >= LAST_SEEN_RESOLUTION_SECONDS) await deps.sessions.touch(idHash, now, LAST_SEEN_RESOLUTION_SECONDS);
-  return { idHash, user, authTime: stored.authTime, amr: stored.amr };
+  return { idHash, sid: stored.sid, user, authTime: stored.authTime, amr: stored.amr };
 }
 
 /** Ends the session a cookie names, on every instance (they all read the same table). */

@@ -14,7 +14,8 @@ const AUTHENTICATING_METHODS = TOKEN_ENDPOINT_AUTH_METHODS.filter((method) => me
 /**
  * OpenID Connect Discovery 1.0 §3 / RFC 8414 §2 metadata, built once from the constants that
  * registration validates against. Only endpoints that exist are announced: there is no
- * authorization endpoint here, so none is named. What the server signs with is what it holds keys
+ * authorization endpoint here, so none is named; end_session_endpoint is the sign-out page, which
+ * takes RP-initiated logout requests. What the server signs with is what it holds keys
  * for (SIGNING_KEY_ALGS, which registration checks too); request objects are not accepted
  * (request_parameter_supported false), so no request_object_* algorithms are announced.
  */

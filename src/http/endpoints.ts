@@ -5,6 +5,8 @@ export const ENDPOINT_PATHS = {
   introspection: '/introspect',
   revocation: '/revoke',
   jwks: '/jwks',
+  /** RP-Initiated Logout 1.0: the sign-out page's own path (src/pages/templates.ts PAGE_PATHS.logout). */
+  endSession: '/logout',
 } as const;
 
 /** The absolute URL of every endpoint, as discovery announces them. */
@@ -15,6 +17,7 @@ export function endpointUrls(issuer: string) {
     introspection_endpoint: `${issuer}${ENDPOINT_PATHS.introspection}`,
     revocation_endpoint: `${issuer}${ENDPOINT_PATHS.revocation}`,
     jwks_uri: `${issuer}${ENDPOINT_PATHS.jwks}`,
+    end_session_endpoint: `${issuer}${ENDPOINT_PATHS.endSession}`,
   } as const;
 }
 

@@ -1,10 +1,12 @@
+import { ENDPOINT_PATHS } from '../http/endpoints.js';
 import { html, type Html } from './html.js';
 
 /** Where the pages live under the issuer path; the routes and the templates read these. */
 export const PAGE_PATHS = {
   login: '/login',
   session: '/session',
-  logout: '/logout',
+  /** Also the end_session_endpoint (RP-Initiated Logout 1.0), announced by discovery. */
+  logout: ENDPOINT_PATHS.endSession,
   stylesheet: '/assets/pages.css',
 } as const;
 
@@ -107,6 +109,7 @@ export function statusPage(context: PageContext, page: StatusPage): Html {
 <p>Signed in as <strong class="username">${page.username}</strong> since <time datetime="${new Date(page.authTime * 1000).toISOString()}">${since}</time>.</p>
 <form method="post" action="${context.prefix}${PAGE_PATHS.logout}">
 ${csrfField(page.csrfToken)}
+<input type="hidden" name="confirm" value="yes">
 <button type="submit">Sign out</button>
 </form>`,
   );
@@ -116,19 +119,37 @@ export interface LogoutPage {
   csrfToken: string;
   /** Who would be signed out; undefined when nobody is signed in. */
   username: string | undefined;
+  /** The application that asked for the sign-out (RP-initiated logout), when known. */
+  client?: { name: string | undefined; clientId: string; host: string | undefined } | undefined;
+  /** Where the user goes afterwards: the host of the validated post_logout_redirect_uri. */
+  returnHost?: string | undefined;
+  /** The request's id_token_hint names another sign-in than this browser's (RP-Initiated Logout §2). */
+  otherSignIn?: boolean;
+  /** The logout request, carried through the form so the POST validates it again. */
+  request?: Readonly<Record<string, string | undefined>>;
 }
 
 /** The sign-out confirmation: a GET never signs anyone out, the button (a CSRF-checked POST) does. */
 export function logoutPage(context: PageContext, page: LogoutPage): Html {
   if (page.username === undefined) return signedOutPage(context, 'You are not signed in');
+  const client = page.client;
+  const named = client
+    ? html`<strong class="client-name">${client.name ?? client.clientId}</strong>${client.host !== undefined ? html` (<span class="client-host">${client.host}</span>)` : ''}`
+    : undefined;
+  const carried = Object.entries(page.request ?? {}).filter((entry): entry is [string, string] => entry[1] !== undefined);
   return layout(
     context,
     'Sign out',
     html`<h1>Sign out</h1>
-<p>You are signed in as <strong class="username">${page.username}</strong>. Do you want to sign out?</p>
-<form method="post" action="${context.prefix}${PAGE_PATHS.logout}">
+${named ? html`<p>${named} asks to sign you out of this server.</p>
+` : ''}${page.otherSignIn ? html`<p class="notice">The request was made for a different sign-in than the one in this browser.</p>
+` : ''}<p>You are signed in as <strong class="username">${page.username}</strong>. Do you want to sign out?</p>
+${page.returnHost !== undefined ? html`<p>You will then return to <span class="return-host">${page.returnHost}</span>.</p>
+` : ''}<form method="post" action="${context.prefix}${PAGE_PATHS.logout}">
 ${csrfField(page.csrfToken)}
-<button type="submit" autofocus>Sign out</button>
+<input type="hidden" name="confirm" value="yes">
+${carried.map(([name, value]) => html`<input type="hidden" name="${name}" value="${value}">
+`)}<button type="submit" autofocus>Sign out</button>
 </form>`,
   );
 }

@@ -1,8 +1,10 @@
 import type { Queryable } from './database.js';
 
-/** A browser session as stored (migration 0009); times in seconds since the epoch. */
+/** A browser session as stored (migrations 0009, 0011); times in seconds since the epoch. */
 export interface StoredSession {
   idHash: Buffer;
+  /** The session's public identifier: the `sid` claim of its ID tokens; unrelated to the cookie. */
+  sid: string;
   userId: string;
   createdAt: number;
   lastSeenAt: number;
@@ -13,6 +15,7 @@ export interface StoredSession {
 
 type SessionRow = {
   id_hash: Uint8Array;
+  sid: string;
   user_id: string;
   created_at: number | string;
   last_seen_at: number | string;
@@ -23,6 +26,7 @@ type SessionRow = {
 
 const toSession = (row: SessionRow): StoredSession => ({
   idHash: Buffer.from(row.id_hash),
+  sid: row.sid,
   userId: row.user_id,
   createdAt: Number(row.created_at),
   lastSeenAt: Number(row.last_seen_at),
@@ -37,9 +41,9 @@ export class SessionRepository {
 
   async insert(session: StoredSession): Promise<void> {
     await this.db.query(
-      `INSERT INTO sessions (id_hash, user_id, created_at, last_seen_at, auth_time, amr, expires_at)
-       VALUES ($1, $2, $3, $4, $5, $6, $7)`,
-      [session.idHash, session.userId, session.createdAt, session.lastSeenAt, session.authTime, [...session.amr], session.expiresAt],
+      `INSERT INTO sessions (id_hash, sid, user_id, created_at, last_seen_at, auth_time, amr, expires_at)
+       VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
+      [session.idHash, session.sid, session.userId, session.createdAt, session.lastSeenAt, session.authTime, [...session.amr], session.expiresAt],
     );
   }
 

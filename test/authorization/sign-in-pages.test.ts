@@ -172,7 +172,8 @@ describe(`sign-in pages (${storageKind})`, () => {
     it('a sign-out POST without the token leaves the session alive', async () => {
       const alice = visitor();
       await alice.signIn('alice', PASSWORD);
-      expect((await alice.post('/logout', {})).status).toBe(403);
+      // the form's own fields but the token (a POST with none of them is a relying party's logout request)
+      expect((await alice.post('/logout', { confirm: 'yes' })).status).toBe(403);
       expect((await alice.get('/session')).status).toBe(200);
     });
   });
@@ -221,8 +222,8 @@ describe(`sign-in pages (${storageKind})`, () => {
     it('expired sessions are purged', async () => {
       const sessions = new SessionRepository(server.db);
       const now = Math.floor(Date.now() / 1000);
-      await sessions.insert({ idHash: hashToken('old'), userId: aliceId, createdAt: now - 100, lastSeenAt: now - 100, authTime: now - 100, amr: ['pwd'], expiresAt: now - 1 });
-      await sessions.insert({ idHash: hashToken('idle'), userId: aliceId, createdAt: now - 400, lastSeenAt: now - 301, authTime: now - 400, amr: ['pwd'], expiresAt: now + 1000 });
+      await sessions.insert({ idHash: hashToken('old'), sid: 'old', userId: aliceId, createdAt: now - 100, lastSeenAt: now - 100, authTime: now - 100, amr: ['pwd'], expiresAt: now - 1 });
+      await sessions.insert({ idHash: hashToken('idle'), sid: 'idle', userId: aliceId, createdAt: now - 400, lastSeenAt: now - 301, authTime: now - 400, amr: ['pwd'], expiresAt: now + 1000 });
       expect(await sessions.purgeExpired(now, 300)).toBeGreaterThanOrEqual(2);
       expect(await sessions.find(hashToken('old'))).toBeUndefined();
       expect(await sessions.find(hashToken('idle'))).toBeUndefined();

@@ -46,6 +46,8 @@ import { USER_CLAIMS } from '../../src/users/claims.js';
 import { MAX_PASSWORD_LENGTH, MIN_PASSWORD_LENGTH } from '../../src/users/password.js';
 import { USERNAME } from '../../src/users/username.js';
 import { adminToken, bootstrapAdmin } from '../support/admin.js';
+import { mintIdToken } from '../support/id-tokens.js';
+import { createUser, Visitor } from '../support/sign-in.js';
 import { request, startTestServer, storageKind, type TestServer } from '../support/test-server.js';
 
 type JsonObject = Record<string, unknown>;
@@ -267,7 +269,8 @@ function responseProblems(exchange: Exchange): string[] {
   }
   const schemaPointer = `${response.pointer}/content/${escapeToken(mediaType)}/schema`;
   // /metrics: Prometheus text, checked as such by test/metrics with a Prometheus parser
-  if (mediaType === 'text/plain') return [...problems, ...schemaProblems(schemaPointer, exchange.text).map((p) => `${label}: body ${p}`)];
+  // the logout pages: HTML for a browser, checked as such by test/authorization/logout*.test.ts
+  if (mediaType === 'text/plain' || mediaType === 'text/html') return [...problems, ...schemaProblems(schemaPointer, exchange.text).map((p) => `${label}: body ${p}`)];
   if (exchange.body === undefined) {
     problems.push(`${label}: a JSON body is documented, got ${JSON.stringify(exchange.text.slice(0, 200))}`);
     return problems;
@@ -433,6 +436,8 @@ describe('openapi.yaml against the code', () => {
         'POST /introspect',
         'POST /revoke',
         'GET /jwks',
+        'GET /logout',
+        'POST /logout',
         'GET /healthz',
         'GET /readyz',
         'GET /metrics',
@@ -577,7 +582,9 @@ describe('openapi.yaml against the code', () => {
     const problems: string[] = [];
     for (const [key, codes] of documentedResponses()) {
       const status = Number(key.split(' ').at(-1));
-      if (status >= 400 && codes.size === 0) problems.push(`${key}: an error status without the OAuthError shape`);
+      // the logout pages answer a person's browser: their refusals are HTML error pages
+      const page = key.startsWith('GET /logout ') || key.startsWith('POST /logout ');
+      if (status >= 400 && codes.size === 0 && !page) problems.push(`${key}: an error status without the OAuthError shape`);
       for (const code of codes) {
         const expected = OAUTH_ERRORS[code as keyof typeof OAUTH_ERRORS]?.status;
         if (expected !== status) problems.push(`${key}: ${code} is a ${String(expected)} error`);
@@ -606,7 +613,8 @@ describe('openapi.yaml against the code', () => {
         // a new signing key has no URI of its own to name
         if (status === '201' && headers.location?.required !== true && operationKey(op) !== 'POST /admin/keys/rotate') problems.push(`${where}: Location`);
         // access_denied (registration closed) answers no credential, so it carries no Bearer challenge
-        const challenged = status === '401' || (status === '403' && where !== 'POST /register 403');
+        // nor does the sign-out form's CSRF refusal (no credential either: a page for a browser)
+        const challenged = status === '401' || (status === '403' && where !== 'POST /register 403' && where !== 'POST /logout 403');
         if (challenged && headers['www-authenticate']?.required !== true) problems.push(`${where}: WWW-Authenticate`);
       }
       const security = (op.node.security as unknown[]).map((s) => Object.keys(asObject(s, 'security')).join());
@@ -1236,6 +1244,40 @@ describe(`openapi.yaml against a running server (${storageKind})`, () => {
   });
 
   // ---- the admin API ----
+
+  it('ends sessions at the end_session_endpoint, each answer as documented (RP-Initiated Logout 1.0)', async () => {
+    const back = 'https://rp.example/bye';
+    const client = await register({ redirect_uris: ['https://rp.example/cb'], post_logout_redirect_uris: [back], client_name: 'Logout RP' });
+    const clientId = client.body.client_id as string;
+    const userId = await createUser(server, `logout-${randomUUID().slice(0, 8)}`, 'correct horse battery');
+    const username = (await server.db.query<{ username: string }>('SELECT username FROM users WHERE id = $1', [userId]))[0]!.username;
+    const browser = new Visitor(server.url);
+    /** A page exchange (redirects not followed), checked against the document. */
+    const page = async (method: 'GET' | 'POST', path: string, form?: Record<string, string>, visitor = browser) => {
+      const res = await visitor.send(method, path, form);
+      conforms({ method, path, status: res.status, headers: res.headers, text: res.text, body: undefined });
+      return res;
+    };
+    const hidden = (html: string) => Object.fromEntries([...html.matchAll(/<input type="hidden" name="([^"]+)" value="([^"]*)">/g)].map((m) => [m[1]!, m[2]!.replace(/&amp;/g, '&')]));
+
+    const hint = await mintIdToken(server, { aud: clientId, sub: userId });
+    const params = new URLSearchParams({ id_token_hint: hint, post_logout_redirect_uri: back, state: 's1' });
+    // no session: straight back to the client
+    expect((await page('GET', `/logout?${params.toString()}`)).location).toBe(`${back}?state=s1`);
+    // a foreign redirect URI: the error page, by GET and POST
+    const foreign = { id_token_hint: hint, post_logout_redirect_uri: 'https://evil.example/' };
+    expect((await page('GET', `/logout?${new URLSearchParams(foreign).toString()}`)).status).toBe(400);
+    expect((await page('POST', '/logout', { ...foreign, confirm: 'yes' })).status).toBe(403);
+    await browser.signIn(username, 'correct horse battery');
+    expect((await page('POST', '/logout', foreign)).status).toBe(400);
+    // a relying party's POST: with the cookie the confirmation, without it on to the GET
+    expect((await page('POST', '/logout', Object.fromEntries(params))).status).toBe(200);
+    expect((await page('POST', '/logout', Object.fromEntries(params), new Visitor(server.url))).status).toBe(303);
+    const confirmation = await page('GET', `/logout?${params.toString()}`);
+    expect(confirmation.status).toBe(200);
+    const out = await page('POST', '/logout', hidden(confirmation.text));
+    expect([out.status, out.location]).toEqual([303, `${back}?state=s1`]);
+  });
 
   describe('the admin API', () => {
     let adminServer: TestServer;
