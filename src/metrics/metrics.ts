@@ -67,6 +67,19 @@ export const NO_METRICS: Metrics = {
   observeFetch: (fetch) => fetch,
 };
 
+/** One value per key, made on first use: the label children of a metric (few, fixed sets). */
+function memo<T>(make: (key: string) => T): (key: string) => T {
+  const made = new Map<string, T>();
+  return (key) => {
+    let value = made.get(key);
+    if (value === undefined) {
+      value = make(key);
+      made.set(key, value);
+    }
+    return value;
+  };
+}
+
 /** Database statements take milliseconds; the default buckets start at 5 ms. */
 const QUERY_BUCKETS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 10];
 /** Requests and outbound fetches: prom-client's defaults (5 ms to 10 s) fit them. */
@@ -107,13 +120,24 @@ export function createMetrics(connections: () => PoolConnections): Metrics {
     },
   });
 
-  const recordQuery = (kind: StatementKind, ok: boolean, seconds: number) => queryDuration.observe({ kind, outcome: ok ? 'ok' : 'error' }, seconds);
+  // prom-client hashes a label object on every call; each of the few label sets gets its child once
+  const queryChild = memo((key: string) => queryDuration.labels({ kind: key.slice(1), outcome: key[0] === '1' ? 'ok' : 'error' }));
+  const requestChild = memo((key: string) => {
+    const [method, status, route] = key.split('\0') as [string, string, string];
+    return requests.labels({ method, route, status });
+  });
+  const durationChild = memo((key: string) => {
+    const [method, route] = key.split('\0') as [string, string];
+    return requestDuration.labels({ method, route });
+  });
+  const recordQuery = (kind: StatementKind, ok: boolean, seconds: number) => queryChild(`${ok ? 1 : 0}${kind}`).observe(seconds);
 
   return {
     registry,
     httpRequest(method, route, status, seconds) {
-      requests.inc({ method, route, status });
-      requestDuration.observe({ method, route }, seconds);
+      // NUL is in no method, status or route template: the key splits back apart
+      requestChild(`${method}\0${status}\0${route}`).inc();
+      durationChild(`${method}\0${route}`).observe(seconds);
       if (status === 429) rateLimited.inc({ route });
     },
     registrationCompleted: (mode) => registrations.inc({ mode }),
