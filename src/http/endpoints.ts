@@ -1,5 +1,6 @@
 /** Every endpoint's path under the issuer: routes, discovery and response URIs all read these. */
 export const ENDPOINT_PATHS = {
+  authorization: '/authorize',
   registration: '/register',
   token: '/token',
   introspection: '/introspect',
@@ -10,6 +11,7 @@ export const ENDPOINT_PATHS = {
 /** The absolute URL of every endpoint, as discovery announces them. */
 export function endpointUrls(issuer: string) {
   return {
+    authorization_endpoint: `${issuer}${ENDPOINT_PATHS.authorization}`,
     registration_endpoint: `${issuer}${ENDPOINT_PATHS.registration}`,
     token_endpoint: `${issuer}${ENDPOINT_PATHS.token}`,
     introspection_endpoint: `${issuer}${ENDPOINT_PATHS.introspection}`,
