@@ -36,18 +36,29 @@ describe.runIf(existsSync(CHROMIUM))(`the code flow in a real browser with openi
   });
 
   /** A fresh browser profile whose requests to `redirectUri` are caught and answered here. */
-  async function visitor(redirectUri: string): Promise<{ context: BrowserContext; page: Page; callback: () => Promise<URL> }> {
+  async function visitor(redirectUri: string): Promise<{ context: BrowserContext; page: Page; callback: () => Promise<URL>; posted: () => Promise<URLSearchParams> }> {
     const context = await browser.newContext();
     const page = await context.newPage();
     page.on('console', (message) => void (message.type() === 'error' && problems.push(message.text())));
     page.on('pageerror', (error) => void problems.push(error.message));
-    let resolve: (url: URL) => void = () => undefined;
-    const reached = new Promise<URL>((r) => (resolve = r));
-    await context.route((url) => url.href.startsWith(redirectUri), async (route) => {
-      resolve(new URL(route.request().url()));
+    const arrivals: { url: URL; body: string | null }[] = [];
+    const waiting: ((arrival: { url: URL; body: string | null }) => void)[] = [];
+    // the client's whole origin, for as long as the context lives: the browser may ask it for a favicon too
+    await context.route((url) => url.origin === new URL(redirectUri).origin, async (route) => {
+      if (route.request().url().startsWith(redirectUri)) {
+        const arrival = { url: new URL(route.request().url()), body: route.request().postData() };
+        const waiter = waiting.shift();
+        if (waiter) waiter(arrival);
+        else arrivals.push(arrival);
+      }
       await route.fulfill({ status: 200, contentType: 'text/plain', body: 'back at the client' });
     });
-    return { context, page, callback: () => reached };
+    const next = () => new Promise<{ url: URL; body: string | null }>((resolve) => {
+      const arrival = arrivals.shift();
+      if (arrival) resolve(arrival);
+      else waiting.push(resolve);
+    });
+    return { context, page, callback: async () => (await next()).url, posted: async () => new URLSearchParams((await next()).body ?? '') };
   }
 
   async function signIn(page: Page): Promise<void> {
@@ -109,7 +120,7 @@ describe.runIf(existsSync(CHROMIUM))(`the code flow in a real browser with openi
       insecure,
     );
     const { url, checks } = await start(config, redirectUri);
-    const { context, page, callback } = await visitor(redirectUri);
+    const { context, page, callback, posted: visitorPosted } = await visitor(redirectUri);
     await page.goto(url.href);
     await signIn(page);
     await page.click('button[value=allow]');
@@ -119,18 +130,12 @@ describe.runIf(existsSync(CHROMIUM))(`the code flow in a real browser with openi
 
     // form_post: the self-submitting form runs under the CSP (its script allowed by hash)
     const formPost = await start(config, redirectUri, { response_mode: 'form_post' });
-    let posted: string | undefined;
-    await context.unroute(() => true);
-    const reached = new Promise<void>((resolve) => {
-      void context.route((u) => u.href.startsWith(redirectUri), async (route) => {
-        posted = route.request().postData() ?? undefined;
-        resolve();
-        await route.fulfill({ status: 200, contentType: 'text/plain', body: 'posted' });
-      });
-    });
-    await page.goto(formPost.url.href);
-    await reached;
-    const body = new URLSearchParams(posted);
+    // the page where the consent left off must have finished loading before the next navigation
+    await page.waitForURL((u) => u.href.startsWith(redirectUri));
+    const arrival = visitorPosted();
+    // the form submits itself while the page loads: wait only for the navigation to start
+    await page.goto(formPost.url.href, { waitUntil: 'commit' });
+    const body = await arrival;
     expect(body.get('iss')).toBe(server.config.issuer);
     const request = new Request(redirectUri, { method: 'POST', body, headers: { 'content-type': 'application/x-www-form-urlencoded' } });
     const tokens2 = await oidc.authorizationCodeGrant(config, request, formPost.checks);
