@@ -47,6 +47,7 @@ import { UserRepository } from './storage/user-repository.js';
 import type { AccessTokenDeps } from './tokens/access-tokens.js';
 import { jwksRoute, tokenRoutes } from './tokens/routes.js';
 import { ServerKeys, serverKeySealContext } from './tokens/server-keys.js';
+import { userInfoRoutes } from './tokens/userinfo.js';
 import { metadataPolicyOf } from './registration/validate-metadata.js';
 
 export interface AppDeps {
@@ -257,6 +258,7 @@ export async function buildApp(config: Config, appDeps: AppDeps): Promise<Fastif
         await limitTokenEndpoints(tokenScope, config.rateLimits, config.issuer, app.log);
         tokenRoutes(tokenScope, clientAuthDeps, tokenDeps, metrics, { authorizations, findUser: (id) => users.findById(id) });
       });
+      await scope.register(async (userInfoScope) => userInfoRoutes(userInfoScope, { tokens: tokenDeps, findUser: (id) => users.findById(id) }));
       await scope.register(async (adminScope) =>
         adminRoutes(adminScope, adminDeps, tokenDeps, { serverKeys, repository: serverKeyRepository }, metrics, {
           initialAccessTokens: registrationDeps.access.tokens,

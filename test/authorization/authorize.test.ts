@@ -414,4 +414,41 @@ describe(`authorization endpoint (${storageKind})`, () => {
       expect(responseOf(res).code).toBeDefined();
     });
   });
+
+  describe('userinfo (OpenID Connect Core §5.3)', () => {
+    const userinfo = (token: string | undefined, method = 'GET') =>
+      request(server, method, '/userinfo', token === undefined ? {} : { headers: { authorization: `Bearer ${token}` } });
+
+    it('answers the claims of the token\'s scope, sub for openid alone', async () => {
+      const carol = await createUser(server, 'carol', PASSWORD);
+      await request(server, 'PATCH', `/admin/users/${carol}`, { token: admin, body: JSON.stringify({ email: 'carol@example.com', email_verified: true, name: 'Carol', phone_number: '+33123456789' }), headers: { 'content-type': 'application/merge-patch+json' } });
+      const visitor = new Visitor(server.url);
+      await visitor.signIn('carol', PASSWORD);
+      const { code } = await codeFor(confidential, { scope: 'openid profile email' }, visitor);
+      const tokens = await exchange(confidential, { code });
+      for (const method of ['GET', 'POST']) {
+        const res = await userinfo(tokens.body.access_token, method);
+        expect(res.status, res.text).toBe(200);
+        expect(res.headers.get('cache-control')).toBe('no-store');
+        expect(res.body).toEqual({ sub: carol, name: 'Carol', preferred_username: 'carol', updated_at: expect.any(Number), email: 'carol@example.com', email_verified: true });
+      }
+      const { code: narrow } = await codeFor(confidential, { scope: 'openid' }, visitor);
+      expect((await userinfo((await exchange(confidential, { code: narrow })).body.access_token)).body).toEqual({ sub: carol });
+    });
+
+    it('refuses a missing or unknown token (401), a token without openid (403), a client\'s own token (401)', async () => {
+      const missing = await userinfo(undefined);
+      expect([missing.status, missing.headers.get('www-authenticate')]).toEqual([401, 'Bearer']);
+      expect((await userinfo('not-a-token')).status).toBe(401);
+      const client = await register({ redirect_uris: [REDIRECT], scope: 'profile' });
+      const { code } = await codeFor(client, { scope: 'profile' });
+      const noOpenid = await userinfo((await exchange(client, { code })).body.access_token);
+      expect([noOpenid.status, noOpenid.body.error]).toEqual([403, 'insufficient_scope']);
+      const machine = await register({ grant_types: ['client_credentials'], scope: 'openid' });
+      const own = await postForm(server, '/token', { grant_type: 'client_credentials', scope: 'openid' }, { authorization: basic(machine.client_id, machine.client_secret) });
+      expect((await userinfo(own.body.access_token)).status).toBe(401);
+      const inBody = await postForm(server, '/userinfo', { access_token: 'x' });
+      expect([inBody.status, inBody.body.error]).toEqual([400, 'invalid_request']);
+    });
+  });
 });

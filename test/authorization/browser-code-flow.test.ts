@@ -97,6 +97,8 @@ describe.runIf(existsSync(CHROMIUM))(`the code flow in a real browser with openi
     const claims = tokens.claims()!;
     expect(claims).toMatchObject({ iss: server.config.issuer, sub: aliceId, aud: config.clientMetadata().client_id, amr: ['pwd'] });
     expect(tokens.scope).toBe('openid profile');
+    const userinfo = await oidc.fetchUserInfo(config, tokens.access_token, aliceId);
+    expect(userinfo).toMatchObject({ sub: aliceId, preferred_username: 'alice' });
     await context.close();
 
     // another browser, consent remembered: the sign-in form leads straight back to the client

@@ -57,8 +57,7 @@ describe(`discovery (${storageKind})`, () => {
       });
       expect(probe.status, `${name} ${path}`).not.toBe(404);
     }
-    // userinfo is not served yet
-    expect(body).not.toHaveProperty('userinfo_endpoint');
+    expect(body.userinfo_endpoint).toBe(`${server.config.issuer}/userinfo`);
   });
 
   it('announces exactly the configured SIGNING_KEY_ALGS, and registration refuses any other', async () => {

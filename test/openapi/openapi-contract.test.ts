@@ -436,6 +436,8 @@ describe('openapi.yaml against the code', () => {
         'PUT /register/{client_id}',
         'DELETE /register/{client_id}',
         'POST /token',
+        'GET /userinfo',
+        'POST /userinfo',
         'POST /introspect',
         'POST /revoke',
         'GET /jwks',
@@ -1176,6 +1178,30 @@ describe(`openapi.yaml against a running server (${storageKind})`, () => {
     expect((tokens.body as JsonObject).id_token).toEqual(expect.any(String));
     const again = await call(server, 'POST', '/token', exchange);
     expect([again.status, (again.body as JsonObject).error]).toEqual([400, 'invalid_grant']);
+
+    // the UserInfo endpoint, with the first (now revoked) token, and fresh ones with and without openid
+    const accessToken = (tokens.body as JsonObject).access_token as string;
+    expect((await call(server, 'GET', '/userinfo', { token: accessToken })).status).toBe(401);
+    const freshToken = async (scope: string) => {
+      const fresh = randomBytes(32).toString('base64url');
+      await new AuthorizationRepository(server.db).insertCode({
+        codeHash: createHash('sha256').update(fresh).digest(), clientId: rp.client_id as string, userId, redirectUri: 'https://rp.example/cb', redirectUriGiven: true,
+        codeChallenge: null, scope, nonce: null, sid: 'sid', authTime: now, amr: ['pwd'], authTimeRequired: false, createdAt: now, expiresAt: now + 60,
+      });
+      const res = await call(server, 'POST', '/token', form({ grant_type: 'authorization_code', code: fresh, redirect_uri: 'https://rp.example/cb' }, { authorization: basic(rp.client_id as string, rp.client_secret as string) }));
+      return (res.body as JsonObject).access_token as string;
+    };
+    const token = await freshToken('openid');
+    const profileOnly = await freshToken('profile');
+    for (const method of ['GET', 'POST']) {
+      const info = await call(server, method, '/userinfo', { token });
+      expect([info.status, (info.body as JsonObject).sub]).toEqual([200, userId]);
+      expect((await call(server, method, '/userinfo')).status).toBe(401);
+      const refused = await call(server, method, '/userinfo', { token: profileOnly });
+      expect([refused.status, (refused.body as JsonObject).error]).toEqual([403, 'insufficient_scope']);
+    }
+    const inBody = await call(server, 'POST', '/userinfo', form({ access_token: token }));
+    expect([inBody.status, (inBody.body as JsonObject).error]).toEqual([400, 'invalid_request']);
   });
 
   it('introspects and revokes access tokens, a client its own only (RFC 7662, RFC 7009)', async () => {
