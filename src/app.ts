@@ -37,6 +37,8 @@ import { inTransaction } from './storage/transaction.js';
 import { SessionRepository } from './storage/session-repository.js';
 import { passwordCredentials } from './authorization/password-credentials.js';
 import { signInRoutes } from './authorization/routes.js';
+import { authorizeRoutes, cspForAuthorizationReturn, type AuthorizeDeps } from './authorization/authorize/routes.js';
+import { AuthorizationRepository, ConsentRepository } from './storage/authorization-repository.js';
 import type { SignInDeps } from './authorization/sign-in.js';
 import { InitialAccessTokenRepository } from './storage/initial-access-token-repository.js';
 import { RegistrationPolicyRepository } from './storage/registration-policy-repository.js';
@@ -45,6 +47,7 @@ import { UserRepository } from './storage/user-repository.js';
 import type { AccessTokenDeps } from './tokens/access-tokens.js';
 import { jwksRoute, tokenRoutes } from './tokens/routes.js';
 import { ServerKeys, serverKeySealContext } from './tokens/server-keys.js';
+import { userInfoRoutes } from './tokens/userinfo.js';
 import { metadataPolicyOf } from './registration/validate-metadata.js';
 
 export interface AppDeps {
@@ -226,19 +229,32 @@ export async function buildApp(config: Config, appDeps: AppDeps): Promise<Fastif
     verifyCredentials: passwordCredentials(users),
     throttle: { counters: rateLimitCounters, limits: config.loginThrottle },
   };
+  const authorizations = new AuthorizationRepository(deps.db);
+  const consents = new ConsentRepository(deps.db);
+  const authorizeDeps: AuthorizeDeps = {
+    issuer: config.issuer,
+    clients,
+    authorizations,
+    consents,
+    sessions: signInDeps.sessions,
+    scopesSupported: config.scopesSupported,
+    now,
+  };
 
   await app.register(
     async (scope) => {
       jwksRoute(scope, serverKeys);
       // HTML pages with headers of their own; the API's JSON and helmet defaults stay as they are
-      await scope.register(async (pagesScope) =>
-        signInRoutes(pagesScope, signInDeps, config.issuer, {
-          issuer: config.issuer,
-          keys: serverKeys,
-          findClient: (clientId) => clients.findById(clientId),
-          now,
-        }),
-      );
+      await scope.register(async (pagesScope) => {
+        signInRoutes(
+          pagesScope,
+          signInDeps,
+          config.issuer,
+          { issuer: config.issuer, keys: serverKeys, findClient: (clientId) => clients.findById(clientId), now },
+          { cspForReturnTo: cspForAuthorizationReturn(authorizeDeps) },
+        );
+        authorizeRoutes(pagesScope, authorizeDeps);
+      });
       // each in a scope of its own: they read different body types
       await scope.register(async (registrationScope) => {
         await limitRegistration(registrationScope, config.rateLimits, rateLimitCounters, app.log);
@@ -246,15 +262,16 @@ export async function buildApp(config: Config, appDeps: AppDeps): Promise<Fastif
       });
       await scope.register(async (tokenScope) => {
         await limitTokenEndpoints(tokenScope, config.rateLimits, config.issuer, app.log);
-        tokenRoutes(tokenScope, clientAuthDeps, tokenDeps, metrics);
+        tokenRoutes(tokenScope, clientAuthDeps, tokenDeps, metrics, { authorizations, findUser: (id) => users.findById(id) });
       });
+      await scope.register(async (userInfoScope) => userInfoRoutes(userInfoScope, { tokens: tokenDeps, findUser: (id) => users.findById(id) }));
       await scope.register(async (adminScope) =>
         adminRoutes(adminScope, adminDeps, tokenDeps, { serverKeys, repository: serverKeyRepository }, metrics, {
           initialAccessTokens: registrationDeps.access.tokens,
           policies: registrationDeps.policies,
           transaction,
           now,
-        }, { users, transaction, now }),
+        }, { users, transaction, now }, { users, consents, transaction }),
       );
     },
     { prefix },
@@ -274,6 +291,7 @@ export async function buildApp(config: Config, appDeps: AppDeps): Promise<Fastif
       referenceTokens: await references.purgeExpired(now()),
       rateLimitCounters: await rateLimitCounters.purgeExpired(Date.now()),
       sessions: await sessions.purgeExpired(now(), config.sessions.idleTimeoutSeconds),
+      authorizations: await authorizations.purgeExpired(now()),
     };
     if (Object.values(purged).some((count) => count > 0)) app.log.debug(purged, 'purged expired assertion ids, revocations, reference tokens, rate-limit counters and sessions');
     // keys of clients changed or deleted on another instance: unused (versions are checked per

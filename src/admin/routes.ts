@@ -23,6 +23,7 @@ import { listAudit } from './audit.js';
 import { createInitialAccessToken, getInitialAccessToken, listInitialAccessTokens, revokeInitialAccessToken, type InitialAccessTokenDeps } from './initial-access-tokens.js';
 import { clearDefaultPolicy, createPolicy, deletePolicy, getPolicy, listPolicies, replacePolicy, setDefaultPolicy, type PolicyDeps } from './policies.js';
 import { invalidRequest } from '../http/oauth-error.js';
+import { listConsents, revokeConsent, type ConsentDeps } from './consents.js';
 import { createUser, deleteUser, getUser, listUsers, patchUser, setUserDisabled, setUserPassword, type UserDeps } from './users.js';
 import type { Metrics } from '../metrics/metrics.js';
 
@@ -61,6 +62,7 @@ export function adminRoutes(
   metrics: Pick<Metrics, 'registrationCompleted'>,
   control: InitialAccessTokenDeps & PolicyDeps,
   userDeps: UserDeps,
+  consentDeps: ConsentDeps,
 ): void {
   requireAdminToken(app, tokens, (entry) => deps.audit.record(entry));
   acceptsOnly(app, 'application/json');
@@ -226,6 +228,14 @@ export function adminRoutes(
       return noStore(reply).send(updated);
     });
   }
+
+  app.get<{ Params: { id: string } }>(`${user}/consents`, async (request, reply) => noStore(reply).send(await listConsents(consentDeps, request.params.id)));
+
+  app.delete<{ Params: { id: string; clientId: string } }>(`${user}/consents/:clientId`, async (request, reply) => {
+    await revokeConsent(consentDeps, request.params.id, request.params.clientId, adminContext(request));
+    request.log.info({ user_id: request.params.id, client_id: request.params.clientId, admin_client_id: request.adminClientId }, 'consent revoked by an operator');
+    return noStore(reply).code(204).send();
+  });
 
   app.post<{ Params: { id: string } }>(`${user}/set-password`, async (request, reply) => {
     const updated = await setUserPassword(userDeps, request.params.id, objectBody(request.body), adminContext(request));

@@ -39,6 +39,8 @@ export const AUDIT_ACTIONS = [
   'user.enable',
   /** An operator set a user's password (changed_fields: password; never the password or its hash). */
   'user.set_password',
+  /** An operator revoked the consent a user gave a client (the next authorization asks again). */
+  'user.revoke_consent',
   /** A run of `secrets reseal`: counts only. */
   'secrets.reseal',
   /** A request to the admin API refused with 401 or 403. */

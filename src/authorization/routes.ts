@@ -28,24 +28,29 @@ export const PAGE_CSP = "default-src 'none'; style-src 'self'; img-src 'self' ht
  */
 export const pageCspAllowingFormTarget = (source: string): string => PAGE_CSP.replace("form-action 'self'", `form-action 'self' ${source}`);
 
-/** The per-response policy of a confirmation page whose form may redirect to a client. */
-const formTargetCsp = new WeakMap<FastifyReply, string>();
+/** CSPs routes chose for their answer (usePageCsp); every other page gets PAGE_CSP. */
+const chosenCsp = new WeakMap<FastifyReply, string>();
+
+/** Answers this request with `csp` instead of PAGE_CSP (a page whose form may lead to a client). */
+export function usePageCsp(reply: FastifyReply, csp: string): void {
+  chosenCsp.set(reply, csp);
+}
 
 /** Usernames are at most 64 characters; anything much longer is not worth a password check. */
 const MAX_USERNAME_LENGTH = 256;
 
-interface PageScope {
+export interface PageScope {
   issuer: string;
   context: PageContext;
   cookie: { path: string; secure: boolean };
 }
 
-function sendPage(reply: FastifyReply, status: number, page: Html): FastifyReply {
+export function sendPage(reply: FastifyReply, status: number, page: Html): FastifyReply {
   return reply.code(status).type('text/html; charset=utf-8').send(page.text);
 }
 
 /** The visitor's CSRF secret, set as a cookie when the visitor has none yet. */
-function visitorCsrfSecret(scope: PageScope, request: FastifyRequest, reply: FastifyReply): string {
+export function visitorCsrfSecret(scope: PageScope, request: FastifyRequest, reply: FastifyReply): string {
   const current = readCookie(request.headers.cookie, CSRF_COOKIE);
   if (validCsrfSecret(current)) return current;
   const secret = newCsrfSecret();
@@ -53,7 +58,7 @@ function visitorCsrfSecret(scope: PageScope, request: FastifyRequest, reply: Fas
   return secret;
 }
 
-function refuseForm(scope: PageScope, reply: FastifyReply, status: number, title: string, message: string): FastifyReply {
+export function refuseForm(scope: PageScope, reply: FastifyReply, status: number, title: string, message: string): FastifyReply {
   return sendPage(reply, status, errorPage(scope.context, { title, message }));
 }
 
@@ -63,7 +68,7 @@ function refuseForm(scope: PageScope, reply: FastifyReply, status: number, title
  * (Under Referrer-Policy no-referrer Chromium sends `Origin: null` for our own forms: that
  * names no other origin, so the token decides.)
  */
-function formIsOurs(scope: PageScope, request: FastifyRequest, action: string, form: Readonly<Record<string, string>>): boolean {
+export function formIsOurs(scope: PageScope, request: FastifyRequest, action: string, form: Readonly<Record<string, string>>): boolean {
   const origin = request.headers.origin;
   if (origin !== undefined && origin !== 'null' && origin !== new URL(scope.issuer).origin) return false;
   const site = request.headers['sec-fetch-site'];
@@ -71,24 +76,35 @@ function formIsOurs(scope: PageScope, request: FastifyRequest, action: string, f
   return csrfTokenMatches(readCookie(request.headers.cookie, CSRF_COOKIE), action, form[CSRF_FIELD]);
 }
 
-const CSRF_REFUSED = ['This form has expired', 'The form could not be accepted. Go back, reload the page and try again.'] as const;
+export const CSRF_REFUSED = ['This form has expired', 'The form could not be accepted. Go back, reload the page and try again.'] as const;
+
+/** The scope every page route shares: the issuer, its path, the cookie attributes. */
+export function pageScope(issuer: string): PageScope {
+  const prefix = new URL(issuer).pathname.replace(/\/$/, '');
+  return { issuer, context: { prefix }, cookie: { path: prefix === '' ? '/' : prefix, secure: issuer.startsWith('https:') } };
+}
+
+export interface SignInRouteOptions {
+  /**
+   * The CSP of a sign-in page that continues at `returnTo`, when that needs more than PAGE_CSP:
+   * sign-in for an authorization request ends in a redirect to the client, and Chromium applies
+   * the form's form-action to every redirect that follows the POST.
+   */
+  cspForReturnTo?: (returnTo: string) => Promise<string | undefined>;
+}
 
 /** Sign-in pages: GET/POST /login, GET /session, GET/POST /logout and their stylesheet. */
-export function signInRoutes(app: FastifyInstance, deps: SignInDeps, issuer: string, logout: LogoutDeps): void {
-  const prefix = new URL(issuer).pathname.replace(/\/$/, '');
-  const scope: PageScope = {
-    issuer,
-    context: { prefix },
-    cookie: { path: prefix === '' ? '/' : prefix, secure: issuer.startsWith('https:') },
-  };
+export function signInRoutes(app: FastifyInstance, deps: SignInDeps, issuer: string, logout: LogoutDeps, options: SignInRouteOptions = {}): void {
+  const scope = pageScope(issuer);
+  const prefix = scope.context.prefix;
   const paths = { login: `${prefix}${PAGE_PATHS.login}`, session: `${prefix}${PAGE_PATHS.session}`, logout: `${prefix}${PAGE_PATHS.logout}` };
   const sessionCookie = (request: FastifyRequest) => readCookie(request.headers.cookie, SESSION_COOKIE);
 
   registerFormBody(app);
   app.addHook('onSend', async (_request, reply, payload) => {
-    // replaces helmet's policy (set on every response before this hook)
+    // a route may have chosen a CSP of its own (one that lets a form reach a client's redirect URI)
     void reply
-      .header('content-security-policy', formTargetCsp.get(reply) ?? PAGE_CSP)
+      .header('content-security-policy', chosenCsp.get(reply) ?? PAGE_CSP)
       .header('x-frame-options', 'DENY')
       .header('referrer-policy', 'no-referrer');
     if (!reply.hasHeader('cache-control')) void reply.header('cache-control', 'no-store');
@@ -114,13 +130,23 @@ export function signInRoutes(app: FastifyInstance, deps: SignInDeps, issuer: str
     reply.type('text/css; charset=utf-8').header('cache-control', 'public, max-age=3600').send(PAGES_STYLESHEET),
   );
 
-  app.get<{ Querystring: { return_to?: string } }>(PAGE_PATHS.login, async (request, reply) => {
+  const cspFor = async (reply: FastifyReply, returnTo: string | undefined) => {
+    const csp = returnTo !== undefined && options.cspForReturnTo ? await options.cspForReturnTo(returnTo) : undefined;
+    if (csp !== undefined) usePageCsp(reply, csp);
+  };
+
+  // prompt=login: show the form even to a signed-in user (an authorization request asks for a
+  // fresh sign-in); login_hint: the username to start with (OIDC Core §3.1.2.1)
+  app.get<{ Querystring: { return_to?: string; prompt?: string; login_hint?: string } }>(PAGE_PATHS.login, async (request, reply) => {
     const raw = typeof request.query.return_to === 'string' ? request.query.return_to : undefined;
     const returnTo = raw === undefined ? undefined : validReturnTo(issuer, raw);
     if (raw !== undefined && returnTo === undefined) return refuseForm(scope, reply, 400, 'Invalid return address', 'The address to return to after signing in is not on this server.');
-    if (await resumeSession(deps.sessions, sessionCookie(request))) return reply.redirect(returnTo ?? paths.session, 303);
+    const session = await resumeSession(deps.sessions, sessionCookie(request));
+    if (session && request.query.prompt !== 'login') return reply.redirect(returnTo ?? paths.session, 303);
+    const hint = typeof request.query.login_hint === 'string' ? request.query.login_hint.slice(0, MAX_USERNAME_LENGTH) : undefined;
     const secret = visitorCsrfSecret(scope, request, reply);
-    return sendPage(reply, 200, loginPage(scope.context, { csrfToken: csrfToken(secret, paths.login), returnTo, username: '', errors: [] }));
+    await cspFor(reply, returnTo);
+    return sendPage(reply, 200, loginPage(scope.context, { csrfToken: csrfToken(secret, paths.login), returnTo, username: hint ?? session?.user.username ?? '', errors: [] }));
   });
 
   app.post(PAGE_PATHS.login, async (request, reply) => {
@@ -130,8 +156,10 @@ export function signInRoutes(app: FastifyInstance, deps: SignInDeps, issuer: str
     if (form.return_to !== undefined && returnTo === undefined) return refuseForm(scope, reply, 400, 'Invalid return address', 'The address to return to after signing in is not on this server.');
     const username = (form.username ?? '').trim().slice(0, MAX_USERNAME_LENGTH);
     const password = form.password ?? '';
-    const again = (status: number, errors: FormError[]) =>
-      sendPage(reply, status, loginPage(scope.context, { csrfToken: form[CSRF_FIELD]!, returnTo, username, errors }));
+    const again = async (status: number, errors: FormError[]) => {
+      await cspFor(reply, returnTo);
+      return sendPage(reply, status, loginPage(scope.context, { csrfToken: form[CSRF_FIELD]!, returnTo, username, errors }));
+    };
 
     const missing: FormError[] = [
       ...(username === '' ? [{ field: 'username' as const, message: 'Enter your username' }] : []),
@@ -190,7 +218,7 @@ export function signInRoutes(app: FastifyInstance, deps: SignInDeps, issuer: str
       return sendPage(reply, 200, signedOutPage(scope.context, 'You are not signed in'));
     }
     const secret = visitorCsrfSecret(scope, request, reply);
-    if (valid.redirectTo !== undefined) formTargetCsp.set(reply, pageCspAllowingFormTarget(formActionSource(valid.redirectTo)));
+    if (valid.redirectTo !== undefined) usePageCsp(reply, pageCspAllowingFormTarget(formActionSource(valid.redirectTo)));
     return sendPage(
       reply,
       200,

@@ -34,6 +34,12 @@ export interface ClientAuthDeps {
 export interface PresentedCredentials {
   authorization: string | undefined;
   params: Readonly<Record<string, string>>;
+  /**
+   * The token endpoint only: a request with no credentials but a client_id may come from a public
+   * client (token_endpoint_auth_method none, RFC 6749 §2.1), which then must be registered so.
+   * Introspection and revocation never take public clients.
+   */
+  allowPublicClient?: boolean;
 }
 
 export interface AuthenticatedClient {
@@ -79,7 +85,7 @@ export function clientAuthenticationFailed(issuer: string, reason: string, failu
 }
 
 interface Presented {
-  method: 'client_secret_basic' | 'client_secret_post' | 'jwt';
+  method: 'client_secret_basic' | 'client_secret_post' | 'jwt' | 'none';
   clientId: string | undefined;
   secret?: string;
   assertion?: string;
@@ -122,6 +128,7 @@ function presentedMethod(credentials: PresentedCredentials, issuer: string): Pre
   }
   if (found.length > 1) throw invalidRequest(`the request uses ${found.length} client authentication methods; use exactly one`);
   const [only] = found;
+  if (!only && credentials.allowPublicClient === true && params.client_id !== undefined) return { method: 'none', clientId: params.client_id };
   if (!only) throw clientAuthenticationFailed(issuer, 'no client authentication in the request', 'malformed');
   // a client_id parameter beside Basic credentials must name the same client
   if (only.method === 'client_secret_basic' && params.client_id !== undefined && params.client_id !== only.clientId) {
@@ -198,6 +205,12 @@ async function verifyCredentials(deps: ClientAuthDeps, credentials: PresentedCre
   const registered = client.metadata.token_endpoint_auth_method as TokenEndpointAuthMethod;
   if (presented.method === 'jwt' && (registered === 'client_secret_jwt' || registered === 'private_key_jwt')) attempt.method = registered;
 
+  if (presented.method === 'none') {
+    // a public client proves nothing here: PKCE, checked by the grant, binds the code to it
+    if (registered !== 'none') throw fail(`client registered ${registered} but sent no credentials`, 'method_mismatch');
+    deps.usage.record(client.clientId);
+    return { client, method: 'none' };
+  }
   if (presented.method !== 'jwt') {
     if (presented.method !== registered) throw fail(`client registered ${registered} but used ${presented.method}`, 'method_mismatch');
     // every accepted secret is compared, so the time taken does not tell which one matched

@@ -8,14 +8,14 @@ import {
   SUBJECT_TYPES,
   TOKEN_ENDPOINT_AUTH_METHODS,
 } from '../protocol/client-metadata-values.js';
+import { CODE_CHALLENGE_METHODS, RESPONSE_MODES } from '../authorization/authorize/request.js';
 
 const AUTHENTICATING_METHODS = TOKEN_ENDPOINT_AUTH_METHODS.filter((method) => method !== 'none');
 
 /**
  * OpenID Connect Discovery 1.0 §3 / RFC 8414 §2 metadata, built once from the constants that
- * registration validates against. Only endpoints that exist are announced: there is no
- * authorization endpoint here, so none is named; end_session_endpoint is the sign-out page, which
- * takes RP-initiated logout requests. What the server signs with is what it holds keys
+ * registration validates against. Only endpoints that exist are announced: the authorization,
+ * userinfo and end-session endpoints are served here. What the server signs with is what it holds keys
  * for (SIGNING_KEY_ALGS, which registration checks too); request objects are not accepted
  * (request_parameter_supported false), so no request_object_* algorithms are announced.
  */
@@ -28,7 +28,11 @@ export function buildProviderMetadata(
     ...endpoints,
     scopes_supported: config.scopesSupported,
     response_types_supported: RESPONSE_TYPES,
+    response_modes_supported: RESPONSE_MODES,
     grant_types_supported: GRANT_TYPES,
+    code_challenge_methods_supported: CODE_CHALLENGE_METHODS,
+    // RFC 9207: every authorization response carries iss
+    authorization_response_iss_parameter_supported: true,
     subject_types_supported: SUBJECT_TYPES,
     token_endpoint_auth_methods_supported: TOKEN_ENDPOINT_AUTH_METHODS,
     token_endpoint_auth_signing_alg_values_supported: SIGNING_ALGS,
@@ -46,7 +50,7 @@ export function buildProviderMetadata(
     claims_supported: CLAIMS_SUPPORTED,
     claims_parameter_supported: false,
     request_parameter_supported: false,
-    // OIDC Discovery defaults this to true; there is no authorization endpoint to take request_uri.
+    // OIDC Discovery defaults this to true; /authorize answers request_uri_not_supported.
     request_uri_parameter_supported: false,
     ...(config.serviceDocumentation !== undefined ? { service_documentation: config.serviceDocumentation } : {}),
   });

@@ -13,6 +13,7 @@ export const OAUTH_ERRORS = {
   insufficient_scope: { status: 403, spec: 'RFC 6750 §3.1' },
   access_denied: { status: 403, spec: 'RFC 6749 §4.1.2.1' },
   unauthorized_client: { status: 400, spec: 'RFC 6749 §5.2' },
+  invalid_grant: { status: 400, spec: 'RFC 6749 §5.2' },
   unsupported_grant_type: { status: 400, spec: 'RFC 6749 §5.2' },
   invalid_scope: { status: 400, spec: 'RFC 6749 §5.2' },
   not_found: { status: 404, spec: 'this server' },

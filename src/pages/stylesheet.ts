@@ -20,6 +20,10 @@ input[type=text], input[type=password] { width: 100%; padding: .5rem; font: inhe
 .error-summary a { color: #b3261e; font-weight: 600; }
 button { font: inherit; font-weight: 600; padding: .5rem 1.25rem; color: #fff; background: #1a5fb4; border: 2px solid #1a5fb4; border-radius: 3px; cursor: pointer; }
 button:hover { background: #154c91; }
+button.secondary { color: #1a5fb4; background: transparent; margin-left: .5rem; }
+button.secondary:hover { background: #e8eef7; }
+.client-logo { border-radius: 6px; }
+.redirect-host { word-break: break-all; }
 a { color: #1a5fb4; }
 :focus-visible { outline: 3px solid #f2b600; outline-offset: 2px; box-shadow: 0 0 0 6px #1b1b1b; }
 .error-summary:focus { outline: 3px solid #f2b600; outline-offset: 2px; }

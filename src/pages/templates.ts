@@ -7,6 +7,9 @@ export const PAGE_PATHS = {
   session: '/session',
   /** Also the end_session_endpoint (RP-Initiated Logout 1.0), announced by discovery. */
   logout: ENDPOINT_PATHS.endSession,
+  consent: '/consent',
+  authorize: '/authorize',
+  authorizeResume: '/authorize/resume',
   stylesheet: '/assets/pages.css',
 } as const;
 
@@ -85,8 +88,8 @@ ${errorSummary(page.errors)}
 <form method="post" action="${context.prefix}${PAGE_PATHS.login}" novalidate>
 ${csrfField(page.csrfToken)}
 ${page.returnTo !== undefined ? html`<input type="hidden" name="return_to" value="${page.returnTo}">` : ''}
-${input('username', 'Username', 'text', 'username', page.username, page.errors.length === 0)}
-${input('password', 'Password', 'password', 'current-password', '', false)}
+${input('username', 'Username', 'text', 'username', page.username, page.errors.length === 0 && page.username === '')}
+${input('password', 'Password', 'password', 'current-password', '', page.errors.length === 0 && page.username !== '')}
 <button type="submit">Sign in</button>
 </form>`,
   );
@@ -176,5 +179,62 @@ export function errorPage(context: PageContext, page: ErrorPage): Html {
     html`<h1>${page.title}</h1>
 <p>${page.message}</p>
 <p><a href="${context.prefix}${PAGE_PATHS.login}">Go to the sign-in page</a></p>`,
+  );
+}
+
+/** What each scope lets the application do, in words a user reads on the consent page. */
+const SCOPE_DESCRIPTIONS: Readonly<Record<string, string>> = {
+  openid: 'Know who you are on this server (your user id)',
+  profile: 'See your name and profile details',
+  email: 'See your e-mail address',
+  address: 'See your postal address',
+  phone: 'See your phone number',
+  offline_access: 'Keep access while you are not using it',
+};
+
+export interface ConsentPage {
+  csrfToken: string;
+  /** The handle of the waiting authorization request. */
+  request: string;
+  username: string;
+  client: {
+    name: string | undefined;
+    clientId: string;
+    logoUri: string | undefined;
+    policyUri: string | undefined;
+    tosUri: string | undefined;
+  };
+  /** The host the answer goes to: shown so that a look-alike name cannot pass for another application. */
+  redirectHost: string;
+  scopes: readonly string[];
+}
+
+/**
+ * The consent page: names the application (as it registered itself, which anyone can do, so the
+ * host its answer goes to is shown beside it), lists what it asks for, and answers with a
+ * CSRF-checked POST. No script: two submit buttons.
+ */
+export function consentPage(context: PageContext, page: ConsentPage): Html {
+  const name = page.client.name ?? page.client.clientId;
+  return layout(
+    context,
+    `Allow ${name} access?`,
+    html`<h1>Allow <span class="client-name">${name}</span> access to your account?</h1>
+${page.client.logoUri !== undefined ? html`<p><img class="client-logo" src="${page.client.logoUri}" alt="" width="64" height="64"></p>
+` : ''}<p>You are signed in as <strong class="username">${page.username}</strong>.</p>
+<p>The application will receive the answer at <strong class="redirect-host">${page.redirectHost}</strong>. Continue only if you trust this address.</p>
+<h2 id="scopes-title">It asks to</h2>
+<ul aria-labelledby="scopes-title" class="scopes">
+${page.scopes.map((scope) => html`<li>${SCOPE_DESCRIPTIONS[scope] ?? html`Use the permission <code>${scope}</code>`}</li>
+`)}</ul>
+${page.client.policyUri !== undefined || page.client.tosUri !== undefined
+    ? html`<p>${page.client.policyUri !== undefined ? html`<a href="${page.client.policyUri}" rel="noopener noreferrer">Privacy policy</a> ` : ''}${page.client.tosUri !== undefined ? html`<a href="${page.client.tosUri}" rel="noopener noreferrer">Terms of service</a>` : ''}</p>
+`
+    : ''}<form method="post" action="${context.prefix}${PAGE_PATHS.consent}">
+${csrfField(page.csrfToken)}
+<input type="hidden" name="request" value="${page.request}">
+<button type="submit" name="decision" value="allow" autofocus>Allow</button>
+<button type="submit" name="decision" value="deny" class="secondary">Deny</button>
+</form>`,
   );
 }

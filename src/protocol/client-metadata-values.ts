@@ -23,22 +23,21 @@ export const SECRET_AUTH_METHODS: readonly TokenEndpointAuthMethod[] = [
 export const JWT_AUTH_METHODS: readonly TokenEndpointAuthMethod[] = ['client_secret_jwt', 'private_key_jwt'];
 
 /**
- * Grant types a client may register. `password` and the device grant are not offered; implicit is
- * kept only because OpenID Connect relying parties still register `id_token` response types.
+ * Grant types a client may register: exactly those the token endpoint serves (src/tokens/grants.ts
+ * reads this list), so that registration, discovery and behaviour agree. `implicit` is not served
+ * (RFC 9700 §2.1.2), nor `refresh_token` yet; registering them is refused with a named error.
  */
-export const GRANT_TYPES = ['authorization_code', 'implicit', 'refresh_token', 'client_credentials'] as const;
+export const GRANT_TYPES = ['authorization_code', 'client_credentials'] as const;
 export type GrantType = (typeof GRANT_TYPES)[number];
 
-/**
- * Response types as space-separated sets; order inside a value does not matter (RFC 6749 §3.1.1).
- * None returns an access token from the authorization endpoint: RFC 9700 §2.1.2 retires that.
- */
-export const RESPONSE_TYPES = ['code', 'id_token', 'code id_token'] as const;
+/** Response types the authorization endpoint serves: the code flow only (RFC 9700 §2.1.2). */
+export const RESPONSE_TYPES = ['code'] as const;
 
 export const APPLICATION_TYPES = ['web', 'native'] as const;
 export type ApplicationType = (typeof APPLICATION_TYPES)[number];
 
-export const SUBJECT_TYPES = ['public', 'pairwise'] as const;
+/** Subject identifiers: public only (the user id); pairwise is not served yet. */
+export const SUBJECT_TYPES = ['public'] as const;
 
 /** Claims a relying party may ask for in ID tokens and at the UserInfo endpoint (OIDC Core §5.1). */
 export const CLAIMS_SUPPORTED = [

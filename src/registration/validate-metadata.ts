@@ -71,11 +71,17 @@ const validators = new Map<MetadataField, ValidateFunction>(
   METADATA_FIELD_NAMES.map((name) => [name, ajv.compile(fieldSpec(name).schema)]),
 );
 
-function schemaError(field: string, validate: ValidateFunction): OAuthError {
+function schemaError(field: string, validate: ValidateFunction, value: unknown): OAuthError {
   const [error] = validate.errors ?? [];
   const where = `${field}${error?.instancePath ?? ''}`;
   let what = error?.message ?? 'is not valid';
-  if (error?.keyword === 'enum') what = `must be one of: ${(error.params as { allowedValues: string[] }).allowedValues.join(', ')}`;
+  if (error?.keyword === 'enum') {
+    // name the refused value: "grant_types/1 implicit is not supported by this server; ..."
+    const index = /^\/(\d+)$/.exec(error.instancePath)?.[1];
+    const refused = index !== undefined && Array.isArray(value) ? value[Number(index)] : value;
+    const named = typeof refused === 'string' ? ` ${refused.slice(0, 60)} is not supported by this server;` : '';
+    what = `${named} must be one of: ${(error.params as { allowedValues: string[] }).allowedValues.join(', ')}`.trimStart();
+  }
   if (error?.keyword === 'format') what = `must be a valid ${String((error.params as { format: string }).format)} address`;
   const problem = `${where} ${what}`;
   return field === 'redirect_uris' ? invalidRedirectUri(problem) : invalidClientMetadata(problem);
@@ -139,7 +145,7 @@ function pickKnownFields(input: Readonly<Record<string, unknown>>): Record<strin
     }
     if (nestedTooDeep(value)) throw invalidClientMetadata(`${key} is nested more than ${MAX_DEPTH} levels deep`);
     const validate = validators.get(base)!;
-    if (!validate(value)) throw schemaError(key, validate);
+    if (!validate(value)) throw schemaError(key, validate, value);
     if (hasUnstorableText(value)) throw invalidClientMetadata(`${key} contains a NUL character or an unpaired UTF-16 surrogate`);
     const unsupported = fieldSpec(base).unsupported;
     if (unsupported !== undefined) {
@@ -163,13 +169,10 @@ function canonicalResponseType(value: string): string | undefined {
 function applyGrantAndResponseTypes(metadata: Record<string, unknown>): void {
   const grantTypes = metadata.grant_types as GrantType[];
   if (grantTypes.length === 0) throw invalidClientMetadata('grant_types must name at least one grant type');
-  if (grantTypes.includes('refresh_token') && !grantTypes.includes('authorization_code')) {
-    throw invalidClientMetadata('grant_types refresh_token requires authorization_code, the only grant here that issues refresh tokens');
-  }
 
   // OIDC Registration §2 defaults response_types to ["code"]; a client that registers only grants
   // without the authorization endpoint (client_credentials) gets none instead of a contradiction.
-  const usesAuthorizationEndpoint = grantTypes.includes('authorization_code') || grantTypes.includes('implicit');
+  const usesAuthorizationEndpoint = grantTypes.includes('authorization_code');
   const requested = (metadata.response_types as string[] | undefined) ?? (usesAuthorizationEndpoint ? (fieldSpec('response_types').default as string[]) : []);
   const responseTypes = requested.map((value) => {
     const canonical = canonicalResponseType(value);
@@ -181,23 +184,19 @@ function applyGrantAndResponseTypes(metadata: Record<string, unknown>): void {
     if (parts.includes('code') && !grantTypes.includes('authorization_code')) {
       throw invalidClientMetadata(`response_types "${responseType}" requires grant_types to include authorization_code`);
     }
-    if (parts.includes('id_token') && !grantTypes.includes('implicit')) {
-      throw invalidClientMetadata(`response_types "${responseType}" requires grant_types to include implicit`);
-    }
   }
   if (usesAuthorizationEndpoint && responseTypes.length === 0) {
-    throw invalidClientMetadata('grant_types authorization_code and implicit need at least one response_types value');
+    throw invalidClientMetadata('grant_types authorization_code needs at least one response_types value');
   }
   if (responseTypes.length > 0) metadata.response_types = [...new Set(responseTypes)];
   else delete metadata.response_types;
 }
 
 function checkUris(metadata: ClientMetadata, policy: MetadataPolicy): void {
-  const usesImplicit = metadata.grant_types.includes('implicit');
-  const redirectContext = { applicationType: metadata.application_type, usesImplicit };
-  const needsRedirect = usesImplicit || metadata.grant_types.includes('authorization_code');
-  if (needsRedirect && (metadata.redirect_uris ?? []).length === 0) {
-    throw invalidRedirectUri('redirect_uris is required for the authorization_code and implicit grant types');
+  // implicit is not served (GRANT_TYPES): no redirect URI here ever receives tokens
+  const redirectContext = { applicationType: metadata.application_type, usesImplicit: false };
+  if (metadata.grant_types.includes('authorization_code') && (metadata.redirect_uris ?? []).length === 0) {
+    throw invalidRedirectUri('redirect_uris is required for the authorization_code grant type');
   }
   for (const [key, value] of Object.entries(metadata)) {
     const spec = fieldSpec(key.split('#')[0] as MetadataField);
@@ -206,7 +205,7 @@ function checkUris(metadata: ClientMetadata, policy: MetadataPolicy): void {
       const where = Array.isArray(value) ? `${key}[${index}]` : key;
       if (spec.uri === 'redirect') {
         // post-logout URIs are redirects too, but implicit tokens never travel to them
-        const problem = redirectUriProblem(uri as string, key === 'redirect_uris' ? redirectContext : { ...redirectContext, usesImplicit: false });
+        const problem = redirectUriProblem(uri as string, redirectContext);
         if (problem) throw (key === 'redirect_uris' ? invalidRedirectUri : invalidClientMetadata)(`${where} ${problem}`);
       } else if (spec.uri === 'outbound') {
         // the server will fetch this URL itself: the SSRF rules apply before anything is stored

@@ -1,4 +1,5 @@
 import { AuditRepository } from './audit-repository.js';
+import { ConsentRepository } from './authorization-repository.js';
 import { ClientRepository } from './client-repository.js';
 import type { Database, Queryable } from './database.js';
 import { insertServerKey, type StoredServerKey } from './server-key-repository.js';
@@ -22,6 +23,8 @@ export interface Repositories {
   users: UserRepository;
   /** Browser sessions: a new password or a disabled account ends them with the change. */
   sessions: SessionRepository;
+  /** Consent users gave clients: an operator revokes it with its audit entry. */
+  consents: ConsentRepository;
 }
 
 export function repositories(db: Queryable): Repositories {
@@ -33,6 +36,7 @@ export function repositories(db: Queryable): Repositories {
     policies: new RegistrationPolicyRepository(db),
     users: new UserRepository(db),
     sessions: new SessionRepository(db),
+    consents: new ConsentRepository(db),
   };
 }
 

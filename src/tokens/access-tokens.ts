@@ -69,17 +69,23 @@ export function tokenSettings(deps: Pick<AccessTokenDeps, 'lifetimeSeconds' | 'f
  * An access token for `client`: an RFC 9068 JWT that resource servers verify with /jwks, or a
  * reference token, opaque, stored only as a hash with its claims and valid through introspection.
  */
-export async function issueAccessToken(deps: AccessTokenDeps, client: StoredClient, scope: string | undefined): Promise<IssuedAccessToken> {
+export async function issueAccessToken(
+  deps: AccessTokenDeps,
+  client: StoredClient,
+  scope: string | undefined,
+  options: { subject?: string; jti?: string } = {},
+): Promise<IssuedAccessToken> {
   const now = deps.now();
   const { lifetimeSeconds, format } = tokenSettings(deps, client);
   const claims: AccessTokenClaims = {
     iss: deps.issuer,
-    sub: client.clientId,
+    // the user for tokens of a user's authorization; the client itself for client_credentials
+    sub: options.subject ?? client.clientId,
     aud: hasAdminScope(scope) ? adminAudience(deps.issuer) : deps.audience,
     client_id: client.clientId,
     iat: now,
     exp: now + lifetimeSeconds,
-    jti: randomBytes(16).toString('base64url'),
+    jti: options.jti ?? newJti(),
     ...(scope !== undefined ? { scope } : {}),
   };
   let token: string;
@@ -92,6 +98,9 @@ export async function issueAccessToken(deps: AccessTokenDeps, client: StoredClie
   }
   return { access_token: token, token_type: 'Bearer', expires_in: lifetimeSeconds, ...(scope !== undefined ? { scope } : {}) };
 }
+
+/** A token id: 128 random bits. */
+export const newJti = (): string => randomBytes(16).toString('base64url');
 
 /** Our own JWT access token, verified: signed by a published server key, typ at+jwt, unexpired, unrevoked. */
 async function verifiedJwt(deps: AccessTokenDeps, token: string): Promise<AccessTokenClaims | undefined> {
@@ -131,8 +140,10 @@ type Verified = { kind: 'jwt' | 'reference'; claims: AccessTokenClaims } | undef
 async function verified(deps: AccessTokenDeps, token: string): Promise<Verified> {
   if (token.length > MAX_TOKEN_LENGTH) return undefined;
   if (REFERENCE_TOKEN.test(token)) {
-    const claims = await deps.references.find(hashToken(token), deps.now());
-    return claims && { kind: 'reference', claims: claims as unknown as AccessTokenClaims };
+    const claims = (await deps.references.find(hashToken(token), deps.now())) as unknown as AccessTokenClaims | undefined;
+    // a replayed authorization code revokes by jti whatever the format
+    if (!claims || (await deps.revocations.isRevoked(claims.jti))) return undefined;
+    return { kind: 'reference', claims };
   }
   const claims = await verifiedJwt(deps, token);
   return claims && { kind: 'jwt', claims };

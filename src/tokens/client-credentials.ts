@@ -1,10 +1,7 @@
 import { ADMIN_SCOPE_VALUES } from '../admin/scopes.js';
-import { OAuthError, invalidRequest } from '../http/oauth-error.js';
+import { OAuthError } from '../http/oauth-error.js';
 import type { StoredClient } from '../storage/client-repository.js';
 import { issueAccessToken, type AccessTokenDeps, type IssuedAccessToken } from './access-tokens.js';
-
-/** Grants this token endpoint serves; the others registered clients may hold are not served here. */
-export const TOKEN_ENDPOINT_GRANT_TYPES = ['client_credentials'] as const;
 
 /**
  * RFC 6749 §4.4: the client_credentials grant for an authenticated client. The scope asked for
@@ -15,11 +12,6 @@ export async function clientCredentialsGrant(
   client: StoredClient,
   params: Readonly<Record<string, string>>,
 ): Promise<IssuedAccessToken> {
-  const grantType = params.grant_type;
-  if (grantType === undefined) throw invalidRequest('grant_type is required');
-  if (!(TOKEN_ENDPOINT_GRANT_TYPES as readonly string[]).includes(grantType)) {
-    throw new OAuthError('unsupported_grant_type', `grant_type ${grantType} is not supported at this endpoint; use client_credentials`);
-  }
   if (!(client.metadata.grant_types as string[]).includes('client_credentials')) {
     throw new OAuthError('unauthorized_client', 'the client is not registered for the client_credentials grant');
   }

@@ -6,7 +6,9 @@ import { formParams, registerFormBody } from '../http/form-body.js';
 import { invalidRequest } from '../http/oauth-error.js';
 import type { Metrics } from '../metrics/metrics.js';
 import { introspectAccessToken, revokeAccessToken, tokenSettings, type AccessTokenDeps } from './access-tokens.js';
+import { authorizationCodeGrant, type AuthorizationCodeGrantDeps } from './authorization-code-grant.js';
 import { clientCredentialsGrant } from './client-credentials.js';
+import { servedGrantType } from './grants.js';
 import type { ServerKeys } from './server-keys.js';
 
 /** Keys change rarely and are published ahead of use; a short cache keeps rotation prompt. */
@@ -22,7 +24,13 @@ function requiredToken(params: Readonly<Record<string, string>>): string {
 }
 
 /** The token, introspection and revocation endpoints: form bodies, client-authenticated. */
-export function tokenRoutes(app: FastifyInstance, auth: ClientAuthDeps, tokens: AccessTokenDeps, metrics: Pick<Metrics, 'tokenIssued' | 'tokenIntrospected' | 'tokenRevoked'>): void {
+export function tokenRoutes(
+  app: FastifyInstance,
+  auth: ClientAuthDeps,
+  tokens: AccessTokenDeps,
+  metrics: Pick<Metrics, 'tokenIssued' | 'tokenIntrospected' | 'tokenRevoked'>,
+  codes: Omit<AuthorizationCodeGrantDeps, 'tokens'>,
+): void {
   // Only form bodies here (RFC 6749 §3.2, RFC 7662 §2.1, RFC 7009 §2.1): JSON is refused with 415.
   app.removeContentTypeParser('application/json');
   registerFormBody(app);
@@ -32,12 +40,18 @@ export function tokenRoutes(app: FastifyInstance, auth: ClientAuthDeps, tokens: 
     authenticateClient(auth, { authorization: request.headers.authorization, params: formParams(request.body) });
 
   app.post(ENDPOINT_PATHS.token, async (request, reply) => {
-    const { client, method } = await authenticate(request);
     const params = formParams(request.body);
-    const issued = await clientCredentialsGrant(tokens, client, params);
-    request.log.info({ client_id: client.clientId, method, scope: issued.scope }, 'access token issued');
-    // the grant checked grant_type: a served one
-    metrics.tokenIssued(params.grant_type!, tokenSettings(tokens, client).format);
+    // Client authentication comes first: a request that fails it is invalid_client whatever else
+    // it says. Public clients (none) may only exchange codes, bound to them by PKCE.
+    const allowPublicClient = params.grant_type === 'authorization_code';
+    const { client, method } = await authenticateClient(auth, { authorization: request.headers.authorization, params, allowPublicClient });
+    const grantType = servedGrantType(params);
+
+    const issued = grantType === 'authorization_code'
+      ? await authorizationCodeGrant({ ...codes, tokens }, client, params)
+      : await clientCredentialsGrant(tokens, client, params);
+    request.log.info({ client_id: client.clientId, method, grant_type: grantType, scope: issued.scope }, 'access token issued');
+    metrics.tokenIssued(grantType, tokenSettings(tokens, client).format);
     return noStore(reply).send(issued);
   });
 

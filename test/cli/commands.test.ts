@@ -100,7 +100,7 @@ describe('clients create: the one-liner', () => {
     const before = Math.floor(Date.now() / 1000);
     const result = await cli([
       'clients', 'create', '--name', 'My RP', '--redirect-uri', 'https://rp.example/cb', '--redirect-uri', 'https://rp.example/cb2',
-      '--auth-method', 'client_secret_post', '--grant-type', 'authorization_code', '--grant-type', 'refresh_token',
+      '--auth-method', 'client_secret_post', '--grant-type', 'authorization_code', '--grant-type', 'client_credentials',
       '--scope', 'openid profile', '--token-format', 'reference', '--token-lifetime', '10m', '--expires-in', '30d', '--json',
     ]);
     expect(result.code).toBe(0);
@@ -109,7 +109,7 @@ describe('clients create: the one-liner', () => {
       client_name: 'My RP',
       redirect_uris: ['https://rp.example/cb', 'https://rp.example/cb2'],
       token_endpoint_auth_method: 'client_secret_post',
-      grant_types: ['authorization_code', 'refresh_token'],
+      grant_types: ['authorization_code', 'client_credentials'],
       scope: 'openid profile',
       access_token_format: 'reference',
       access_token_lifetime: 600,

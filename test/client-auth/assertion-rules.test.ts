@@ -293,10 +293,16 @@ describe(`client authentication rules (${storageKind})`, () => {
       expect(res.body.error).toBe('invalid_scope');
     });
 
-    it('refuses other grant types: unsupported_grant_type', async () => {
+    it('refuses grant types not served here: unsupported_grant_type', async () => {
+      for (const grantType of ['password', 'implicit', 'refresh_token', 'urn:ietf:params:oauth:grant-type:device_code']) {
+        const res = await withBasic({ grant_type: grantType });
+        expect([res.status, res.body.error], grantType).toEqual([400, 'unsupported_grant_type']);
+      }
+    });
+
+    it('refuses authorization_code from a client not registered for it: unauthorized_client', async () => {
       const res = await withBasic({ grant_type: 'authorization_code', code: 'x' });
-      expect(res.status).toBe(400);
-      expect(res.body.error).toBe('unsupported_grant_type');
+      expect([res.status, res.body.error]).toEqual([400, 'unauthorized_client']);
     });
 
     it('refuses a missing grant_type: invalid_request', async () => {

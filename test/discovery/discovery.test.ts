@@ -25,8 +25,13 @@ describe(`discovery (${storageKind})`, () => {
     expect(metadata.token_endpoint_auth_signing_alg_values_supported).toEqual([...SIGNING_ALGS]);
     expect(metadata.token_endpoint_auth_signing_alg_values_supported).not.toContain('none');
     expect(metadata.grant_types_supported).toEqual([...GRANT_TYPES]);
-    expect(metadata.response_types_supported).toContain('code');
-    expect(metadata.subject_types_supported).toEqual(['public', 'pairwise']);
+    expect(metadata.grant_types_supported).toEqual(['authorization_code', 'client_credentials']);
+    expect(metadata.response_types_supported).toEqual(['code']);
+    expect(metadata.response_modes_supported).toEqual(['query', 'form_post']);
+    expect(metadata.code_challenge_methods_supported).toEqual(['S256']);
+    expect(metadata.authorization_response_iss_parameter_supported).toBe(true);
+    expect(metadata.authorization_endpoint).toBe(`${server.config.issuer}/authorize`);
+    expect(metadata.subject_types_supported).toEqual(['public']);
     // what the server holds keys for (SIGNING_KEY_ALGS), nothing more: RS256 always (Discovery §3)
     expect(metadata.id_token_signing_alg_values_supported).toEqual(server.config.signingKeys.algs);
     expect(metadata.id_token_signing_alg_values_supported).toContain('RS256');
@@ -52,7 +57,7 @@ describe(`discovery (${storageKind})`, () => {
       });
       expect(probe.status, `${name} ${path}`).not.toBe(404);
     }
-    expect(body).not.toHaveProperty('authorization_endpoint');
+    expect(body.userinfo_endpoint).toBe(`${server.config.issuer}/userinfo`);
   });
 
   it('announces exactly the configured SIGNING_KEY_ALGS, and registration refuses any other', async () => {
@@ -98,10 +103,19 @@ describe(`discovery (${storageKind})`, () => {
       const res = await request(server, 'POST', '/register', { json: { ...rp, id_token_encrypted_response_alg: 'dir', id_token_encrypted_response_enc: enc } });
       expect(res.status, enc).toBe(201);
     }
-    for (const [responseType, grants] of [['code', ['authorization_code']], ['id_token', ['implicit']], ['code id_token', ['authorization_code', 'implicit']]] as const) {
-      expect(body.response_types_supported).toContain(responseType);
-      const res = await request(server, 'POST', '/register', { json: { ...rp, response_types: [responseType], grant_types: grants } });
+    for (const responseType of body.response_types_supported as string[]) {
+      const res = await request(server, 'POST', '/register', { json: { ...rp, response_types: [responseType], grant_types: ['authorization_code'] } });
       expect(res.status, responseType).toBe(201);
+    }
+    // and refuses what it does not announce, naming it
+    for (const [field, value] of [['response_types', ['id_token']], ['response_types', ['code id_token']], ['grant_types', ['implicit']], ['grant_types', ['authorization_code', 'refresh_token']], ['subject_type', 'pairwise']] as const) {
+      const res = await request(server, 'POST', '/register', { json: { ...rp, [field]: value } });
+      expect([res.status, res.body.error], `${field} ${String(value)}`).toEqual([400, 'invalid_client_metadata']);
+      expect(res.body.error_description).toContain(Array.isArray(value) ? value.at(-1) : value);
+    }
+    for (const grant of body.grant_types_supported as string[]) {
+      const res = await request(server, 'POST', '/register', { json: { ...rp, grant_types: [grant], ...(grant === 'client_credentials' ? { response_types: [] } : {}) } });
+      expect(res.status, grant).toBe(201);
     }
     for (const method of body.token_endpoint_auth_methods_supported as string[]) {
       const extra = method === 'private_key_jwt' ? { jwks_uri: 'https://rp.example/jwks' } : {};

@@ -5,7 +5,7 @@
  * body the document does not describe fails the test, and so does a documented response that no
  * request here produced.
  */
-import { randomUUID } from 'node:crypto';
+import { createHash, randomBytes, randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { Ajv2020, type ValidateFunction } from 'ajv/dist/2020.js';
 import addFormatsModule from 'ajv-formats';
@@ -41,7 +41,9 @@ import {
 import { CLIENT_METADATA_FIELDS, SERVER_ISSUED_FIELDS, type FieldSpec } from '../../src/registration/metadata-fields.js';
 import { ClientRepository, DEFAULT_SETTINGS } from '../../src/storage/client-repository.js';
 import type { Queryable } from '../../src/storage/database.js';
-import { TOKEN_ENDPOINT_GRANT_TYPES } from '../../src/tokens/client-credentials.js';
+import { TOKEN_ENDPOINT_GRANT_TYPES } from '../../src/tokens/grants.js';
+import { CODE_CHALLENGE_METHODS, RESPONSE_MODES } from '../../src/authorization/authorize/request.js';
+import { AuthorizationRepository, ConsentRepository } from '../../src/storage/authorization-repository.js';
 import { USER_CLAIMS } from '../../src/users/claims.js';
 import { MAX_PASSWORD_LENGTH, MIN_PASSWORD_LENGTH } from '../../src/users/password.js';
 import { USERNAME } from '../../src/users/username.js';
@@ -269,7 +271,7 @@ function responseProblems(exchange: Exchange): string[] {
   }
   const schemaPointer = `${response.pointer}/content/${escapeToken(mediaType)}/schema`;
   // /metrics: Prometheus text, checked as such by test/metrics with a Prometheus parser
-  // the logout pages: HTML for a browser, checked as such by test/authorization/logout*.test.ts
+  // HTML pages (/authorize, /logout) are checked as pages by test/authorization
   if (mediaType === 'text/plain' || mediaType === 'text/html') return [...problems, ...schemaProblems(schemaPointer, exchange.text).map((p) => `${label}: body ${p}`)];
   if (exchange.body === undefined) {
     problems.push(`${label}: a JSON body is documented, got ${JSON.stringify(exchange.text.slice(0, 200))}`);
@@ -428,11 +430,15 @@ describe('openapi.yaml against the code', () => {
       [
         'GET /.well-known/openid-configuration',
         'GET /.well-known/oauth-authorization-server',
+        'GET /authorize',
+        'POST /authorize',
         'POST /register',
         'GET /register/{client_id}',
         'PUT /register/{client_id}',
         'DELETE /register/{client_id}',
         'POST /token',
+        'GET /userinfo',
+        'POST /userinfo',
         'POST /introspect',
         'POST /revoke',
         'GET /jwks',
@@ -473,6 +479,8 @@ describe('openapi.yaml against the code', () => {
         'POST /admin/users/{id}/disable',
         'POST /admin/users/{id}/enable',
         'POST /admin/users/{id}/set-password',
+        'GET /admin/users/{id}/consents',
+        'DELETE /admin/users/{id}/consents/{client_id}',
       ].sort(),
     );
     // The paths are the ones the routes and discovery read.
@@ -568,7 +576,7 @@ describe('openapi.yaml against the code', () => {
       APPLICATION_TYPES, SUBJECT_TYPES, RESPONSE_TYPES, CLAIMS_SUPPORTED, Object.keys(OAUTH_ERRORS), TOKEN_ENDPOINT_GRANT_TYPES,
       ACCESS_TOKEN_FORMATS, SETTING_FIELDS.access_token_format.schema.enum, CREATED_VIA, SERVER_KEY_STATES, SERVER_SIGNING_ALGS,
       AUDIT_ACTIONS, AUDIT_ACTOR_TYPES,
-      INITIAL_ACCESS_TOKEN_STATES, REQUIRABLE_FIELDS,
+      INITIAL_ACCESS_TOKEN_STATES, REQUIRABLE_FIELDS, RESPONSE_MODES, CODE_CHALLENGE_METHODS,
     ].map((values) => JSON.stringify([...values]));
     const stray = enumsIn(doc).filter(({ pointer, values }) => {
       if (constants.includes(JSON.stringify(values))) return false;
@@ -582,9 +590,9 @@ describe('openapi.yaml against the code', () => {
     const problems: string[] = [];
     for (const [key, codes] of documentedResponses()) {
       const status = Number(key.split(' ').at(-1));
-      // the logout pages answer a person's browser: their refusals are HTML error pages
-      const page = key.startsWith('GET /logout ') || key.startsWith('POST /logout ');
-      if (status >= 400 && codes.size === 0 && !page) problems.push(`${key}: an error status without the OAuthError shape`);
+      // /authorize and the logout pages answer browsers: their errors are pages (or go to the client), never OAuth JSON
+      const htmlOnly = key.includes(' /authorize ') || key.startsWith('GET /logout ') || key.startsWith('POST /logout ');
+      if (status >= 400 && codes.size === 0 && !htmlOnly) problems.push(`${key}: an error status without the OAuthError shape`);
       for (const code of codes) {
         const expected = OAUTH_ERRORS[code as keyof typeof OAUTH_ERRORS]?.status;
         if (expected !== status) problems.push(`${key}: ${code} is a ${String(expected)} error`);
@@ -872,8 +880,8 @@ describe(`openapi.yaml against a running server (${storageKind})`, () => {
       {
         redirect_uris: ['https://rp.example/cb'],
         post_logout_redirect_uris: ['https://rp.example/bye'],
-        grant_types: ['authorization_code', 'implicit', 'refresh_token'],
-        response_types: ['id_token code', 'code'],
+        grant_types: ['authorization_code', 'client_credentials'],
+        response_types: ['code'],
         client_uri: 'https://rp.example/',
         'client_uri#en-GB': 'https://rp.example/en-gb',
         policy_uri: 'https://rp.example/privacy',
@@ -882,7 +890,7 @@ describe(`openapi.yaml against a running server (${storageKind})`, () => {
         'tos_uri#fr': 'https://rp.example/fr/tos',
         logo_uri: 'https://rp.example/logo.png',
         jwks: { keys: [jwk] },
-        subject_type: 'pairwise',
+        subject_type: 'public',
         token_endpoint_auth_method: 'private_key_jwt',
         token_endpoint_auth_signing_alg: 'ES256',
         id_token_signed_response_alg: 'ES256',
@@ -1097,7 +1105,8 @@ describe(`openapi.yaml against a running server (${storageKind})`, () => {
       [{ body: 'grant_type=client_credentials&grant_type=client_credentials', headers: { 'content-type': FORM, ...auth } }, 400, 'invalid_request'],
       [form({ ...grant, client_id: machine.id, client_secret: machine.secret }, auth), 400, 'invalid_request'],
       [form({ ...grant, client_id: jwtClient.id }, auth), 400, 'invalid_request'],
-      [form({ grant_type: 'authorization_code', code: 'abc' }, auth), 400, 'unsupported_grant_type'],
+      [form({ grant_type: 'authorization_code', code: 'abc' }, auth), 400, 'unauthorized_client'],
+      [form({ grant_type: 'refresh_token', refresh_token: 'abc' }, auth), 400, 'unsupported_grant_type'],
       [form({ grant_type: 'password', username: 'u', password: 'p' }, auth), 400, 'unsupported_grant_type'],
       [form(grant, { authorization: basic(webClient.client_id as string, webClient.client_secret as string) }), 400, 'unauthorized_client'],
       [form({ ...grant, scope: 'email' }, auth), 400, 'invalid_scope'],
@@ -1122,6 +1131,81 @@ describe(`openapi.yaml against a running server (${storageKind})`, () => {
       expect([res.status, (res.body as JsonObject).error], JSON.stringify(options).slice(0, 160)).toEqual([status, error]);
       if (status === 401) expect(res.headers.get('www-authenticate')).toBe(`Basic realm="${server.config.issuer}"`);
     }
+  });
+
+  /** An exchange with /authorize, redirects not followed, checked against the document. */
+  async function callAuthorize(method: 'GET' | 'POST', params: Record<string, string>): Promise<Exchange> {
+    const query = new URLSearchParams(params).toString();
+    const response = await fetch(`${server.url}/authorize${method === 'GET' ? `?${query}` : ''}`, {
+      method,
+      redirect: 'manual',
+      ...(method === 'POST' ? { body: query, headers: { 'content-type': FORM } } : {}),
+    });
+    const exchange: Exchange = { method, path: '/authorize', status: response.status, headers: response.headers, text: await response.text(), body: undefined };
+    conforms(exchange);
+    return exchange;
+  }
+
+  it('answers authorization requests with pages and redirects as documented (RFC 6749 §4.1.2, RFC 9207)', async () => {
+    const rp = (await register({ redirect_uris: ['https://rp.example/cb'] })).body;
+    const good = { response_type: 'code', client_id: rp.client_id as string, redirect_uri: 'https://rp.example/cb', scope: 'openid', state: 's' };
+    for (const method of ['GET', 'POST'] as const) {
+      const page = await callAuthorize(method, { ...good, redirect_uri: 'https://evil.example/cb' });
+      expect([page.status, page.headers.get('location'), page.headers.get('content-type')]).toEqual([400, null, 'text/html; charset=utf-8']);
+      const login = await callAuthorize(method, good);
+      expect(login.status).toBe(303);
+      expect(new URL(login.headers.get('location')!, server.url).pathname).toBe('/login');
+    }
+    const error = await callAuthorize('GET', { ...good, prompt: 'none' });
+    expect(error.status).toBe(302);
+    expect(Object.fromEntries(new URL(error.headers.get('location')!).searchParams)).toEqual({ error: 'login_required', error_description: 'the user must sign in', state: 's', iss: server.config.issuer });
+    for (const method of ['GET', 'POST'] as const) {
+      const formPost = await callAuthorize(method, { ...good, prompt: 'none', response_mode: 'form_post' });
+      expect(formPost.status).toBe(200);
+      expect(formPost.text).toContain('name="error" value="login_required"');
+    }
+  });
+
+  it('exchanges authorization codes as documented, and refuses a used one with invalid_grant (RFC 6749 §4.1.3, §5.2)', async () => {
+    const rp = (await register({ redirect_uris: ['https://rp.example/cb'] })).body;
+    const userId = await createUser(server, `contract-${randomUUID().slice(0, 8)}`, 'a long enough password');
+    const code = randomBytes(32).toString('base64url');
+    const now = Math.floor(Date.now() / 1000);
+    await new AuthorizationRepository(server.db).insertCode({
+      codeHash: createHash('sha256').update(code).digest(), clientId: rp.client_id as string, userId, redirectUri: 'https://rp.example/cb', redirectUriGiven: true,
+      codeChallenge: null, scope: 'openid', nonce: 'n', sid: 'sid', authTime: now, amr: ['pwd'], authTimeRequired: false, createdAt: now, expiresAt: now + 60,
+    });
+    const exchange = form({ grant_type: 'authorization_code', code, redirect_uri: 'https://rp.example/cb' }, { authorization: basic(rp.client_id as string, rp.client_secret as string) });
+    expect(schemaProblems(requestSchemaPointer('post', '/token', FORM), { grant_type: 'authorization_code', code, redirect_uri: 'https://rp.example/cb' })).toEqual([]);
+    const tokens = await call(server, 'POST', '/token', exchange);
+    expect(tokens.status).toBe(200);
+    expect((tokens.body as JsonObject).id_token).toEqual(expect.any(String));
+    const again = await call(server, 'POST', '/token', exchange);
+    expect([again.status, (again.body as JsonObject).error]).toEqual([400, 'invalid_grant']);
+
+    // the UserInfo endpoint, with the first (now revoked) token, and fresh ones with and without openid
+    const accessToken = (tokens.body as JsonObject).access_token as string;
+    expect((await call(server, 'GET', '/userinfo', { token: accessToken })).status).toBe(401);
+    const freshToken = async (scope: string) => {
+      const fresh = randomBytes(32).toString('base64url');
+      await new AuthorizationRepository(server.db).insertCode({
+        codeHash: createHash('sha256').update(fresh).digest(), clientId: rp.client_id as string, userId, redirectUri: 'https://rp.example/cb', redirectUriGiven: true,
+        codeChallenge: null, scope, nonce: null, sid: 'sid', authTime: now, amr: ['pwd'], authTimeRequired: false, createdAt: now, expiresAt: now + 60,
+      });
+      const res = await call(server, 'POST', '/token', form({ grant_type: 'authorization_code', code: fresh, redirect_uri: 'https://rp.example/cb' }, { authorization: basic(rp.client_id as string, rp.client_secret as string) }));
+      return (res.body as JsonObject).access_token as string;
+    };
+    const token = await freshToken('openid');
+    const profileOnly = await freshToken('profile');
+    for (const method of ['GET', 'POST']) {
+      const info = await call(server, method, '/userinfo', { token });
+      expect([info.status, (info.body as JsonObject).sub]).toEqual([200, userId]);
+      expect((await call(server, method, '/userinfo')).status).toBe(401);
+      const refused = await call(server, method, '/userinfo', { token: profileOnly });
+      expect([refused.status, (refused.body as JsonObject).error]).toEqual([403, 'insufficient_scope']);
+    }
+    const inBody = await call(server, 'POST', '/userinfo', form({ access_token: token }));
+    expect([inBody.status, (inBody.body as JsonObject).error]).toEqual([400, 'invalid_request']);
   });
 
   it('introspects and revokes access tokens, a client its own only (RFC 7662, RFC 7009)', async () => {
@@ -1557,6 +1641,19 @@ describe(`openapi.yaml against a running server (${storageKind})`, () => {
       expect([deleted.status, deleted.text]).toEqual([204, '']);
     });
 
+    it('lists and revokes the consent users gave, each answer as documented', async () => {
+      const created = await admin('POST', '/users', { json: { username: `consenting-${randomUUID().slice(0, 8)}`, password: 'consenting-user-password' } });
+      const id = created.body.id as string;
+      const { client_id: clientId } = await create({ redirect_uris: ['https://rp.example/cb'] });
+      await new ConsentRepository(adminServer.db).grant({ userId: id, clientId: clientId as string, scope: 'openid profile', grantedAt: 1_700_000_000 });
+      const listed = await admin('GET', `/users/${id}/consents`);
+      expect([listed.status, listed.body]).toEqual([200, { consents: [{ client_id: clientId, scope: 'openid profile', granted_at: 1_700_000_000 }] }]);
+      expect((await admin('DELETE', `/users/${id}/consents/${clientId as string}`)).status).toBe(204);
+      const gone = await admin('DELETE', `/users/${id}/consents/${clientId as string}`);
+      expect([gone.status, gone.body.error]).toEqual([404, 'not_found']);
+      expect((await admin('GET', `/users/${'0'.repeat(32)}/consents`)).status).toBe(404);
+    });
+
     it('lists and adds signing keys as documented: every algorithm, or the one named', async () => {
       const states = async () => ((await admin('GET', '/keys')).body.keys as JsonObject[]).map((key) => `${key.alg as string} ${key.state as string}`).sort();
       const before = await admin('GET', '/keys');
@@ -1630,6 +1727,8 @@ describe(`openapi.yaml against a running server (${storageKind})`, () => {
         ['POST', `${user}/disable`, {}],
         ['POST', `${user}/enable`, {}],
         ['POST', `${user}/set-password`, { json: { password: 'a-new-operation-password' } }],
+        ['GET', `${user}/consents`, {}],
+        ['DELETE', `${user}/consents/${id as string}`, {}],
         ['DELETE', user, {}],
         ['DELETE', client, {}],
       ];
