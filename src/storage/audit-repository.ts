@@ -1,18 +1,8 @@
-import type { AuditAction, AuditActorType, AuditEntry, AuditRecord } from '../audit/audit.js';
+import type { AuditAction, AuditEntry, AuditRecord } from '../audit/audit.js';
 import type { Queryable } from './database.js';
 
-interface AuditRow {
-  id: string | number;
-  at: string | number;
-  action: AuditAction;
-  actor_type: AuditActorType;
-  actor_id: string | null;
-  client_id: string | null;
-  source_address: string | null;
-  request_id: string | null;
-  changed_fields: string[];
-  details: Record<string, string | number | boolean>;
-}
+/** An entry as the database returns it: bigint columns come back as strings from pg. */
+type AuditRow = Omit<AuditEntry, 'id' | 'at'> & { id: string | number; at: string | number };
 
 /** Filters of the audit listing; all optional, combined with AND. */
 export interface AuditFilter {

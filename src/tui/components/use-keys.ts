@@ -56,3 +56,13 @@ export function useCurrentState<T>(initial: T | (() => T)): [T, (next: T | ((cur
   const get = useCallback(() => current.current, []);
   return [value, set, get];
 }
+
+/**
+ * Where the focus of a form of `count` fields goes on `key`: Tab and Down to the next field,
+ * Shift+Tab and Up to the previous one, wrapping round; undefined for any other key.
+ */
+export function movedFocus(focus: number, count: number, key: Key): number | undefined {
+  if ((key.tab && !key.shift) || key.downArrow) return (focus + 1) % count;
+  if ((key.tab && key.shift) || key.upArrow) return (focus + count - 1) % count;
+  return undefined;
+}

@@ -3,7 +3,7 @@ import { useCallback, useEffect, useState } from 'react';
 import type { AdminApi, AdminUser, NewUserRequest } from '../../admin-client/types.js';
 import { describeError, KeyHelp, Message, Title } from '../components/layout.js';
 import { editText, TextInput, type TextState } from '../components/text-input.js';
-import { useCurrentState, useKeys } from '../components/use-keys.js';
+import { useCurrentState, useKeys, movedFocus } from '../components/use-keys.js';
 import type { Action } from '../store.js';
 
 export interface UsersProps {
@@ -122,11 +122,11 @@ export function Users({ api, notice, dispatch }: UsersProps) {
       const field = FIELDS[current.focus]![0];
       if (key.escape) setMode({ kind: 'list' });
       else if (key.return) create();
-      else if (key.tab || key.downArrow) setMode({ kind: 'create', focus: (current.focus + (key.shift ? FIELDS.length - 1 : 1)) % FIELDS.length });
-      else if (key.upArrow) setMode({ kind: 'create', focus: (current.focus + FIELDS.length - 1) % FIELDS.length });
       else {
-        const edited = editText(currentForm()[field], input, key);
-        if (edited) setForm({ ...currentForm(), [field]: edited });
+        const focus = movedFocus(current.focus, FIELDS.length, key);
+        const edited = focus === undefined ? editText(currentForm()[field], input, key) : undefined;
+        if (focus !== undefined) setMode({ kind: 'create', focus });
+        else if (edited) setForm({ ...currentForm(), [field]: edited });
       }
       return;
     }
