@@ -11,6 +11,8 @@ import { request, startTestServer, storageKind, type TestServer } from '../suppo
 /** Debian's Chromium (`apt-get install chromium`; .ci/run installs it when missing). */
 const CHROMIUM = '/usr/bin/chromium';
 const PASSWORD = 'correct horse battery';
+/** Each browser step gets this long, so that a stuck one fails by name well within the test's time. */
+const STEP_MS = 15_000;
 
 describe.runIf(existsSync(CHROMIUM))(`RP-initiated logout in a real browser, keyboard only (${storageKind})`, () => {
   let server: TestServer;
@@ -56,11 +58,13 @@ describe.runIf(existsSync(CHROMIUM))(`RP-initiated logout in a real browser, key
     const clientId = registered.body.client_id as string;
 
     await page.goto(`${server.url}/login`);
+    // keys typed before the autofocus lands would be lost (seen under load in CI)
+    await page.waitForFunction("document.activeElement?.id === 'username'", undefined, { timeout: STEP_MS });
     await page.keyboard.type('alice');
     await page.keyboard.press('Tab');
     await page.keyboard.type(PASSWORD);
     await page.keyboard.press('Enter');
-    await page.waitForURL(`${server.url}/session`);
+    await page.waitForURL(`${server.url}/session`, { timeout: STEP_MS });
 
     const cookie = (await page.context().cookies(server.url)).find((c) => c.name === 'oidcr_session')!.value;
     const sid = (await new SessionRepository(server.db).find(hashToken(cookie)))!.sid;
@@ -71,13 +75,14 @@ describe.runIf(existsSync(CHROMIUM))(`RP-initiated logout in a real browser, key
     expect(await page.textContent('.client-name')).toBe('Browser RP');
     expect(await page.textContent('.client-host')).toBe(new URL(rpUrl).host);
     // the button has the focus: Enter confirms
+    await page.waitForFunction("document.activeElement?.textContent === 'Sign out'", undefined, { timeout: STEP_MS });
     expect(await focused()).toBe('Sign out');
     await page.keyboard.press('Enter');
-    await page.waitForURL(`${rpUrl}/signed-out?state=browser-state`);
+    await page.waitForURL(`${rpUrl}/signed-out?state=browser-state`, { timeout: STEP_MS });
     expect(await page.textContent('h1')).toBe('Signed out at the RP');
 
     await page.goto(`${server.url}/session`);
     expect(new URL(page.url()).pathname).toBe('/login');
     expect(problems).toEqual([]);
-  });
+  }, 60_000);
 });
