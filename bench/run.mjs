@@ -9,7 +9,10 @@
 // (client_credentials) with private_key_jwt (ES256) and with client_secret_jwt (HS256) client
 // assertions, a fresh one per request (see token-load.mjs); client_secret_jwt runs twice, side by
 // side: against the server as configured (last_used_at recorded) and against a second server on
-// the same database with CLIENT_USAGE_TRACKING=false. Before the server starts, the
+// the same database with CLIENT_USAGE_TRACKING=false. The sign-in grants: the authorization code
+// exchange (codes prepared through GET /authorize with one reused session, see
+// authorization-load.mjs) and the refresh_token grant (each connection rotating its own token).
+// Before the server starts, the
 // single-core ES256 crypto ceiling (verify + sign pairs per second, crypto-ceiling.mjs) is
 // measured; the private_key_jwt rate is reported as a share of it (target: at least 80 %,
 // reported, not enforced).
@@ -20,7 +23,10 @@
 //   BENCH_DATABASE_URL    database to connect to for CREATE/DROP DATABASE
 //                         (default postgres://postgres@127.0.0.1:5432/test)
 //   BENCH_SCENARIOS       comma-separated subset of: discovery, register, read, token-pkjwt,
-//                         token-csjwt (default all)
+//                         token-csjwt, token-csjwt-untracked, code-exchange, refresh, admin-list
+//                         (default all)
+//   BENCH_CODE_RATE       upper bound on code exchanges per second, to size the code pools
+//                         prepared through GET /authorize before each run (default 800)
 //   BENCH_ASSERTION_RATE  upper bound on token requests per second, to size the assertion pools:
 //                         duration × this many are signed before each token scenario (default 6000)
 //   BENCH_PROFILE=1       run the server under node --cpu-prof; the profile goes to
@@ -52,6 +58,7 @@ import pg from 'pg';
 import { summariseProfileFile } from './cpuprofile-summary.mjs';
 import { cpuSince, cpuSnapshot } from './cpu-usage.mjs';
 import { measureCryptoCeiling } from './crypto-ceiling.mjs';
+import { codeExchangeRequests, prepareCodes, prepareRefreshTokens, prepareSignIn, refreshRequests } from './authorization-load.mjs';
 import {
   MAX_TOKEN_SCENARIO_SECONDS,
   es256KeyPair,
@@ -74,8 +81,12 @@ const REGISTER_BODY = JSON.stringify({
   client_name: 'bench',
   token_endpoint_auth_method: 'client_secret_basic',
 });
-const SCENARIO_KEYS = ['discovery', 'register', 'read', 'token-pkjwt', 'token-csjwt', 'token-csjwt-untracked', 'admin-list'];
+const SCENARIO_KEYS = ['discovery', 'register', 'read', 'token-pkjwt', 'token-csjwt', 'token-csjwt-untracked', 'code-exchange', 'refresh', 'admin-list'];
 const TOKEN_SCENARIOS = ['token-pkjwt', 'token-csjwt', 'token-csjwt-untracked'];
+/** Scenarios that need the bench user signed in (authorization-load.mjs). */
+const SIGN_IN_SCENARIOS = ['code-exchange', 'refresh'];
+/** Codes live 60 s (AUTHORIZATION_CODE_SECONDS): a pool prepared before a run must outlast it. */
+const MAX_CODE_RUN_SECONDS = 40;
 /** Clients bulk-loaded by SQL before the admin list scenario. */
 const ADMIN_LIST_CLIENTS = 100_000;
 /** The scenario compared with the crypto ceiling, and the share of it the issue asks for. */
@@ -126,6 +137,7 @@ function readSettings() {
     duration: positiveInteger('BENCH_DURATION', 10),
     connections: positiveInteger('BENCH_CONNECTIONS', 50),
     assertionRate: positiveInteger('BENCH_ASSERTION_RATE', 6000),
+    codeRate: positiveInteger('BENCH_CODE_RATE', 800),
     scenarios: only.length > 0 ? only : SCENARIO_KEYS,
     profile: process.env.BENCH_PROFILE === '1',
     adminUrl,
@@ -136,6 +148,10 @@ function readSettings() {
       `BENCH_DURATION ${settings.duration} s is too long for the token scenarios: their assertions are signed before the run ` +
         `and must not expire during it (at most ${MAX_TOKEN_SCENARIO_SECONDS} s; or leave them out with BENCH_SCENARIOS)`,
     );
+  }
+  // the code scenario runs in halves (compareSides): each half's pool must not expire
+  if (Math.round(settings.duration / 2) > MAX_CODE_RUN_SECONDS && settings.scenarios.includes('code-exchange')) {
+    throw new Error(`BENCH_DURATION ${settings.duration} s is too long for code-exchange: codes live 60 s (at most ${2 * MAX_CODE_RUN_SECONDS} s; or leave it out with BENCH_SCENARIOS)`);
   }
   return settings;
 }
@@ -350,10 +366,56 @@ function tokenScenario(key, name, tokenClients, client) {
 }
 
 /**
+ * POST /token, authorization_code: one code per request from a pool prepared through GET /authorize
+ * with the bench user's session just before the run. Scope openid: each answer holds an ID token
+ * (RS256, the registration default) beside the access token, and a refresh token.
+ */
+function codeExchangeScenario(signIn) {
+  return {
+    key: 'code-exchange',
+    name: 'POST /token authorization_code (+ ID token)',
+    expectedStatus: 200,
+    path: signIn.tokenPath,
+    async prepare(settings) {
+      const count = settings.duration * settings.codeRate;
+      const { codes, seconds } = await prepareCodes(signIn, count);
+      console.log(`  prepared ${count} codes through GET /authorize in ${seconds.toFixed(1)} s (${Math.round(count / seconds)}/s; pool for ${settings.codeRate} req/s)`);
+      const { requests, state } = codeExchangeRequests(signIn, codes, () => {
+        console.error(`  code pool of ${count} exhausted: stopping the run (raise BENCH_CODE_RATE)`);
+        running?.stop();
+      });
+      return {
+        options: { method: 'POST', requests },
+        problems: () => (state.exhaustedAfter === null ? [] : [`code pool of ${state.poolSize} exhausted; run stopped early (raise BENCH_CODE_RATE)`]),
+        details: () => ({ codePool: state.poolSize, codesUsed: state.handedOut, codePoolPrepareSeconds: round(seconds, 2) }),
+      };
+    },
+  };
+}
+
+/** POST /token, refresh_token: each connection rotates its own token chain (authorization-load.mjs). */
+function refreshScenario(signIn, baseUrl) {
+  return {
+    key: 'refresh',
+    name: 'POST /token refresh_token (rotated, + ID token)',
+    expectedStatus: 200,
+    path: signIn.tokenPath,
+    async prepare(settings) {
+      const initial = await prepareRefreshTokens(baseUrl, signIn, settings.connections);
+      const { requests, state } = refreshRequests(signIn, initial);
+      return {
+        options: { method: 'POST', requests },
+        problems: () => (state.lost === 0 ? [] : [`${state.lost} answers without a rotated refresh token`]),
+      };
+    },
+  };
+}
+
+/**
  * Each scenario: path, autocannon options, and the one status code every response must have.
  * autocannon takes the path from `url` only (a `path` option is silently ignored).
  */
-function scenarios(clients, tokenClients) {
+function scenarios(clients, tokenClients, signIn, baseUrl) {
   let next = 0;
   return [
     {
@@ -396,6 +458,7 @@ function scenarios(clients, tokenClients) {
           { ...tokenScenario('token-csjwt-untracked', 'POST /token client_secret_jwt HS256, no last_used_at', tokenClients, tokenClients.csjwt), server: 'untracked' },
         ]
       : []),
+    ...(signIn ? [codeExchangeScenario(signIn), ...(signIn.refresh ? [refreshScenario(signIn, baseUrl)] : [])] : []),
     {
       key: 'admin-list',
       name: `GET /admin/clients (${ADMIN_LIST_CLIENTS / 1000}k clients)`,
@@ -646,7 +709,9 @@ async function bench(settings) {
     );
     const clients = selected('read') ? await registerClients(baseUrl, SEED_CLIENTS) : [];
     const tokenClients = settings.scenarios.some((key) => TOKEN_SCENARIOS.includes(key)) ? await registerTokenClients(baseUrl, es256KeyPair()) : null;
-    for (const scenario of scenarios(clients, tokenClients).filter((s) => selected(s.key))) {
+    const signIn = settings.scenarios.some((key) => SIGN_IN_SCENARIOS.includes(key)) ? await prepareSignIn(baseUrl, settings.benchUrl) : null;
+    if (signIn && !signIn.refresh && selected('refresh')) console.log('  the server does not serve the refresh_token grant: refresh scenario skipped');
+    for (const scenario of scenarios(clients, tokenClients, signIn, baseUrl).filter((s) => selected(s.key))) {
       if (aborted) throw new Error('interrupted');
       process.stdout.write(`running ${scenario.name} ...\n`);
       if (scenario.key === 'admin-list') await prepareAdminList(settings, baseUrl);
@@ -665,7 +730,7 @@ async function bench(settings) {
         await waitForReady(targetUrl, target);
       }
       try {
-        const prepared = scenario.prepare ? scenario.prepare(settings) : { options: scenario.options };
+        const prepared = scenario.prepare ? await scenario.prepare(settings) : { options: scenario.options };
         const pid = target.child.pid;
         const cpuBefore = cpuSnapshot(pid);
         const result = await runScenario(targetUrl, scenario, settings, prepared.options);
@@ -703,7 +768,7 @@ async function compareSides(scenario, settings, report, baseline, observed) {
   const scrapeProblems = [];
   for (const side of SIDE_ORDER) {
     const target = side === 'off' ? baseline : observed;
-    const prepared = scenario.prepare ? scenario.prepare(half) : { options: scenario.options };
+    const prepared = scenario.prepare ? await scenario.prepare(half) : { options: scenario.options };
     const scraping = side === 'on' ? startScraping(observed.url) : null;
     const pid = target.server.child.pid;
     const cpuBefore = cpuSnapshot(pid);
