@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import { Writable } from 'node:stream';
 import {
   compactDecrypt,
   createLocalJWKSet,
@@ -13,6 +14,7 @@ import {
 } from 'jose';
 import * as oidc from 'openid-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createLogger } from '../../src/logging.js';
 import { CONTENT_ENCRYPTION_ALGS, KEY_MANAGEMENT_ALGS } from '../../src/protocol/algorithms.js';
 import { basic, postForm } from '../support/client-auth.js';
 import { advanceWallClock } from '../support/clock.js';
@@ -60,6 +62,8 @@ describe(`encrypted ID tokens and signed or encrypted UserInfo responses (${stor
   let ec: EncryptionKey;
   let x25519: EncryptionKey;
   let serverKeys: ReturnType<typeof createLocalJWKSet>;
+  /** The server's log, as JSON lines. */
+  let log = '';
 
   const register = async (metadata: Record<string, unknown>): Promise<Client> => {
     const res = await request(server, 'POST', '/register', { json: { redirect_uris: [REDIRECT], scope: 'openid profile', ...metadata } });
@@ -118,7 +122,8 @@ describe(`encrypted ID tokens and signed or encrypted UserInfo responses (${stor
     keys = await new KeyServer().start();
     down = await new KeyServer().start();
     down.status = 503;
-    server = await startTestServer({ OUTBOUND_ALLOWED_HOSTS: `${keys.host},${down.host}` });
+    const logStream = new Writable({ write: (chunk: Buffer, _encoding, done) => void ((log += chunk.toString()), done()) });
+    server = await startTestServer({ OUTBOUND_ALLOWED_HOSTS: `${keys.host},${down.host}` }, createLogger('info', logStream));
     aliceId = await createUser(server, 'alice', PASSWORD);
     visitor = new Visitor(server.url);
     expect((await visitor.signIn('alice', PASSWORD)).status).toBe(303);
@@ -242,6 +247,12 @@ describe(`encrypted ID tokens and signed or encrypted UserInfo responses (${stor
       expect([refused.status, refused.body.error]).toEqual([400, 'invalid_request']);
       expect(refused.body.error_description).toBe(`the ID token cannot be encrypted to this client: its jwks_uri could not be used (http://${down.host} answered with status 503)`);
       expect(refused.headers.get('cache-control')).toBe('no-store');
+      // the operator's log says which client and why
+      const logged = log.split('\n').filter((line) => line.includes('request refused') && line.includes(client.client_id));
+      expect(logged.map((line) => JSON.parse(line) as Record<string, unknown>)).toContainEqual(expect.objectContaining({
+        error: 'invalid_request',
+        reason: `client ${client.client_id}: ${refused.body.error_description}`,
+      }));
 
       // the client's key server recovers; after the fetch cool-down the same code is exchanged
       down.status = 200;
