@@ -43,9 +43,9 @@ export function userInfoRoutes(app: FastifyInstance, deps: UserInfoDeps): void {
     // RFC 6750 §2.2 (form-encoded body) is not offered: one way to present a token
     if (formParams(request.body).access_token !== undefined) throw invalidRequest('send the access token in the Authorization header (RFC 6750 §2.1)');
     const { claims, client } = await userInfo(deps, requireBearerToken(request.headers.authorization));
-    reply.header('cache-control', 'no-store').header('pragma', 'no-cache');
     // signed and/or encrypted when the client registered so (OIDC Core §5.3.2)
     const jwt = await userInfoJwt({ keys: deps.tokens.keys, issuer: deps.tokens.issuer, encryption: deps.encryption }, client, claims);
+    reply.header('cache-control', 'no-store').header('pragma', 'no-cache');
     return jwt === undefined ? reply.send(claims) : reply.type('application/jwt').send(jwt);
   };
   app.get(ENDPOINT_PATHS.userinfo, answer);

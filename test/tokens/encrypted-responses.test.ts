@@ -268,6 +268,23 @@ describe(`encrypted ID tokens and signed or encrypted UserInfo responses (${stor
       }
     });
 
+    it('a symmetric key whose client_secret has expired: invalid_request saying so', async () => {
+      // a public client still gets a secret for dir (OIDC Core §10.2); it authenticates without it
+      const client = await register({ token_endpoint_auth_method: 'none', id_token_encrypted_response_alg: 'dir' });
+      expect(client.client_secret).toEqual(expect.any(String));
+      await server.db.query('UPDATE clients SET secret_expires_at = $1 WHERE client_id = $2', [Math.floor(Date.now() / 1000) - 1, client.client_id]);
+      const verifier = 'v'.repeat(43);
+      const url = new URL(`${server.url}/authorize`);
+      url.search = new URLSearchParams({
+        response_type: 'code', client_id: client.client_id, redirect_uri: REDIRECT, scope: 'openid', state: 's', nonce: 'n',
+        code_challenge: createHash('sha256').update(verifier).digest('base64url'), code_challenge_method: 'S256',
+      }).toString();
+      const code = (await authorize(url)).searchParams.get('code')!;
+      const res = await postForm(server, '/token', { grant_type: 'authorization_code', code, redirect_uri: REDIRECT, client_id: client.client_id, code_verifier: verifier });
+      expect([res.status, res.body.error]).toEqual([400, 'invalid_request']);
+      expect(res.body.error_description).toBe('the ID token cannot be encrypted to this client: dir is keyed from the client_secret, which has expired');
+    });
+
     it('a jwks_uri that no longer holds a fitting key: invalid_request naming the alg; UserInfo alike, GET and POST', async () => {
       keys.body = { keys: [{ ...rsa.publicJwk, kid: 'rsa-only', use: 'enc' }] };
       const idTokens = await register({ id_token_encrypted_response_alg: 'ECDH-ES+A128KW', jwks_uri: keys.url('/no-ec') });
