@@ -48,6 +48,7 @@ import type { AccessTokenDeps } from './tokens/access-tokens.js';
 import { jwksRoute, tokenRoutes } from './tokens/routes.js';
 import { ServerKeys, serverKeySealContext } from './tokens/server-keys.js';
 import { userInfoRoutes } from './tokens/userinfo.js';
+import type { ResponseEncryptionDeps } from './tokens/response-encryption.js';
 import { metadataPolicyOf } from './registration/validate-metadata.js';
 
 export interface AppDeps {
@@ -203,6 +204,8 @@ export async function buildApp(config: Config, appDeps: AppDeps): Promise<Fastif
     format: config.tokens.format,
     now,
   };
+  // ID tokens and UserInfo responses encrypted to the client: its keys through the same caches as client authentication
+  const responseEncryptionDeps: ResponseEncryptionDeps = { clientKeys, secrets, now };
   const audit = new AuditRepository(deps.db);
   const adminDeps: AdminDeps = {
     clients,
@@ -262,9 +265,9 @@ export async function buildApp(config: Config, appDeps: AppDeps): Promise<Fastif
       });
       await scope.register(async (tokenScope) => {
         await limitTokenEndpoints(tokenScope, config.rateLimits, config.issuer, app.log);
-        tokenRoutes(tokenScope, clientAuthDeps, tokenDeps, metrics, { authorizations, findUser: (id) => users.findById(id) });
+        tokenRoutes(tokenScope, clientAuthDeps, tokenDeps, metrics, { authorizations, findUser: (id) => users.findById(id), encryption: responseEncryptionDeps });
       });
-      await scope.register(async (userInfoScope) => userInfoRoutes(userInfoScope, { tokens: tokenDeps, findUser: (id) => users.findById(id) }));
+      await scope.register(async (userInfoScope) => userInfoRoutes(userInfoScope, { tokens: tokenDeps, findUser: (id) => users.findById(id), encryption: responseEncryptionDeps }));
       await scope.register(async (adminScope) =>
         adminRoutes(adminScope, adminDeps, tokenDeps, { serverKeys, repository: serverKeyRepository }, metrics, {
           initialAccessTokens: registrationDeps.access.tokens,

@@ -51,13 +51,31 @@ export class ClientKeys {
     }
     const uri = client.metadata.jwks_uri as string | undefined;
     if (uri === undefined) return undefined;
-    // an update (here or on another instance) may mean the client rotated or revoked keys
+    this.noteRemote(client, uri, entry);
+    return this.remoteSet(uri, await this.remote.get(uri));
+  }
+
+  /**
+   * The client's public keys as JWKs, for encrypting to it: its `jwks`, or what its `jwks_uri`
+   * serves, through the same cache (and version checks) as the keys it authenticates with.
+   * `refetch` looks again, within the cool-down, when the set holds no key that fits.
+   */
+  async publicJwks(client: StoredClient): Promise<{ keys: JwkSet; refetch: () => Promise<JwkSet | undefined> } | undefined> {
+    const jwks = client.metadata.jwks as JwkSet | undefined;
+    if (jwks !== undefined) return { keys: jwks, refetch: async () => undefined };
+    const uri = client.metadata.jwks_uri as string | undefined;
+    if (uri === undefined) return undefined;
+    this.noteRemote(client, uri, this.clients.get(client.clientId));
+    return { keys: await this.remote.get(uri), refetch: () => this.remote.refetchForUnknownKid(uri) };
+  }
+
+  /** An update (here or on another instance) may mean the client rotated or revoked keys: fetch again. */
+  private noteRemote(client: StoredClient, uri: string, entry: Entry | undefined): void {
     if (entry !== undefined && entry.version !== client.version) {
       if (entry.jwksUri !== undefined) this.remote.evict(entry.jwksUri);
       this.remote.evict(uri);
     }
     if (entry?.version !== client.version || entry.jwksUri !== uri) this.clients.set(client.clientId, { version: client.version, jwksUri: uri });
-    return this.remoteSet(uri, await this.remote.get(uri));
   }
 
   /** Called when a client is updated or deleted on this instance. */

@@ -98,8 +98,23 @@ export function jwksCanVerify(jwks: { keys: readonly Record<string, unknown>[] }
   );
 }
 
+/**
+ * The keys of the set that could receive content encrypted with key management `alg`: `use` enc or
+ * absent, `alg` that one or absent, the key type the algorithm needs (RSA for RSA-OAEP*, EC or
+ * X25519 for ECDH-ES*). Best first: a key naming `alg` before one that does not, then one marked
+ * `use: enc`, then the set's own order. Registration checks there is one; the server encrypts to the first.
+ */
+export function encryptionKeys<K extends Record<string, unknown>>(jwks: { keys: readonly K[] }, alg: string): K[] {
+  const kty = alg.startsWith('ECDH-ES') ? ['EC', 'OKP'] : ['RSA'];
+  const rank = (k: K) => (k.alg === alg ? 2 : 0) + (k.use === 'enc' ? 1 : 0);
+  return jwks.keys
+    .filter((k) => kty.includes(k.kty as string) && !(k.kty === 'OKP' && k.crv !== 'X25519') && usableFor('enc', alg)(k))
+    .map((k, index) => ({ k, index }))
+    .sort((a, b) => rank(b.k) - rank(a.k) || a.index - b.index)
+    .map(({ k }) => k);
+}
+
 /** True when some key in the set could receive content encrypted with key management `alg`. */
 export function jwksCanEncrypt(jwks: { keys: readonly Record<string, unknown>[] }, alg: string): boolean {
-  const kty = alg.startsWith('ECDH-ES') ? ['EC', 'OKP'] : ['RSA'];
-  return jwks.keys.some((k) => kty.includes(k.kty as string) && !(k.kty === 'OKP' && k.crv !== 'X25519') && usableFor('enc', alg)(k));
+  return encryptionKeys(jwks, alg).length > 0;
 }

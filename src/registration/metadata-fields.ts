@@ -38,6 +38,8 @@ const text = { type: 'string', minLength: 1, maxLength: 2048, pattern: '\\S' } a
 const uri = { type: 'string', minLength: 1, maxLength: 2048 } as const;
 const list = (items: Record<string, unknown>, maxItems = 100) => ({ type: 'array', items, maxItems }) as const;
 const oneOf = (values: readonly string[]) => ({ type: 'string', enum: [...values] }) as const;
+const requestObjects = (field: string) =>
+  `${field} is not supported: this server takes no request objects (request_parameter_supported is false); /authorize answers request_not_supported`;
 
 export const CLIENT_METADATA_FIELDS = {
   redirect_uris: { schema: list(uri), uri: 'redirect' },
@@ -72,16 +74,21 @@ export const CLIENT_METADATA_FIELDS = {
   userinfo_signed_response_alg: { schema: oneOf(SIGNING_ALGS) },
   userinfo_encrypted_response_alg: { schema: oneOf(KEY_MANAGEMENT_ALGS) },
   userinfo_encrypted_response_enc: { schema: oneOf(CONTENT_ENCRYPTION_ALGS) },
-  request_object_signing_alg: { schema: oneOf(SIGNING_ALGS) },
-  request_object_encryption_alg: { schema: oneOf(KEY_MANAGEMENT_ALGS) },
-  request_object_encryption_enc: { schema: oneOf(CONTENT_ENCRYPTION_ALGS) },
+  // /authorize takes no request objects (request_not_supported): what would describe them is refused
+  request_object_signing_alg: { schema: oneOf(SIGNING_ALGS), unsupported: requestObjects('request_object_signing_alg') },
+  request_object_encryption_alg: { schema: oneOf(KEY_MANAGEMENT_ALGS), unsupported: requestObjects('request_object_encryption_alg') },
+  request_object_encryption_enc: { schema: oneOf(CONTENT_ENCRYPTION_ALGS), unsupported: requestObjects('request_object_encryption_enc') },
   token_endpoint_auth_method: { schema: oneOf(TOKEN_ENDPOINT_AUTH_METHODS), default: 'client_secret_basic' },
   token_endpoint_auth_signing_alg: { schema: oneOf(SIGNING_ALGS) },
   default_max_age: { schema: { type: 'integer', minimum: 0, maximum: 2_147_483_647 } },
   require_auth_time: { schema: { type: 'boolean' } },
   default_acr_values: { schema: list(text, 20) },
   initiate_login_uri: { schema: uri, uri: 'https' },
-  request_uris: { schema: list(uri, 20), uri: 'https' },
+  request_uris: {
+    schema: list(uri, 20),
+    uri: 'https',
+    unsupported: 'request_uris is not supported: this server takes no request_uri (request_uri_parameter_supported is false); /authorize answers request_uri_not_supported',
+  },
   scope: { schema: { type: 'string', minLength: 1, maxLength: 2048 } },
   software_id: { schema: { type: 'string', minLength: 1, maxLength: 255, pattern: '\\S' } },
   software_version: { schema: { type: 'string', minLength: 1, maxLength: 255, pattern: '\\S' } },

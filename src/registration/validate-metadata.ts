@@ -258,7 +258,6 @@ async function checkAuthentication(metadata: ClientMetadata): Promise<void> {
 const ENCRYPTED_RESPONSES = [
   ['id_token_encrypted_response_alg', 'id_token_encrypted_response_enc'],
   ['userinfo_encrypted_response_alg', 'userinfo_encrypted_response_enc'],
-  ['request_object_encryption_alg', 'request_object_encryption_enc'],
 ] as const;
 
 function checkEncryption(metadata: ClientMetadata): void {
@@ -269,8 +268,8 @@ function checkEncryption(metadata: ClientMetadata): void {
     }
     if (alg === undefined) continue;
     metadata[encField] ??= DEFAULT_CONTENT_ENCRYPTION_ALG;
-    // Encrypting to the client needs its public keys; request objects are encrypted to the server.
-    if (algField !== 'request_object_encryption_alg' && isAsymmetricKeyManagementAlg(alg)) {
+    // Encrypting to the client needs its public keys; a jwks_uri is checked when the response is made.
+    if (isAsymmetricKeyManagementAlg(alg)) {
       if (metadata.jwks === undefined && metadata.jwks_uri === undefined) {
         throw invalidClientMetadata(`${algField} ${alg} requires jwks or jwks_uri holding the client's encryption key`);
       }

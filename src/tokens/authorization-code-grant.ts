@@ -6,12 +6,15 @@ import type { AuthorizationRepository, UsedAuthorizationCode } from '../storage/
 import type { StoredClient } from '../storage/client-repository.js';
 import { issueAccessToken, newJti, tokenSettings, type AccessTokenDeps, type IssuedAccessToken } from './access-tokens.js';
 import { signIdToken } from './id-token.js';
+import { encryptResponse, responseEncryption, type ResponseEncryption, type ResponseEncryptionDeps } from './response-encryption.js';
 
 export interface AuthorizationCodeGrantDeps {
   tokens: AccessTokenDeps;
   authorizations: AuthorizationRepository;
   /** The code's user, when it may still sign in (not deleted, not disabled). */
   findUser: (id: string) => Promise<{ id: string; disabled: boolean } | undefined>;
+  /** For clients that registered id_token_encrypted_response_alg. */
+  encryption: ResponseEncryptionDeps;
 }
 
 /** Codes are 43 base64url characters; anything else is not one of ours. */
@@ -63,8 +66,11 @@ export async function authorizationCodeGrant(
   const jti = newJti();
   if (found.usedAt === null) {
     checkBindings(found, client, params, now);
+    // the client's encryption key before the code is spent: if it cannot be had (its jwks_uri is
+    // down), the request fails with nothing issued and the code may be tried again while it lives
+    const encryption = found.scope.split(' ').includes('openid') ? await responseEncryption(deps.encryption, client, 'id_token') : undefined;
     if (await deps.authorizations.useCode(codeHash, now, jti, now + tokenSettings(tokens, client).lifetimeSeconds)) {
-      return issueTokens(deps, client, found, jti, now);
+      return issueTokens(deps, client, found, jti, now, encryption);
     }
   }
   // used before (or by a concurrent request just now): whatever that use issued is revoked
@@ -81,6 +87,7 @@ async function issueTokens(
   code: UsedAuthorizationCode,
   jti: string,
   now: number,
+  encryption: ResponseEncryption | undefined,
 ): Promise<IssuedAccessToken & { id_token?: string }> {
   const { tokens } = deps;
   const user = await deps.findUser(code.userId);
@@ -101,5 +108,6 @@ async function issueTokens(
     accessToken: issued.access_token,
     now,
   });
-  return { ...issued, id_token: idToken };
+  // OIDC Core §10.2: signed, then encrypted (a nested JWT)
+  return { ...issued, id_token: encryption ? await encryptResponse(encryption, idToken, true) : idToken };
 }

@@ -5,20 +5,26 @@ import { formParams, registerFormBody } from '../http/form-body.js';
 import { insufficientScope, invalidRequest, invalidToken } from '../http/oauth-error.js';
 import type { StoredUser } from '../storage/user-repository.js';
 import { claimsForScope } from '../users/scope-claims.js';
+import type { StoredClient } from '../storage/client-repository.js';
 import { verifyAccessToken, type AccessTokenDeps } from './access-tokens.js';
+import type { ResponseEncryptionDeps } from './response-encryption.js';
+import { userInfoJwt } from './userinfo-jwt.js';
 
 export interface UserInfoDeps {
   tokens: AccessTokenDeps;
   findUser: (id: string) => Promise<StoredUser | undefined>;
+  /** For clients that registered userinfo_encrypted_response_alg. */
+  encryption: ResponseEncryptionDeps;
 }
 
 /**
  * The UserInfo endpoint (OpenID Connect Core §5.3): an access token from the authorization code
  * flow with scope `openid` (RFC 6750 bearer), answered with the user's claims for the token's
  * scope. A token of a client (client_credentials), of a user who is gone or disabled, or of a
- * client no longer usable is invalid_token; one without `openid` is insufficient_scope.
+ * client no longer usable is invalid_token; one without `openid` is insufficient_scope. With the
+ * claims comes the token's client, whose registration says how they are answered.
  */
-export async function userInfo(deps: UserInfoDeps, token: string): Promise<Record<string, unknown>> {
+export async function userInfo(deps: UserInfoDeps, token: string): Promise<{ claims: Record<string, unknown>; client: StoredClient }> {
   const verified = await verifyAccessToken(deps.tokens, token);
   if (!verified) throw invalidToken(true, 'unknown, expired or revoked access token');
   const scope = (verified.claims.scope ?? '').split(' ');
@@ -26,7 +32,7 @@ export async function userInfo(deps: UserInfoDeps, token: string): Promise<Recor
   // client_credentials tokens name the client as sub: no user has that id
   const user = verified.claims.sub === verified.claims.client_id ? undefined : await deps.findUser(verified.claims.sub);
   if (!user || user.disabled) throw invalidToken(true, 'the token names no user who may sign in');
-  return claimsForScope(user, scope);
+  return { claims: claimsForScope(user, scope), client: verified.client };
 }
 
 /** GET and POST /userinfo; the token in the Authorization header only (RFC 6750 §2.1). */
@@ -36,8 +42,11 @@ export function userInfoRoutes(app: FastifyInstance, deps: UserInfoDeps): void {
   const answer = async (request: FastifyRequest, reply: FastifyReply) => {
     // RFC 6750 §2.2 (form-encoded body) is not offered: one way to present a token
     if (formParams(request.body).access_token !== undefined) throw invalidRequest('send the access token in the Authorization header (RFC 6750 §2.1)');
-    const claims = await userInfo(deps, requireBearerToken(request.headers.authorization));
-    return reply.header('cache-control', 'no-store').header('pragma', 'no-cache').send(claims);
+    const { claims, client } = await userInfo(deps, requireBearerToken(request.headers.authorization));
+    // signed and/or encrypted when the client registered so (OIDC Core §5.3.2)
+    const jwt = await userInfoJwt({ keys: deps.tokens.keys, issuer: deps.tokens.issuer, encryption: deps.encryption }, client, claims);
+    reply.header('cache-control', 'no-store').header('pragma', 'no-cache');
+    return jwt === undefined ? reply.send(claims) : reply.type('application/jwt').send(jwt);
   };
   app.get(ENDPOINT_PATHS.userinfo, answer);
   app.post(ENDPOINT_PATHS.userinfo, answer);

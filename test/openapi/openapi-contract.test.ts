@@ -272,7 +272,8 @@ function responseProblems(exchange: Exchange): string[] {
   const schemaPointer = `${response.pointer}/content/${escapeToken(mediaType)}/schema`;
   // /metrics: Prometheus text, checked as such by test/metrics with a Prometheus parser
   // HTML pages (/authorize, /logout) are checked as pages by test/authorization
-  if (mediaType === 'text/plain' || mediaType === 'text/html') return [...problems, ...schemaProblems(schemaPointer, exchange.text).map((p) => `${label}: body ${p}`)];
+  // JWTs (/userinfo as the client registered) are checked as such by test/tokens/encrypted-responses.test.ts
+  if (mediaType === 'text/plain' || mediaType === 'text/html' || mediaType === 'application/jwt') return [...problems, ...schemaProblems(schemaPointer, exchange.text).map((p) => `${label}: body ${p}`)];
   if (exchange.body === undefined) {
     problems.push(`${label}: a JSON body is documented, got ${JSON.stringify(exchange.text.slice(0, 200))}`);
     return problems;
@@ -898,14 +899,10 @@ describe(`openapi.yaml against a running server (${storageKind})`, () => {
         userinfo_signed_response_alg: 'ES256',
         userinfo_encrypted_response_alg: 'dir',
         userinfo_encrypted_response_enc: 'A256GCM',
-        request_object_signing_alg: 'ES256',
-        request_object_encryption_alg: 'A256KW',
-        request_object_encryption_enc: 'A128GCM',
         default_max_age: 3600,
         require_auth_time: true,
         default_acr_values: ['urn:mace:incommon:iap:silver'],
         initiate_login_uri: 'https://rp.example/login',
-        request_uris: ['https://rp.example/request.jwt'],
       },
       { redirect_uris: ['https://rp.example/cb'], jwks_uri: 'https://rp.example/jwks.json', token_endpoint_auth_method: 'private_key_jwt' },
     ];
@@ -929,6 +926,7 @@ describe(`openapi.yaml against a running server (${storageKind})`, () => {
       [{ json: { redirect_uris: ['https://rp.example/cb'], 'client_name#!!': 'x' } }, 400, 'invalid_client_metadata'],
       [{ json: ['not', 'an', 'object'] }, 400, 'invalid_client_metadata'],
       [{ json: { redirect_uris: ['https://rp.example/cb'], sector_identifier_uri: 'https://rp.example/sector.json' } }, 400, 'invalid_client_metadata'],
+      [{ json: { redirect_uris: ['https://rp.example/cb'], request_uris: ['https://rp.example/request.jwt'] } }, 400, 'invalid_client_metadata'],
       [{ json: { redirect_uris: ['https://rp.example/cb'], software_statement: 'eyJhbGciOiJSUzI1NiJ9.e30.c2ln' } }, 400, 'unapproved_software_statement'],
       [{ body: '{"redirect_uris": [', headers: { 'content-type': 'application/json' } }, 400, 'invalid_request'],
       [{ body: '', headers: { 'content-type': 'application/json' } }, 400, 'invalid_request'],
@@ -1206,6 +1204,28 @@ describe(`openapi.yaml against a running server (${storageKind})`, () => {
     }
     const inBody = await call(server, 'POST', '/userinfo', form({ access_token: token }));
     expect([inBody.status, (inBody.body as JsonObject).error]).toEqual([400, 'invalid_request']);
+
+    // as the client registered (OIDC Core §5.3.2): a signed JWT; and a client whose encryption key
+    // cannot be had (its jwks_uri names a host that never resolves, RFC 6761 §6.4)
+    const signedRp = (await register({ redirect_uris: ['https://rp.example/cb'], userinfo_signed_response_alg: 'ES256' })).body;
+    const unreachableRp = (await register({ redirect_uris: ['https://rp.example/cb'], userinfo_encrypted_response_alg: 'ECDH-ES', jwks_uri: 'https://keys.invalid/jwks' })).body;
+    const tokenOf = async (client: JsonObject) => {
+      const fresh = randomBytes(32).toString('base64url');
+      await new AuthorizationRepository(server.db).insertCode({
+        codeHash: createHash('sha256').update(fresh).digest(), clientId: client.client_id as string, userId, redirectUri: 'https://rp.example/cb', redirectUriGiven: true,
+        codeChallenge: null, scope: 'openid', nonce: null, sid: 'sid', authTime: now, amr: ['pwd'], authTimeRequired: false, createdAt: now, expiresAt: now + 60,
+      });
+      const res = await call(server, 'POST', '/token', form({ grant_type: 'authorization_code', code: fresh, redirect_uri: 'https://rp.example/cb' }, { authorization: basic(client.client_id as string, client.client_secret as string) }));
+      return (res.body as JsonObject).access_token as string;
+    };
+    const signedToken = await tokenOf(signedRp);
+    const unreachableToken = await tokenOf(unreachableRp);
+    for (const method of ['GET', 'POST']) {
+      const jwt = await call(server, method, '/userinfo', { token: signedToken });
+      expect([jwt.status, jwt.headers.get('content-type'), jwt.text.split('.').length]).toEqual([200, 'application/jwt', 3]);
+      const refused = await call(server, method, '/userinfo', { token: unreachableToken });
+      expect([refused.status, (refused.body as JsonObject).error]).toEqual([400, 'invalid_request']);
+    }
   });
 
   it('introspects and revokes access tokens, a client its own only (RFC 7662, RFC 7009)', async () => {

@@ -98,7 +98,11 @@ const rules: Rule[] = [
   { rule: 'jwks_uri on IPv6 loopback or ULA is refused (SSRF)', accepts: () => ({ ...web, jwks_uri: 'https://rp.example/jwks' }), refuses: () => ({ ...web, jwks_uri: 'https://[fd00:ec2::254]/jwks' }), error: 'invalid_client_metadata', mentions: 'internal' },
   { rule: 'jwks_uri on localhost is refused (SSRF)', accepts: () => ({ ...web, jwks_uri: 'https://rp.example/jwks' }), refuses: () => ({ ...web, jwks_uri: 'https://localhost/jwks' }), error: 'invalid_client_metadata', mentions: 'localhost' },
   { rule: 'an allow-listed jwks_uri host may use http', accepts: () => ({ ...web, jwks_uri: 'http://keys.internal:8443/jwks' }), refuses: () => ({ ...web, jwks_uri: 'http://keys.internal:9999/jwks' }), error: 'invalid_client_metadata', mentions: 'https' },
-  { rule: 'request_uris are https', accepts: () => ({ ...web, request_uris: ['https://rp.example/r'] }), refuses: () => ({ ...web, request_uris: ['http://rp.example/r'] }), error: 'invalid_client_metadata', mentions: 'request_uris[0]' },
+  // request objects: /authorize refuses them, so registration refuses what would describe them
+  { rule: 'request_uris are refused (request_uri_not_supported)', accepts: () => ({ ...web, request_uris: null }), refuses: () => ({ ...web, request_uris: ['https://rp.example/r'] }), error: 'invalid_client_metadata', mentions: 'request_uris is not supported' },
+  { rule: 'request_object_signing_alg is refused (request_not_supported)', accepts: () => ({ ...web }), refuses: () => ({ ...web, request_object_signing_alg: 'RS256' }), error: 'invalid_client_metadata', mentions: 'request_object_signing_alg is not supported' },
+  { rule: 'request_object_encryption_alg is refused', accepts: () => ({ ...web }), refuses: () => ({ ...web, request_object_encryption_alg: 'RSA-OAEP-256' }), error: 'invalid_client_metadata', mentions: 'request_object_encryption_alg is not supported' },
+  { rule: 'request_object_encryption_enc is refused', accepts: () => ({ ...web }), refuses: () => ({ ...web, request_object_encryption_enc: 'A128GCM' }), error: 'invalid_client_metadata', mentions: 'request_object_encryption_enc is not supported' },
   // contacts, languages
   { rule: 'contacts are e-mail addresses', accepts: () => ({ ...web, contacts: ['ops@rp.example'] }), refuses: () => ({ ...web, contacts: ['not an address'] }), error: 'invalid_client_metadata', mentions: 'contacts' },
   { rule: 'language tags must be BCP 47', accepts: () => ({ ...web, 'client_name#ja-Jpan-JP': 'クライアント' }), refuses: () => ({ ...web, 'client_name#not a tag!': 'x' }), error: 'invalid_client_metadata', mentions: 'client_name#not a tag!' },
@@ -224,7 +228,7 @@ describe('which clients get a client_secret', () => {
     ['client_secret_post', { ...web, token_endpoint_auth_method: 'client_secret_post' }, true],
     ['client_secret_jwt', { ...web, token_endpoint_auth_method: 'client_secret_jwt' }, true],
     ['public client', { ...web, token_endpoint_auth_method: 'none' }, false],
-    ['public client with HS256 request objects', { ...web, token_endpoint_auth_method: 'none', request_object_signing_alg: 'HS256' }, true],
+    ['public client with symmetric UserInfo encryption', { ...web, token_endpoint_auth_method: 'none', userinfo_encrypted_response_alg: 'dir' }, true],
     ['public client with symmetric ID token encryption', { ...web, token_endpoint_auth_method: 'none', id_token_encrypted_response_alg: 'A128KW' }, true],
   ] as const)('%s: %s', async (_name, input, expected) => {
     expect(needsClientSecret(await validateClientMetadata(input, policy))).toBe(expected);
