@@ -37,7 +37,7 @@ import { inTransaction } from './storage/transaction.js';
 import { SessionRepository } from './storage/session-repository.js';
 import { passwordCredentials } from './authorization/password-credentials.js';
 import { signInRoutes } from './authorization/routes.js';
-import { authorizeRoutes, cspForAuthorizationReturn, type AuthorizeDeps } from './authorization/authorize/routes.js';
+import { authorizeRoutes, cspForAuthorizationReturn, languageForAuthorizationReturn, type AuthorizeDeps } from './authorization/authorize/routes.js';
 import { AuthorizationRepository, ConsentRepository } from './storage/authorization-repository.js';
 import type { SignInDeps } from './authorization/sign-in.js';
 import { InitialAccessTokenRepository } from './storage/initial-access-token-repository.js';
@@ -254,7 +254,7 @@ export async function buildApp(config: Config, appDeps: AppDeps): Promise<Fastif
           signInDeps,
           config.issuer,
           { issuer: config.issuer, keys: serverKeys, findClient: (clientId) => clients.findById(clientId), now },
-          { cspForReturnTo: cspForAuthorizationReturn(authorizeDeps) },
+          { cspForReturnTo: cspForAuthorizationReturn(authorizeDeps), languageForReturnTo: languageForAuthorizationReturn(authorizeDeps) },
         );
         authorizeRoutes(pagesScope, authorizeDeps);
       });

@@ -15,6 +15,8 @@ export interface AdminConsent {
   client_id: string;
   /** The scopes granted, space-separated. */
   scope: string;
+  /** Claims granted beyond the scopes (a claims request), space-separated; absent when none. */
+  claims?: string;
   granted_at: number;
 }
 
@@ -26,7 +28,7 @@ const userNotFound = (id: string) => new OAuthError('not_found', `no user ${id.s
 export async function listConsents(deps: ConsentDeps, userId: string): Promise<{ consents: AdminConsent[] }> {
   if (!USER_ID.test(userId) || !(await deps.users.findById(userId))) throw userNotFound(userId);
   const consents = await deps.consents.listForUser(userId);
-  return { consents: consents.map((c) => ({ client_id: c.clientId, scope: c.scope, granted_at: c.grantedAt })) };
+  return { consents: consents.map((c) => ({ client_id: c.clientId, scope: c.scope, ...(c.claims ? { claims: c.claims } : {}), granted_at: c.grantedAt })) };
 }
 
 /**

@@ -10,6 +10,7 @@ import { DatabaseUnavailableError } from '../storage/unavailable.js';
 import { CSRF_COOKIE, csrfToken, csrfTokenMatches, newCsrfSecret, validCsrfSecret } from './csrf.js';
 import { validReturnTo } from './return-to.js';
 import { formActionSource, LOGOUT_PARAMETERS, LogoutRequestError, logoutParams, validateLogoutRequest, type LogoutDeps, type ValidLogoutRequest } from './logout-request.js';
+import { pageLanguage } from '../protocol/ui-locales.js';
 import { endSession, resumeSession, type ActiveSession } from './sessions.js';
 import { signIn, type SignInDeps } from './sign-in.js';
 
@@ -91,6 +92,8 @@ export interface SignInRouteOptions {
    * the form's form-action to every redirect that follows the POST.
    */
   cspForReturnTo?: (returnTo: string) => Promise<string | undefined>;
+  /** The page language (`<html lang>`) of a sign-in page that continues at `returnTo`: its ui_locales. */
+  languageForReturnTo?: (returnTo: string) => Promise<string | undefined>;
 }
 
 /** Sign-in pages: GET/POST /login, GET /session, GET/POST /logout and their stylesheet. */
@@ -134,6 +137,10 @@ export function signInRoutes(app: FastifyInstance, deps: SignInDeps, issuer: str
     const csp = returnTo !== undefined && options.cspForReturnTo ? await options.cspForReturnTo(returnTo) : undefined;
     if (csp !== undefined) usePageCsp(reply, csp);
   };
+  const loginContext = async (returnTo: string | undefined): Promise<PageContext> => {
+    const lang = returnTo !== undefined && options.languageForReturnTo ? await options.languageForReturnTo(returnTo) : undefined;
+    return lang === undefined ? scope.context : { ...scope.context, lang };
+  };
 
   // prompt=login: show the form even to a signed-in user (an authorization request asks for a
   // fresh sign-in); login_hint: the username to start with (OIDC Core §3.1.2.1)
@@ -146,7 +153,7 @@ export function signInRoutes(app: FastifyInstance, deps: SignInDeps, issuer: str
     const hint = typeof request.query.login_hint === 'string' ? request.query.login_hint.slice(0, MAX_USERNAME_LENGTH) : undefined;
     const secret = visitorCsrfSecret(scope, request, reply);
     await cspFor(reply, returnTo);
-    return sendPage(reply, 200, loginPage(scope.context, { csrfToken: csrfToken(secret, paths.login), returnTo, username: hint ?? session?.user.username ?? '', errors: [] }));
+    return sendPage(reply, 200, loginPage(await loginContext(returnTo), { csrfToken: csrfToken(secret, paths.login), returnTo, username: hint ?? session?.user.username ?? '', errors: [] }));
   });
 
   app.post(PAGE_PATHS.login, async (request, reply) => {
@@ -158,7 +165,7 @@ export function signInRoutes(app: FastifyInstance, deps: SignInDeps, issuer: str
     const password = form.password ?? '';
     const again = async (status: number, errors: FormError[]) => {
       await cspFor(reply, returnTo);
-      return sendPage(reply, status, loginPage(scope.context, { csrfToken: form[CSRF_FIELD]!, returnTo, username, errors }));
+      return sendPage(reply, status, loginPage(await loginContext(returnTo), { csrfToken: form[CSRF_FIELD]!, returnTo, username, errors }));
     };
 
     const missing: FormError[] = [
@@ -222,7 +229,8 @@ export function signInRoutes(app: FastifyInstance, deps: SignInDeps, issuer: str
     return sendPage(
       reply,
       200,
-      logoutPage(scope.context, {
+      // ui_locales (RP-Initiated Logout §2): the language of the confirmation
+      logoutPage({ ...scope.context, lang: pageLanguage(valid.params.ui_locales) }, {
         csrfToken: csrfToken(secret, paths.logout),
         username: session.user.username,
         client: valid.client,

@@ -9,6 +9,8 @@ import {
   TOKEN_ENDPOINT_AUTH_METHODS,
 } from '../protocol/client-metadata-values.js';
 import { CODE_CHALLENGE_METHODS, RESPONSE_MODES } from '../authorization/authorize/request.js';
+import { ACR_VALUES_SUPPORTED } from '../protocol/acr.js';
+import { UI_LOCALES_SUPPORTED } from '../protocol/ui-locales.js';
 
 const AUTHENTICATING_METHODS = TOKEN_ENDPOINT_AUTH_METHODS.filter((method) => method !== 'none');
 
@@ -48,7 +50,10 @@ export function buildProviderMetadata(
     userinfo_encryption_alg_values_supported: KEY_MANAGEMENT_ALGS,
     userinfo_encryption_enc_values_supported: CONTENT_ENCRYPTION_ALGS,
     claims_supported: CLAIMS_SUPPORTED,
-    claims_parameter_supported: false,
+    // OIDC Core §5.5: id_token and userinfo members (claims_locales_supported is not announced: claims have one language)
+    claims_parameter_supported: true,
+    acr_values_supported: ACR_VALUES_SUPPORTED,
+    ui_locales_supported: UI_LOCALES_SUPPORTED,
     request_parameter_supported: false,
     // OIDC Discovery defaults this to true; /authorize answers request_uri_not_supported.
     request_uri_parameter_supported: false,

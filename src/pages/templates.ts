@@ -1,4 +1,5 @@
 import { ENDPOINT_PATHS } from '../http/endpoints.js';
+import { DEFAULT_UI_LOCALE } from '../protocol/ui-locales.js';
 import { html, type Html } from './html.js';
 
 /** Where the pages live under the issuer path; the routes and the templates read these. */
@@ -20,6 +21,8 @@ export const CSRF_FIELD = 'csrf_token';
 export interface PageContext {
   /** The issuer's path without a trailing slash ('' at the root). */
   prefix: string;
+  /** `<html lang>`: the language a request's ui_locales chose (src/protocol/ui-locales.ts); default en. */
+  lang?: string;
 }
 
 /** One problem in a form: shown in the error summary, linked to its field when it has one. */
@@ -30,7 +33,7 @@ export interface FormError {
 
 function layout(context: PageContext, title: string, main: Html): Html {
   return html`<!doctype html>
-<html lang="en">
+<html lang="${context.lang ?? DEFAULT_UI_LOCALE}">
 <head>
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
@@ -192,6 +195,29 @@ const SCOPE_DESCRIPTIONS: Readonly<Record<string, string>> = {
   offline_access: 'Keep access while you are not using it',
 };
 
+/** The user's claims a claims request may ask for beyond its scopes (src/users/scope-claims.ts), in words. */
+const CLAIM_DESCRIPTIONS: Readonly<Record<string, string>> = {
+  name: 'your full name',
+  family_name: 'your family name',
+  given_name: 'your given name',
+  middle_name: 'your middle name',
+  nickname: 'your nickname',
+  preferred_username: 'your username',
+  profile: 'the address of your profile page',
+  picture: 'your picture',
+  website: 'your website',
+  gender: 'your gender',
+  birthdate: 'your birth date',
+  zoneinfo: 'your time zone',
+  locale: 'your language',
+  updated_at: 'when your account last changed',
+  email: 'your e-mail address',
+  email_verified: 'whether your e-mail address is verified',
+  address: 'your postal address',
+  phone_number: 'your phone number',
+  phone_number_verified: 'whether your phone number is verified',
+};
+
 export interface ConsentPage {
   csrfToken: string;
   /** The handle of the waiting authorization request. */
@@ -207,6 +233,8 @@ export interface ConsentPage {
   /** The host the answer goes to: shown so that a look-alike name cannot pass for another application. */
   redirectHost: string;
   scopes: readonly string[];
+  /** Claims asked for by name (a claims request) beyond what the scopes give. */
+  claims?: readonly string[];
 }
 
 /**
@@ -226,7 +254,8 @@ ${page.client.logoUri !== undefined ? html`<p><img class="client-logo" src="${pa
 <h2 id="scopes-title">It asks to</h2>
 <ul aria-labelledby="scopes-title" class="scopes">
 ${page.scopes.map((scope) => html`<li>${SCOPE_DESCRIPTIONS[scope] ?? html`Use the permission <code>${scope}</code>`}</li>
-`)}</ul>
+`)}${page.claims !== undefined && page.claims.length > 0 ? html`<li>See ${page.claims.map((claim) => CLAIM_DESCRIPTIONS[claim] ?? claim).join(', ')}</li>
+` : ''}</ul>
 ${page.client.policyUri !== undefined || page.client.tosUri !== undefined
     ? html`<p>${page.client.policyUri !== undefined ? html`<a href="${page.client.policyUri}" rel="noopener noreferrer">Privacy policy</a> ` : ''}${page.client.tosUri !== undefined ? html`<a href="${page.client.tosUri}" rel="noopener noreferrer">Terms of service</a>` : ''}</p>
 `

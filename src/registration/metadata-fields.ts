@@ -3,6 +3,7 @@ import {
   KEY_MANAGEMENT_ALGS,
   SIGNING_ALGS,
 } from '../protocol/algorithms.js';
+import { ACR_VALUES_SUPPORTED } from '../protocol/acr.js';
 import { MAX_CLIENT_KEYS } from './client-jwks.js';
 import {
   APPLICATION_TYPES,
@@ -82,7 +83,8 @@ export const CLIENT_METADATA_FIELDS = {
   token_endpoint_auth_signing_alg: { schema: oneOf(SIGNING_ALGS) },
   default_max_age: { schema: { type: 'integer', minimum: 0, maximum: 2_147_483_647 } },
   require_auth_time: { schema: { type: 'boolean' } },
-  default_acr_values: { schema: list(text, 20) },
+  // only classes this server achieves (acr_values_supported): the default of a request's acr_values
+  default_acr_values: { schema: list(oneOf(ACR_VALUES_SUPPORTED), 20) },
   initiate_login_uri: { schema: uri, uri: 'https' },
   request_uris: {
     schema: list(uri, 20),

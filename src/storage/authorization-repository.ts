@@ -1,3 +1,4 @@
+import { claimsRequestFromJson, claimsRequestToJson, type ClaimsRequest } from '../protocol/claims-request.js';
 import type { Queryable } from './database.js';
 
 /** A validated authorization request waiting for the user (migration 0010). */
@@ -25,6 +26,8 @@ export interface StoredAuthorizationCode {
   amr: readonly string[];
   /** max_age was sent, or the client registered require_auth_time: the ID token carries auth_time. */
   authTimeRequired: boolean;
+  /** The request's claims parameter (OIDC Core §5.5, migration 0013); absent when it asked for none. */
+  claims?: ClaimsRequest;
   createdAt: number;
   expiresAt: number;
 }
@@ -38,7 +41,7 @@ export interface UsedAuthorizationCode extends StoredAuthorizationCode {
 type CodeRow = {
   code_hash: Uint8Array; client_id: string; user_id: string; redirect_uri: string; redirect_uri_given: boolean;
   code_challenge: string | null; scope: string; nonce: string | null; sid: string; auth_time: number | string;
-  amr: string[]; auth_time_required: boolean; created_at: number | string; expires_at: number | string;
+  amr: string[]; auth_time_required: boolean; claims: unknown; created_at: number | string; expires_at: number | string;
   used_at: number | string | null; access_token_jti: string | null; access_token_expires_at: number | string | null;
 };
 
@@ -57,6 +60,7 @@ const toCode = (row: CodeRow): UsedAuthorizationCode => ({
   authTime: Number(row.auth_time),
   amr: row.amr,
   authTimeRequired: row.auth_time_required,
+  ...(row.claims === null ? {} : { claims: claimsRequestFromJson(row.claims) }),
   createdAt: Number(row.created_at),
   expiresAt: Number(row.expires_at),
   usedAt: orNull(row.used_at),
@@ -91,10 +95,10 @@ export class AuthorizationRepository {
   async insertCode(code: StoredAuthorizationCode): Promise<void> {
     await this.db.query(
       `INSERT INTO authorization_codes (code_hash, client_id, user_id, redirect_uri, redirect_uri_given, code_challenge, scope, nonce, sid,
-         auth_time, amr, auth_time_required, created_at, expires_at)
-       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)`,
+         auth_time, amr, auth_time_required, claims, created_at, expires_at)
+       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13::jsonb, $14, $15)`,
       [code.codeHash, code.clientId, code.userId, code.redirectUri, code.redirectUriGiven, code.codeChallenge, code.scope, code.nonce, code.sid,
-        code.authTime, [...code.amr], code.authTimeRequired, code.createdAt, code.expiresAt],
+        code.authTime, [...code.amr], code.authTimeRequired, code.claims === undefined ? null : claimsRequestToJson(code.claims), code.createdAt, code.expiresAt],
     );
   }
 
@@ -135,36 +139,34 @@ export interface StoredConsent {
   userId: string;
   clientId: string;
   scope: string;
+  /** Claims granted beyond the scopes (a claims request, migration 0013): space-separated, sorted; '' or absent for none. */
+  claims?: string;
   grantedAt: number;
 }
+
+type ConsentRow = { user_id: string; client_id: string; scope: string; claims: string; granted_at: number | string };
+const toConsent = (row: ConsentRow): StoredConsent => ({ userId: row.user_id, clientId: row.client_id, scope: row.scope, claims: row.claims, grantedAt: Number(row.granted_at) });
 
 export class ConsentRepository {
   constructor(private readonly db: Queryable) {}
 
   async find(userId: string, clientId: string): Promise<StoredConsent | undefined> {
-    const rows = await this.db.query<{ user_id: string; client_id: string; scope: string; granted_at: number | string }>(
-      'SELECT * FROM consents WHERE user_id = $1 AND client_id = $2',
-      [userId, clientId],
-    );
-    const row = rows[0];
-    return row && { userId: row.user_id, clientId: row.client_id, scope: row.scope, grantedAt: Number(row.granted_at) };
+    const rows = await this.db.query<ConsentRow>('SELECT * FROM consents WHERE user_id = $1 AND client_id = $2', [userId, clientId]);
+    return rows[0] && toConsent(rows[0]);
   }
 
-  /** Records consent to `scope` (space-separated, sorted), replacing what was granted before. */
+  /** Records consent to `scope` and `claims` (space-separated, sorted), replacing what was granted before. */
   async grant(consent: StoredConsent): Promise<void> {
     await this.db.query(
-      `INSERT INTO consents (user_id, client_id, scope, granted_at) VALUES ($1, $2, $3, $4)
-       ON CONFLICT (user_id, client_id) DO UPDATE SET scope = EXCLUDED.scope, granted_at = EXCLUDED.granted_at`,
-      [consent.userId, consent.clientId, consent.scope, consent.grantedAt],
+      `INSERT INTO consents (user_id, client_id, scope, claims, granted_at) VALUES ($1, $2, $3, $4, $5)
+       ON CONFLICT (user_id, client_id) DO UPDATE SET scope = EXCLUDED.scope, claims = EXCLUDED.claims, granted_at = EXCLUDED.granted_at`,
+      [consent.userId, consent.clientId, consent.scope, consent.claims ?? '', consent.grantedAt],
     );
   }
 
   async listForUser(userId: string): Promise<StoredConsent[]> {
-    const rows = await this.db.query<{ user_id: string; client_id: string; scope: string; granted_at: number | string }>(
-      'SELECT * FROM consents WHERE user_id = $1 ORDER BY granted_at DESC, client_id',
-      [userId],
-    );
-    return rows.map((row) => ({ userId: row.user_id, clientId: row.client_id, scope: row.scope, grantedAt: Number(row.granted_at) }));
+    const rows = await this.db.query<ConsentRow>('SELECT * FROM consents WHERE user_id = $1 ORDER BY granted_at DESC, client_id', [userId]);
+    return rows.map(toConsent);
   }
 
   async revoke(userId: string, clientId: string): Promise<boolean> {

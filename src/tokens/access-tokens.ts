@@ -55,6 +55,15 @@ export interface AccessTokenClaims {
   iat: number;
   jti: string;
   scope?: string;
+  /**
+   * The claims the authorization request asked for at the UserInfo endpoint (OIDC Core §5.5
+   * `claims.userinfo`), by name only. This is how /userinfo learns what was asked: the token is
+   * what it is shown, and both formats carry their claims (signed in a JWT, stored with a
+   * reference token), so no grant table or second lookup is needed, and the request lives exactly
+   * as long as the token. Names only — never values —, at most the few claims a user has, so a
+   * resource server that sees the token learns nothing of the user from it.
+   */
+  userinfo_claims?: string[];
 }
 
 /** The lifetime and format this client's tokens get: its own settings, else the server's. */
@@ -73,7 +82,7 @@ export async function issueAccessToken(
   deps: AccessTokenDeps,
   client: StoredClient,
   scope: string | undefined,
-  options: { subject?: string; jti?: string } = {},
+  options: { subject?: string; jti?: string; userinfoClaims?: readonly string[] } = {},
 ): Promise<IssuedAccessToken> {
   const now = deps.now();
   const { lifetimeSeconds, format } = tokenSettings(deps, client);
@@ -87,6 +96,7 @@ export async function issueAccessToken(
     exp: now + lifetimeSeconds,
     jti: options.jti ?? newJti(),
     ...(scope !== undefined ? { scope } : {}),
+    ...(options.userinfoClaims !== undefined && options.userinfoClaims.length > 0 ? { userinfo_claims: [...options.userinfoClaims] } : {}),
   };
   let token: string;
   if (format === 'reference') {

@@ -1,18 +1,21 @@
 import { createHash } from 'node:crypto';
 import type { ServerSigningAlg } from '../config/config.js';
 import { hashToken } from '../crypto/token-hash.js';
+import { achievedAcr } from '../protocol/acr.js';
 import { OAuthError, invalidRequest } from '../http/oauth-error.js';
 import type { AuthorizationRepository, UsedAuthorizationCode } from '../storage/authorization-repository.js';
 import type { StoredClient } from '../storage/client-repository.js';
+import type { StoredUser } from '../storage/user-repository.js';
 import { issueAccessToken, newJti, tokenSettings, type AccessTokenDeps, type IssuedAccessToken } from './access-tokens.js';
 import { signIdToken } from './id-token.js';
 import { encryptResponse, responseEncryption, type ResponseEncryption, type ResponseEncryptionDeps } from './response-encryption.js';
+import { idTokenClaimsRequested, userinfoClaimsRequested } from './requested-claims.js';
 
 export interface AuthorizationCodeGrantDeps {
   tokens: AccessTokenDeps;
   authorizations: AuthorizationRepository;
   /** The code's user, when it may still sign in (not deleted, not disabled). */
-  findUser: (id: string) => Promise<{ id: string; disabled: boolean } | undefined>;
+  findUser: (id: string) => Promise<StoredUser | undefined>;
   /** For clients that registered id_token_encrypted_response_alg. */
   encryption: ResponseEncryptionDeps;
 }
@@ -93,19 +96,25 @@ async function issueTokens(
   const user = await deps.findUser(code.userId);
   if (!user || user.disabled) throw invalidGrant('the user the code was issued for can no longer sign in');
 
-  const issued = await issueAccessToken(tokens, client, code.scope, { subject: code.userId, jti });
-  if (!code.scope.split(' ').includes('openid')) return issued;
+  const openid = code.scope.split(' ').includes('openid');
+  const userinfoClaims = openid ? userinfoClaimsRequested(code.claims) : [];
+  const issued = await issueAccessToken(tokens, client, code.scope, { subject: code.userId, jti, userinfoClaims });
+  if (!openid) return issued;
+  const requested = idTokenClaimsRequested(user, code.claims);
+  const acr = achievedAcr(code.amr);
   const idToken = signIdToken(tokens.keys, {
     issuer: tokens.issuer,
     subject: code.userId,
     clientId: client.clientId,
     alg: ((client.metadata.id_token_signed_response_alg as string | undefined) ?? 'RS256') as ServerSigningAlg,
     authTime: code.authTime,
-    includeAuthTime: code.authTimeRequired,
+    includeAuthTime: code.authTimeRequired || requested.authTime,
     nonce: code.nonce,
+    ...(acr !== undefined ? { acr } : {}),
     amr: code.amr,
     sid: code.sid,
     accessToken: issued.access_token,
+    userClaims: requested.userClaims,
     now,
   });
   // OIDC Core §10.2: signed, then encrypted (a nested JWT)

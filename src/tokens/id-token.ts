@@ -25,9 +25,13 @@ export interface IdTokenContent {
   /** max_age was sent or the client registered require_auth_time (OIDC Core §2). */
   includeAuthTime: boolean;
   nonce: string | null;
+  /** The Authentication Context Class the sign-in achieved (src/protocol/acr.ts). */
+  acr?: string;
   amr: readonly string[];
   sid: string;
   accessToken: string;
+  /** The user's claims the request asked for in the ID token (OIDC Core §5.5 `claims.id_token`). */
+  userClaims?: Readonly<Record<string, unknown>>;
   now: number;
 }
 
@@ -35,6 +39,8 @@ export interface IdTokenContent {
 export function signIdToken(keys: Pick<ServerKeys, 'signingKey'>, content: IdTokenContent): string {
   const signing = keys.signingKey(content.alg);
   const claims = {
+    // first, so that no user claim could ever stand in for a protocol one
+    ...content.userClaims,
     iss: content.issuer,
     sub: content.subject,
     aud: content.clientId,
@@ -42,6 +48,7 @@ export function signIdToken(keys: Pick<ServerKeys, 'signingKey'>, content: IdTok
     iat: content.now,
     ...(content.includeAuthTime ? { auth_time: content.authTime } : {}),
     ...(content.nonce !== null ? { nonce: content.nonce } : {}),
+    ...(content.acr !== undefined ? { acr: content.acr } : {}),
     amr: [...content.amr],
     sid: content.sid,
     at_hash: accessTokenHash(content.accessToken, content.alg),

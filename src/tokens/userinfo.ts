@@ -4,7 +4,7 @@ import { ENDPOINT_PATHS } from '../http/endpoints.js';
 import { formParams, registerFormBody } from '../http/form-body.js';
 import { insufficientScope, invalidRequest, invalidToken } from '../http/oauth-error.js';
 import type { StoredUser } from '../storage/user-repository.js';
-import { claimsForScope } from '../users/scope-claims.js';
+import { claimsByName, claimsForScope } from '../users/scope-claims.js';
 import type { StoredClient } from '../storage/client-repository.js';
 import { verifyAccessToken, type AccessTokenDeps } from './access-tokens.js';
 import type { ResponseEncryptionDeps } from './response-encryption.js';
@@ -20,9 +20,10 @@ export interface UserInfoDeps {
 /**
  * The UserInfo endpoint (OpenID Connect Core §5.3): an access token from the authorization code
  * flow with scope `openid` (RFC 6750 bearer), answered with the user's claims for the token's
- * scope. A token of a client (client_credentials), of a user who is gone or disabled, or of a
- * client no longer usable is invalid_token; one without `openid` is insufficient_scope. With the
- * claims comes the token's client, whose registration says how they are answered.
+ * scope and those its authorization request asked for in `claims.userinfo`. A token of a client
+ * (client_credentials), of a user who is gone or disabled, or of a client no longer usable is
+ * invalid_token; one without `openid` is insufficient_scope. With the claims comes the token's
+ * client, whose registration says how they are answered.
  */
 export async function userInfo(deps: UserInfoDeps, token: string): Promise<{ claims: Record<string, unknown>; client: StoredClient }> {
   const verified = await verifyAccessToken(deps.tokens, token);
@@ -32,7 +33,10 @@ export async function userInfo(deps: UserInfoDeps, token: string): Promise<{ cla
   // client_credentials tokens name the client as sub: no user has that id
   const user = verified.claims.sub === verified.claims.client_id ? undefined : await deps.findUser(verified.claims.sub);
   if (!user || user.disabled) throw invalidToken(true, 'the token names no user who may sign in');
-  return { claims: claimsForScope(user, scope), client: verified.client };
+  // beside the scope's claims, those the authorization request asked for by name (Core §5.5),
+  // which the token names (AccessTokenClaims.userinfo_claims); no values, so nothing stale
+  const requested = Array.isArray(verified.claims.userinfo_claims) ? verified.claims.userinfo_claims.filter((name) => typeof name === 'string') : [];
+  return { claims: { ...claimsForScope(user, scope), ...claimsByName(user, requested) }, client: verified.client };
 }
 
 /** GET and POST /userinfo; the token in the Authorization header only (RFC 6750 §2.1). */

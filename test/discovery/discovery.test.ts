@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ACR_VALUES_SUPPORTED } from '../../src/protocol/acr.js';
 import { SIGNING_ALGS } from '../../src/protocol/algorithms.js';
 import { GRANT_TYPES, TOKEN_ENDPOINT_AUTH_METHODS } from '../../src/protocol/client-metadata-values.js';
 import { request, startTestServer, storageKind, type TestServer } from '../support/test-server.js';
@@ -43,6 +44,11 @@ describe(`discovery (${storageKind})`, () => {
     }
     expect(metadata.scopes_supported).toContain('openid');
     expect(metadata.claims_supported).toContain('sub');
+    // the claims parameter (Core §5.5), the classes achieved, the page languages; claims have one language
+    expect(metadata.claims_parameter_supported).toBe(true);
+    expect(metadata.acr_values_supported).toEqual([...ACR_VALUES_SUPPORTED]);
+    expect(metadata.ui_locales_supported).toEqual(['en']);
+    expect(metadata).not.toHaveProperty('claims_locales_supported');
     expect(metadata.service_documentation).toBe('https://docs.example/registrar');
   });
 
@@ -103,12 +109,14 @@ describe(`discovery (${storageKind})`, () => {
       const res = await request(server, 'POST', '/register', { json: { ...rp, id_token_encrypted_response_alg: 'dir', id_token_encrypted_response_enc: enc } });
       expect(res.status, enc).toBe(201);
     }
+    const acr = await request(server, 'POST', '/register', { json: { ...rp, default_acr_values: body.acr_values_supported } });
+    expect(acr.status, acr.text).toBe(201);
     for (const responseType of body.response_types_supported as string[]) {
       const res = await request(server, 'POST', '/register', { json: { ...rp, response_types: [responseType], grant_types: ['authorization_code'] } });
       expect(res.status, responseType).toBe(201);
     }
     // and refuses what it does not announce, naming it
-    for (const [field, value] of [['response_types', ['id_token']], ['response_types', ['code id_token']], ['grant_types', ['implicit']], ['grant_types', ['authorization_code', 'refresh_token']], ['subject_type', 'pairwise']] as const) {
+    for (const [field, value] of [['response_types', ['id_token']], ['response_types', ['code id_token']], ['grant_types', ['implicit']], ['grant_types', ['authorization_code', 'refresh_token']], ['subject_type', 'pairwise'], ['default_acr_values', ['urn:example:mfa']]] as const) {
       const res = await request(server, 'POST', '/register', { json: { ...rp, [field]: value } });
       expect([res.status, res.body.error], `${field} ${String(value)}`).toEqual([400, 'invalid_client_metadata']);
       expect(res.body.error_description).toContain(Array.isArray(value) ? value.at(-1) : value);

@@ -24,6 +24,8 @@ import { POLICY_RULE_NAMES, POLICY_RULES, REQUIRABLE_FIELDS } from '../../src/re
 import { JWT_BEARER_ASSERTION_TYPE, MAX_ASSERTION_LENGTH } from '../../src/client-auth/client-assertion.js';
 import { ACCESS_TOKEN_FORMATS, SERVER_SIGNING_ALGS } from '../../src/config/config.js';
 import { buildProviderMetadata } from '../../src/discovery/provider-metadata.js';
+import { ACR_VALUES_SUPPORTED } from '../../src/protocol/acr.js';
+import { UI_LOCALES_SUPPORTED } from '../../src/protocol/ui-locales.js';
 import { ENDPOINT_PATHS, endpointUrls } from '../../src/http/endpoints.js';
 import { insufficientScope, OAUTH_ERRORS } from '../../src/http/oauth-error.js';
 import { RETRY_AFTER_SECONDS } from '../../src/http/error-handler.js';
@@ -536,6 +538,8 @@ describe('openapi.yaml against the code', () => {
     expect(enumOf('SubjectType')).toEqual([...SUBJECT_TYPES]);
     expect(enumOf('ResponseType')).toEqual([...RESPONSE_TYPES]);
     expect(enumOf('Claim')).toEqual([...CLAIMS_SUPPORTED]);
+    expect(enumOf('AcrValue')).toEqual([...ACR_VALUES_SUPPORTED]);
+    expect(enumOf('UiLocale')).toEqual([...UI_LOCALES_SUPPORTED]);
     expect(enumOf('AccessTokenFormat')).toEqual([...ACCESS_TOKEN_FORMATS]);
     expect(enumOf('CreatedVia')).toEqual([...CREATED_VIA]);
     expect(enumOf('ServerKeyState')).toEqual([...SERVER_KEY_STATES]);
@@ -577,7 +581,7 @@ describe('openapi.yaml against the code', () => {
       APPLICATION_TYPES, SUBJECT_TYPES, RESPONSE_TYPES, CLAIMS_SUPPORTED, Object.keys(OAUTH_ERRORS), TOKEN_ENDPOINT_GRANT_TYPES,
       ACCESS_TOKEN_FORMATS, SETTING_FIELDS.access_token_format.schema.enum, CREATED_VIA, SERVER_KEY_STATES, SERVER_SIGNING_ALGS,
       AUDIT_ACTIONS, AUDIT_ACTOR_TYPES,
-      INITIAL_ACCESS_TOKEN_STATES, REQUIRABLE_FIELDS, RESPONSE_MODES, CODE_CHALLENGE_METHODS,
+      INITIAL_ACCESS_TOKEN_STATES, REQUIRABLE_FIELDS, RESPONSE_MODES, CODE_CHALLENGE_METHODS, ACR_VALUES_SUPPORTED, UI_LOCALES_SUPPORTED,
     ].map((values) => JSON.stringify([...values]));
     const stray = enumsIn(doc).filter(({ pointer, values }) => {
       if (constants.includes(JSON.stringify(values))) return false;
@@ -901,7 +905,7 @@ describe(`openapi.yaml against a running server (${storageKind})`, () => {
         userinfo_encrypted_response_enc: 'A256GCM',
         default_max_age: 3600,
         require_auth_time: true,
-        default_acr_values: ['urn:mace:incommon:iap:silver'],
+        default_acr_values: [...ACR_VALUES_SUPPORTED],
         initiate_login_uri: 'https://rp.example/login',
       },
       { redirect_uris: ['https://rp.example/cb'], jwks_uri: 'https://rp.example/jwks.json', token_endpoint_auth_method: 'private_key_jwt' },

@@ -1,6 +1,7 @@
 import { ADMIN_SCOPE_VALUES } from '../../admin/scopes.js';
 import { clientUnusable } from '../../client-auth/client-state.js';
 import type { StoredClient } from '../../storage/client-repository.js';
+import { checkAcrValues, checkClaims, checkEssentialAcr } from './claims-checks.js';
 import { AuthorizationPageError, AuthorizationRedirectError, redirectError, type ErrorTarget } from './errors.js';
 import { PROMPT_VALUES, RESPONSE_MODES, type AuthorizationParams, type PromptValue, type ResponseMode, type ValidatedAuthorizationRequest } from './request.js';
 
@@ -157,6 +158,9 @@ export function validateAuthorizationRequest(
     const prompt = checkPrompt(params);
     const maxAge = checkMaxAge(params, client);
     checkEchoedValues(params);
+    const claims = checkClaims(params);
+    checkAcrValues(params, client);
+    checkEssentialAcr(claims);
     return {
       clientId: client.clientId,
       redirectUri,
@@ -171,6 +175,7 @@ export function validateAuthorizationRequest(
       authTimeRequired: params.max_age !== undefined || maxAge !== undefined || client.metadata.require_auth_time === true,
       ...(params.login_hint !== undefined ? { loginHint: params.login_hint } : {}),
       ...(params.ui_locales !== undefined ? { uiLocales: params.ui_locales } : {}),
+      ...(claims !== undefined ? { claims } : {}),
       receivedAt: options.now,
     };
   } catch (error) {

@@ -10,7 +10,8 @@ export const AUTHORIZATION_CODE_SECONDS = 60;
 /**
  * A new authorization code: 256 random bits, stored only as a hash, bound to everything the token
  * request must match (client, redirect URI, PKCE challenge) and everything the tokens will say
- * (user, scope, nonce, session, auth_time, amr). Returns the code itself, which is never stored.
+ * (user, scope, nonce, session, auth_time, amr, the claims asked for). Returns the code itself,
+ * which is never stored.
  */
 export async function issueAuthorizationCode(
   deps: { authorizations: AuthorizationRepository; now: () => number },
@@ -33,6 +34,7 @@ export async function issueAuthorizationCode(
     authTime: session.authTime,
     amr: session.amr,
     authTimeRequired: request.authTimeRequired,
+    ...(request.claims !== undefined ? { claims: request.claims } : {}),
     createdAt: now,
     expiresAt: now + AUTHORIZATION_CODE_SECONDS,
   });

@@ -1,3 +1,5 @@
+import type { ClaimsRequest } from '../../protocol/claims-request.js';
+
 /** Prompt values of OIDC Core §3.1.2.1 this server acts on. */
 export const PROMPT_VALUES = ['none', 'login', 'consent'] as const;
 export type PromptValue = (typeof PROMPT_VALUES)[number];
@@ -31,6 +33,8 @@ export interface ValidatedAuthorizationRequest {
   authTimeRequired: boolean;
   loginHint?: string;
   uiLocales?: string;
+  /** The claims parameter (OIDC Core §5.5), when it asks for a claim this server knows. */
+  claims?: ClaimsRequest;
   /** When the request arrived: a sign-in after this satisfies prompt=login and max_age. */
   receivedAt: number;
 }

@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import { Html, html } from '../../pages/html.js';
+import { DEFAULT_UI_LOCALE } from '../../protocol/ui-locales.js';
 import type { ErrorTarget } from './errors.js';
 
 /**
@@ -40,9 +41,9 @@ export function cspAllowingFormTo(redirectUri: string, scriptHash?: string): str
   ].join('; ');
 }
 
-function formPostPage(action: string, fields: Record<string, string>): Html {
+function formPostPage(action: string, fields: Record<string, string>, lang: string): Html {
   return html`<!doctype html>
-<html lang="en">
+<html lang="${lang}">
 <head>
 <meta charset="utf-8">
 <meta name="referrer" content="no-referrer">
@@ -58,10 +59,11 @@ ${Object.entries(fields).map(([name, value]) => html`<input type="hidden" name="
 `;
 }
 
-export function authorizationResponse(target: ErrorTarget, issuer: string, fields: Record<string, string>): AuthorizationResponse {
+/** `lang`: the form_post page's language, from the request's ui_locales. */
+export function authorizationResponse(target: ErrorTarget, issuer: string, fields: Record<string, string>, lang: string = DEFAULT_UI_LOCALE): AuthorizationResponse {
   const all: Record<string, string> = { ...fields, ...(target.state !== undefined ? { state: target.state } : {}), iss: issuer };
   if (target.responseMode === 'form_post') {
-    return { kind: 'form_post', action: target.redirectUri, page: formPostPage(target.redirectUri, all), csp: cspAllowingFormTo(target.redirectUri, AUTO_SUBMIT_HASH) };
+    return { kind: 'form_post', action: target.redirectUri, page: formPostPage(target.redirectUri, all, lang), csp: cspAllowingFormTo(target.redirectUri, AUTO_SUBMIT_HASH) };
   }
   const url = new URL(target.redirectUri);
   for (const [name, value] of Object.entries(all)) url.searchParams.append(name, value);

@@ -9,7 +9,9 @@ import type { ClientRepository, StoredClient } from '../../storage/client-reposi
 import { csrfToken } from '../csrf.js';
 import { CSRF_REFUSED, formIsOurs, pageScope, refuseForm, sendPage, SESSION_COOKIE, usePageCsp, visitorCsrfSecret } from '../routes.js';
 import { resumeSession, type ActiveSession, type SessionDeps } from '../sessions.js';
+import { pageLanguage } from '../../protocol/ui-locales.js';
 import { checkClient, validateAuthorizationRequest } from './checks.js';
+import { claimsBeyondScope, withClaimsRules } from './claims-interaction.js';
 import { AuthorizationPageError, AuthorizationRedirectError, type AuthorizationErrorCode, type ErrorTarget } from './errors.js';
 import { requiredInteraction } from './interaction.js';
 import { issueAuthorizationCode } from './issue-code.js';
@@ -111,8 +113,19 @@ export function authorizeRoutes(app: FastifyInstance, deps: AuthorizeDeps): void
   ): Promise<FastifyReply> {
     const session = await resumeSession(deps.sessions, sessionCookie(request));
     const granted = session && (await deps.consents.find(session.user.id, validated.clientId));
-    const interaction = requiredInteraction(validated, session, granted?.scope.split(' '), consentGiven, deps.now());
+    const grantedScope = granted?.scope.split(' ');
+    const interaction = withClaimsRules(
+      requiredInteraction(validated, session, grantedScope, consentGiven, deps.now()),
+      validated,
+      session,
+      granted && { scope: grantedScope!, claims: (granted.claims ?? '').split(' ').filter((name) => name !== '') },
+      consentGiven,
+    );
     const finish = async () => waiting && (await deps.authorizations.deleteRequest(waiting.idHash));
+    if (interaction.needs === 'other_user') {
+      await finish();
+      return sendError(request, reply, targetOf(validated), 'login_required', 'the signed-in user is not the subject the request names (claims sub)');
+    }
     if (interaction.needs !== 'nothing' && validated.prompt.includes('none')) {
       await finish();
       const code = interaction.needs === 'login' ? 'login_required' : 'consent_required';
@@ -132,7 +145,7 @@ export function authorizeRoutes(app: FastifyInstance, deps: AuthorizeDeps): void
     await finish();
     const code = await issueAuthorizationCode(deps, validated, session!);
     request.log.info({ client_id: validated.clientId, userId: session!.user.id, scope: validated.scope.join(' ') }, 'authorization code issued');
-    return send(request, reply, authorizationResponse(targetOf(validated), deps.issuer, { code }));
+    return send(request, reply, authorizationResponse(targetOf(validated), deps.issuer, { code }, pageLanguage(validated.uiLocales)));
   }
 
   async function authorize(request: FastifyRequest, reply: FastifyReply, read: () => AuthorizationParams) {
@@ -166,13 +179,14 @@ export function authorizeRoutes(app: FastifyInstance, deps: AuthorizeDeps): void
 
   const consentFor = (client: StoredClient, validated: ValidatedAuthorizationRequest, session: ActiveSession, handle: string, token: string) => {
     const text = (name: string) => (typeof client.metadata[name] === 'string' ? (client.metadata[name] as string) : undefined);
-    return consentPage(scope.context, {
+    return consentPage({ ...scope.context, lang: pageLanguage(validated.uiLocales) }, {
       csrfToken: token,
       request: handle,
       username: session.user.username,
       client: { name: text('client_name'), clientId: client.clientId, logoUri: text('logo_uri'), policyUri: text('policy_uri'), tosUri: text('tos_uri') },
       redirectHost: new URL(validated.redirectUri).host || new URL(validated.redirectUri).protocol,
       scopes: validated.scope,
+      claims: claimsBeyondScope(validated),
     });
   };
 
@@ -207,7 +221,8 @@ export function authorizeRoutes(app: FastifyInstance, deps: AuthorizeDeps): void
       if (form.decision !== 'allow') return refuseForm(scope, reply, 400, 'Request not understood', 'Choose Allow or Deny.');
       const before = await deps.consents.find(session.user.id, waiting.client.clientId);
       const scopeSet = [...new Set([...(before?.scope.split(' ') ?? []), ...waiting.validated.scope])].sort();
-      await deps.consents.grant({ userId: session.user.id, clientId: waiting.client.clientId, scope: scopeSet.join(' '), grantedAt: deps.now() });
+      const claimSet = [...new Set([...(before?.claims?.split(' ') ?? []), ...claimsBeyondScope(waiting.validated)])].filter((name) => name !== '').sort();
+      await deps.consents.grant({ userId: session.user.id, clientId: waiting.client.clientId, scope: scopeSet.join(' '), claims: claimSet.join(' '), grantedAt: deps.now() });
       request.log.info({ client_id: waiting.client.clientId, userId: session.user.id }, 'consent given');
       return await proceed(request, reply, waiting.validated, waiting, true);
     } catch (error) {
@@ -217,17 +232,35 @@ export function authorizeRoutes(app: FastifyInstance, deps: AuthorizeDeps): void
   });
 }
 
-/**
- * The CSP of a sign-in page that returns to a waiting authorization request: the POST ends in a
- * redirect to that request's redirect URI, which form-action must allow (SignInRouteOptions).
- */
-export function cspForAuthorizationReturn(deps: Pick<AuthorizeDeps, 'issuer' | 'authorizations' | 'now'>): (returnTo: string) => Promise<string | undefined> {
+/** The waiting authorization request a sign-in page's return_to leads back to, if any. */
+function waitingRequestFor(deps: Pick<AuthorizeDeps, 'issuer' | 'authorizations' | 'now'>): (returnTo: string) => Promise<ValidatedAuthorizationRequest | undefined> {
   const resume = `${new URL(deps.issuer).pathname.replace(/\/$/, '')}${PAGE_PATHS.authorizeResume}`;
   return async (returnTo) => {
     const url = new URL(returnTo, deps.issuer);
     const handle = url.searchParams.get('request');
     if (url.pathname !== resume || handle === null || !HANDLE.test(handle)) return undefined;
     const stored = await deps.authorizations.findRequest(hashToken(handle), deps.now());
-    return stored && cspAllowingFormTo((stored.request as unknown as ValidatedAuthorizationRequest).redirectUri);
+    return stored && (stored.request as unknown as ValidatedAuthorizationRequest);
+  };
+}
+
+/**
+ * The CSP of a sign-in page that returns to a waiting authorization request: the POST ends in a
+ * redirect to that request's redirect URI, which form-action must allow (SignInRouteOptions).
+ */
+export function cspForAuthorizationReturn(deps: Pick<AuthorizeDeps, 'issuer' | 'authorizations' | 'now'>): (returnTo: string) => Promise<string | undefined> {
+  const waiting = waitingRequestFor(deps);
+  return async (returnTo) => {
+    const request = await waiting(returnTo);
+    return request && cspAllowingFormTo(request.redirectUri);
+  };
+}
+
+/** The language of a sign-in page for a waiting authorization request: from its ui_locales (OIDC Core §3.1.2.1). */
+export function languageForAuthorizationReturn(deps: Pick<AuthorizeDeps, 'issuer' | 'authorizations' | 'now'>): (returnTo: string) => Promise<string | undefined> {
+  const waiting = waitingRequestFor(deps);
+  return async (returnTo) => {
+    const request = await waiting(returnTo);
+    return request && pageLanguage(request.uiLocales);
   };
 }
