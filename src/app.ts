@@ -134,7 +134,9 @@ export async function buildApp(config: Config, appDeps: AppDeps): Promise<Fastif
   const now = () => Math.floor(Date.now() / 1000);
   const clients = new ClientRepository(deps.db);
   const secrets = createSecretBox(config.secretsKeys);
-  const clientKeys = new ClientKeys(new RemoteJwksCache(config.outbound, now, config.clientCacheSize, metrics.observeFetch(fetchJson)), config.clientCacheSize);
+  // one fetcher for everything a client names: jwks_uri, sector_identifier_uri
+  const outboundFetch = metrics.observeFetch(fetchJson);
+  const clientKeys = new ClientKeys(new RemoteJwksCache(config.outbound, now, config.clientCacheSize, outboundFetch), config.clientCacheSize);
 
   const serverKeyRepository = new ServerKeyRepository(deps.db);
   assertSecretsKeysOpen(secrets, [
@@ -162,7 +164,7 @@ export async function buildApp(config: Config, appDeps: AppDeps): Promise<Fastif
     transaction,
     secrets,
     issuer: config.issuer,
-    policy: metadataPolicyOf(config),
+    policy: metadataPolicyOf(config, outboundFetch),
     rotateAccessTokenOnUpdate: config.registration.rotateAccessTokenOnUpdate,
     clientSecretTtlSeconds: config.registration.clientSecretTtlSeconds,
     now,
