@@ -49,6 +49,8 @@ import { jwksRoute, tokenRoutes } from './tokens/routes.js';
 import { ServerKeys, serverKeySealContext } from './tokens/server-keys.js';
 import { userInfoRoutes } from './tokens/userinfo.js';
 import { metadataPolicyOf } from './registration/validate-metadata.js';
+import { PairwiseSubjectRepository } from './storage/pairwise-subject-repository.js';
+import { loadPairwiseSalt, type SubjectDeps } from './users/subjects.js';
 
 export interface AppDeps {
   db: Database;
@@ -220,6 +222,9 @@ export async function buildApp(config: Config, appDeps: AppDeps): Promise<Fastif
   };
 
   const users = new UserRepository(deps.db);
+  const pairwiseSubjects = new PairwiseSubjectRepository(deps.db);
+  // read (or made, by the first instance) once: every instance then computes the same subjects
+  const subjects: SubjectDeps = { salt: await loadPairwiseSalt(pairwiseSubjects, now()), pairwiseSubjects, now };
   const sessions = new SessionRepository(deps.db);
   const signInDeps: SignInDeps = {
     sessions: {
@@ -252,7 +257,7 @@ export async function buildApp(config: Config, appDeps: AppDeps): Promise<Fastif
           pagesScope,
           signInDeps,
           config.issuer,
-          { issuer: config.issuer, keys: serverKeys, findClient: (clientId) => clients.findById(clientId), now },
+          { issuer: config.issuer, keys: serverKeys, findClient: (clientId) => clients.findById(clientId), subjects, now },
           { cspForReturnTo: cspForAuthorizationReturn(authorizeDeps) },
         );
         authorizeRoutes(pagesScope, authorizeDeps);
@@ -264,9 +269,9 @@ export async function buildApp(config: Config, appDeps: AppDeps): Promise<Fastif
       });
       await scope.register(async (tokenScope) => {
         await limitTokenEndpoints(tokenScope, config.rateLimits, config.issuer, app.log);
-        tokenRoutes(tokenScope, clientAuthDeps, tokenDeps, metrics, { authorizations, findUser: (id) => users.findById(id) });
+        tokenRoutes(tokenScope, clientAuthDeps, tokenDeps, metrics, { authorizations, findUser: (id) => users.findById(id), subjects });
       });
-      await scope.register(async (userInfoScope) => userInfoRoutes(userInfoScope, { tokens: tokenDeps, findUser: (id) => users.findById(id) }));
+      await scope.register(async (userInfoScope) => userInfoRoutes(userInfoScope, { tokens: tokenDeps, findUser: (id) => users.findById(id), subjects }));
       await scope.register(async (adminScope) =>
         adminRoutes(adminScope, adminDeps, tokenDeps, { serverKeys, repository: serverKeyRepository }, metrics, {
           initialAccessTokens: registrationDeps.access.tokens,

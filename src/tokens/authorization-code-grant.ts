@@ -6,12 +6,15 @@ import type { AuthorizationRepository, UsedAuthorizationCode } from '../storage/
 import type { StoredClient } from '../storage/client-repository.js';
 import { issueAccessToken, newJti, tokenSettings, type AccessTokenDeps, type IssuedAccessToken } from './access-tokens.js';
 import { signIdToken } from './id-token.js';
+import { subjectFor, type SubjectDeps } from '../users/subjects.js';
 
 export interface AuthorizationCodeGrantDeps {
   tokens: AccessTokenDeps;
   authorizations: AuthorizationRepository;
   /** The code's user, when it may still sign in (not deleted, not disabled). */
   findUser: (id: string) => Promise<{ id: string; disabled: boolean } | undefined>;
+  /** The sub the client knows the user by: public or pairwise (OIDC Core §8). */
+  subjects: SubjectDeps;
 }
 
 /** Codes are 43 base64url characters; anything else is not one of ours. */
@@ -40,7 +43,7 @@ function checkBindings(code: UsedAuthorizationCode, client: StoredClient, params
 
 /**
  * RFC 6749 §4.1.3 with PKCE (RFC 7636) and OpenID Connect (Core §3.1.3): a code, used once,
- * for an access token (sub: the user) and, with scope openid, an ID token. A code used again is
+ * for an access token (sub: the user's subject for this client) and, with scope openid, an ID token. A code used again is
  * refused and what its first use issued is revoked (RFC 6749 §4.1.2, RFC 9700 §4.5).
  */
 export async function authorizationCodeGrant(
@@ -86,11 +89,13 @@ async function issueTokens(
   const user = await deps.findUser(code.userId);
   if (!user || user.disabled) throw invalidGrant('the user the code was issued for can no longer sign in');
 
-  const issued = await issueAccessToken(tokens, client, code.scope, { subject: code.userId, jti });
+  // the same sub in the access token (so at introspection and UserInfo) as in the ID token
+  const subject = await subjectFor(deps.subjects, client, code.userId);
+  const issued = await issueAccessToken(tokens, client, code.scope, { subject, jti });
   if (!code.scope.split(' ').includes('openid')) return issued;
   const idToken = signIdToken(tokens.keys, {
     issuer: tokens.issuer,
-    subject: code.userId,
+    subject,
     clientId: client.clientId,
     alg: ((client.metadata.id_token_signed_response_alg as string | undefined) ?? 'RS256') as ServerSigningAlg,
     authTime: code.authTime,

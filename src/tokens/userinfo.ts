@@ -5,11 +5,14 @@ import { formParams, registerFormBody } from '../http/form-body.js';
 import { insufficientScope, invalidRequest, invalidToken } from '../http/oauth-error.js';
 import type { StoredUser } from '../storage/user-repository.js';
 import { claimsForScope } from '../users/scope-claims.js';
+import { userIdForSubject, type SubjectDeps } from '../users/subjects.js';
 import { verifyAccessToken, type AccessTokenDeps } from './access-tokens.js';
 
 export interface UserInfoDeps {
   tokens: AccessTokenDeps;
   findUser: (id: string) => Promise<StoredUser | undefined>;
+  /** The way from the token's sub (pairwise for some clients) back to the user. */
+  subjects: SubjectDeps;
 }
 
 /**
@@ -24,9 +27,11 @@ export async function userInfo(deps: UserInfoDeps, token: string): Promise<Recor
   const scope = (verified.claims.scope ?? '').split(' ');
   if (!scope.includes('openid')) throw insufficientScope('openid');
   // client_credentials tokens name the client as sub: no user has that id
-  const user = verified.claims.sub === verified.claims.client_id ? undefined : await deps.findUser(verified.claims.sub);
+  const userId = verified.claims.sub === verified.claims.client_id ? undefined : await userIdForSubject(deps.subjects, verified.client, verified.claims.sub);
+  const user = userId === undefined ? undefined : await deps.findUser(userId);
   if (!user || user.disabled) throw invalidToken(true, 'the token names no user who may sign in');
-  return claimsForScope(user, scope);
+  // sub as the client knows the user, the same as in its ID token (OIDC Core §5.3.2)
+  return { ...claimsForScope(user, scope), sub: verified.claims.sub };
 }
 
 /** GET and POST /userinfo; the token in the Authorization header only (RFC 6750 §2.1). */
