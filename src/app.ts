@@ -50,6 +50,8 @@ import { ServerKeys, serverKeySealContext } from './tokens/server-keys.js';
 import { userInfoRoutes } from './tokens/userinfo.js';
 import type { ResponseEncryptionDeps } from './tokens/response-encryption.js';
 import { metadataPolicyOf } from './registration/validate-metadata.js';
+import { PairwiseSubjectRepository } from './storage/pairwise-subject-repository.js';
+import { loadPairwiseSalt, type SubjectDeps } from './users/subjects.js';
 
 export interface AppDeps {
   db: Database;
@@ -135,7 +137,9 @@ export async function buildApp(config: Config, appDeps: AppDeps): Promise<Fastif
   const now = () => Math.floor(Date.now() / 1000);
   const clients = new ClientRepository(deps.db);
   const secrets = createSecretBox(config.secretsKeys);
-  const clientKeys = new ClientKeys(new RemoteJwksCache(config.outbound, now, config.clientCacheSize, metrics.observeFetch(fetchJson)), config.clientCacheSize);
+  // one fetcher for everything a client names: jwks_uri, sector_identifier_uri
+  const outboundFetch = metrics.observeFetch(fetchJson);
+  const clientKeys = new ClientKeys(new RemoteJwksCache(config.outbound, now, config.clientCacheSize, outboundFetch), config.clientCacheSize);
 
   const serverKeyRepository = new ServerKeyRepository(deps.db);
   assertSecretsKeysOpen(secrets, [
@@ -163,7 +167,7 @@ export async function buildApp(config: Config, appDeps: AppDeps): Promise<Fastif
     transaction,
     secrets,
     issuer: config.issuer,
-    policy: metadataPolicyOf(config),
+    policy: metadataPolicyOf(config, outboundFetch),
     rotateAccessTokenOnUpdate: config.registration.rotateAccessTokenOnUpdate,
     clientSecretTtlSeconds: config.registration.clientSecretTtlSeconds,
     now,
@@ -221,6 +225,9 @@ export async function buildApp(config: Config, appDeps: AppDeps): Promise<Fastif
   };
 
   const users = new UserRepository(deps.db);
+  const pairwiseSubjects = new PairwiseSubjectRepository(deps.db);
+  // read (or made, by the first instance) once: every instance then computes the same subjects
+  const subjects: SubjectDeps = { salt: await loadPairwiseSalt(pairwiseSubjects, now()), pairwiseSubjects, now };
   const sessions = new SessionRepository(deps.db);
   const signInDeps: SignInDeps = {
     sessions: {
@@ -253,7 +260,7 @@ export async function buildApp(config: Config, appDeps: AppDeps): Promise<Fastif
           pagesScope,
           signInDeps,
           config.issuer,
-          { issuer: config.issuer, keys: serverKeys, findClient: (clientId) => clients.findById(clientId), now },
+          { issuer: config.issuer, keys: serverKeys, findClient: (clientId) => clients.findById(clientId), subjects, now },
           { cspForReturnTo: cspForAuthorizationReturn(authorizeDeps), languageForReturnTo: languageForAuthorizationReturn(authorizeDeps) },
         );
         authorizeRoutes(pagesScope, authorizeDeps);
@@ -265,9 +272,9 @@ export async function buildApp(config: Config, appDeps: AppDeps): Promise<Fastif
       });
       await scope.register(async (tokenScope) => {
         await limitTokenEndpoints(tokenScope, config.rateLimits, config.issuer, app.log);
-        tokenRoutes(tokenScope, clientAuthDeps, tokenDeps, metrics, { authorizations, findUser: (id) => users.findById(id), encryption: responseEncryptionDeps });
+        tokenRoutes(tokenScope, clientAuthDeps, tokenDeps, metrics, { authorizations, findUser: (id) => users.findById(id), encryption: responseEncryptionDeps, subjects });
       });
-      await scope.register(async (userInfoScope) => userInfoRoutes(userInfoScope, { tokens: tokenDeps, findUser: (id) => users.findById(id), encryption: responseEncryptionDeps }));
+      await scope.register(async (userInfoScope) => userInfoRoutes(userInfoScope, { tokens: tokenDeps, findUser: (id) => users.findById(id), encryption: responseEncryptionDeps, subjects }));
       await scope.register(async (adminScope) =>
         adminRoutes(adminScope, adminDeps, tokenDeps, { serverKeys, repository: serverKeyRepository }, metrics, {
           initialAccessTokens: registrationDeps.access.tokens,

@@ -81,12 +81,15 @@ export function adminClient(deps: Pick<AdminDeps, 'issuer' | 'tokenDefaults'>, c
   } as AdminClient;
 }
 
-/** Splits a request body into metadata (validated as at registration) and settings. */
-async function parseBody(deps: AdminDeps, body: Readonly<Record<string, unknown>>, base = DEFAULT_SETTINGS) {
+/**
+ * Splits a request body into metadata (validated as at registration; `previous`: the stored
+ * metadata of the client it changes) and settings.
+ */
+async function parseBody(deps: AdminDeps, body: Readonly<Record<string, unknown>>, base = DEFAULT_SETTINGS, previous?: Readonly<Record<string, unknown>>) {
   const metadataPart = Object.fromEntries(
     Object.entries(body).filter(([name]) => !READ_ONLY_FIELDS.has(name) && !(SETTING_FIELD_NAMES as string[]).includes(name)),
   );
-  return { metadata: await validateClientMetadata(metadataPart, deps.policy), settings: parseSettings(body, base) };
+  return { metadata: await validateClientMetadata(metadataPart, deps.policy, previous), settings: parseSettings(body, base) };
 }
 
 function sealNewSecret(deps: AdminDeps, clientId: string) {
@@ -202,7 +205,7 @@ async function replaceWith(
   const updated = await changeClient(deps, clientId, { action: 'client.update', context }, async (current) => {
     const body = document(current);
     if (body.client_id !== undefined && body.client_id !== clientId) throw invalidRequest('client_id in the body differs from the client being changed');
-    const { metadata, settings } = await parseBody(deps, body, settingsBase(current));
+    const { metadata, settings } = await parseBody(deps, body, settingsBase(current), current.metadata);
     const secret = secretFor(deps, current, needsClientSecret(metadata));
     issued = secret.issued;
     return { metadata, settings, ...secret.change };

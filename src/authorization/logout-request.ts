@@ -1,6 +1,7 @@
 import { compactVerify, decodeProtectedHeader, type CryptoKey } from 'jose';
 import { clientUnusable } from '../client-auth/client-state.js';
 import type { StoredClient } from '../storage/client-repository.js';
+import { userIdForSubject, type SubjectDeps } from '../users/subjects.js';
 
 /**
  * OpenID Connect RP-Initiated Logout 1.0 §2: what a relying party sends to the end_session_endpoint
@@ -26,6 +27,8 @@ export interface LogoutDeps {
     age(): number;
   };
   findClient: (clientId: string) => Promise<StoredClient | undefined>;
+  /** The way from a hint's sub (pairwise for some clients) back to the user. */
+  subjects: SubjectDeps;
   now: () => number;
 }
 
@@ -45,6 +48,11 @@ export interface LogoutClient {
 
 export interface ValidLogoutRequest {
   hint: LogoutHint | undefined;
+  /**
+   * The local user the hint's sub names, as its client knows the user (public or pairwise); the
+   * sub itself when the client is gone. Undefined without a hint or when nobody is found.
+   */
+  hintUserId: string | undefined;
   client: LogoutClient | undefined;
   /** The validated post_logout_redirect_uri with `state` added; undefined: show the signed-out page. */
   redirectTo: string | undefined;
@@ -148,6 +156,7 @@ export async function validateLogoutRequest(deps: LogoutDeps, params: LogoutPara
   const clientId = hint?.clientId ?? params.client_id;
   const stored = clientId === undefined ? undefined : await deps.findClient(clientId);
   const usable = stored !== undefined && clientUnusable(stored, deps.now()) === undefined ? stored : undefined;
+  const hintUserId = hint === undefined ? undefined : stored === undefined ? hint.sub : await userIdForSubject(deps.subjects, stored, hint.sub);
 
   let redirectTo: string | undefined;
   const target = params.post_logout_redirect_uri;
@@ -163,7 +172,7 @@ export async function validateLogoutRequest(deps: LogoutDeps, params: LogoutPara
     name: typeof usable.metadata.client_name === 'string' ? usable.metadata.client_name : undefined,
     host: hostOf(target) ?? hostOf(usable.metadata.client_uri) ?? hostOf((usable.metadata.redirect_uris as unknown[] | undefined)?.[0]),
   };
-  return { hint, client, redirectTo, params };
+  return { hint, hintUserId, client, redirectTo, params };
 }
 
 /**

@@ -5,8 +5,8 @@ import type { LookupFunction } from 'node:net';
 import { ipLiteral, isAllowListed, isBlockedAddress } from './address-policy.js';
 
 /**
- * The one way this server reaches out to URLs that clients give it (jwks_uri today; sector
- * identifiers and software statement keys later). Each rule here stops a known SSRF route.
+ * The one way this server reaches out to URLs that clients give it (jwks_uri, sector_identifier_uri;
+ * software statement keys later). Each rule here stops a known SSRF route.
  */
 export interface OutboundPolicy {
   /** `host[:port]` entries that may use http and private addresses (tests, internal deployments). */

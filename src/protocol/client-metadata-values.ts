@@ -36,8 +36,11 @@ export const RESPONSE_TYPES = ['code'] as const;
 export const APPLICATION_TYPES = ['web', 'native'] as const;
 export type ApplicationType = (typeof APPLICATION_TYPES)[number];
 
-/** Subject identifiers: public only (the user id); pairwise is not served yet. */
-export const SUBJECT_TYPES = ['public'] as const;
+/**
+ * Subject identifiers (OIDC Core §8): public, the user id; pairwise, an identifier of the user
+ * for the client's sector alone (src/users/subjects.ts).
+ */
+export const SUBJECT_TYPES = ['public', 'pairwise'] as const;
 
 /** Claims a relying party may ask for in ID tokens and at the UserInfo endpoint (OIDC Core §5.1). */
 export const CLAIMS_SUPPORTED = [

@@ -218,7 +218,7 @@ export async function updateClient(
   }
   const forbidden = FORBIDDEN_IN_UPDATE.filter((field) => field in request);
   if (forbidden.length > 0) throw invalidRequest(`the update request must not include ${forbidden.join(', ')}`);
-  const metadata: ClientMetadata = await validateClientMetadata(request, deps.policy);
+  const metadata: ClientMetadata = await validateClientMetadata(request, deps.policy, client.metadata);
   // the client stays under the policy it registered under: an update cannot move it outside
   if (client.registrationPolicy !== null) {
     const policy = await deps.policies.findByName(client.registrationPolicy);

@@ -63,11 +63,8 @@ export const CLIENT_METADATA_FIELDS = {
       properties: { keys: { type: 'array', minItems: 1, maxItems: MAX_CLIENT_KEYS, items: { type: 'object' } } },
     },
   },
-  sector_identifier_uri: {
-    schema: uri,
-    uri: 'outbound',
-    unsupported: 'sector_identifier_uri is not supported by this server yet; register redirect_uris on one host instead',
-  },
+  // fetched at registration: a JSON array listing every redirect_uri (OIDC Registration §5)
+  sector_identifier_uri: { schema: uri, uri: 'outbound' },
   subject_type: { schema: oneOf(SUBJECT_TYPES), default: 'public' },
   id_token_signed_response_alg: { schema: oneOf(SIGNING_ALGS), default: 'RS256' },
   id_token_encrypted_response_alg: { schema: oneOf(KEY_MANAGEMENT_ALGS) },

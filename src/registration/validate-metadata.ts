@@ -26,8 +26,9 @@ import {
   isMetadataField,
   type MetadataField,
 } from './metadata-fields.js';
-import { outboundUrlProblem } from '../outbound/fetch-json.js';
+import { fetchJson, outboundUrlProblem } from '../outbound/fetch-json.js';
 import { redirectUriProblem, uriProblem } from './redirect-uris.js';
+import { redirectHostsProblem, sectorDocumentProblem } from './sector-identifier.js';
 
 /** Validated client metadata. Fields the rules need are typed; the rest pass through as JSON. */
 export interface ClientMetadata {
@@ -40,6 +41,7 @@ export interface ClientMetadata {
   token_endpoint_auth_signing_alg?: string;
   jwks?: { keys: Record<string, unknown>[] };
   jwks_uri?: string;
+  sector_identifier_uri?: string;
   scope?: string;
 }
 
@@ -49,11 +51,21 @@ export interface MetadataPolicy {
   outboundAllowedHosts: ReadonlySet<string>;
   /** SIGNING_KEY_ALGS: what the server can sign ID tokens and userinfo responses with (discovery announces the same). */
   serverSigningAlgs: readonly string[];
+  /** GETs a JSON document a client names (sector_identifier_uri) under the outbound rules: SSRF checks, timeout, size cap. */
+  fetchDocument: (url: string) => Promise<unknown>;
 }
 
-/** The policy of the configuration: every path that validates metadata (registration, admin API, bootstrap) uses this one. */
-export function metadataPolicyOf(config: Pick<Config, 'scopesSupported' | 'outbound' | 'signingKeys'>): MetadataPolicy {
-  return { scopesSupported: config.scopesSupported, outboundAllowedHosts: config.outbound.allowedHosts, serverSigningAlgs: config.signingKeys.algs };
+/**
+ * The policy of the configuration: every path that validates metadata (registration, admin API,
+ * bootstrap) uses this one. `fetch` is the outbound fetcher, counted and timed when metrics are on.
+ */
+export function metadataPolicyOf(config: Pick<Config, 'scopesSupported' | 'outbound' | 'signingKeys'>, fetch: typeof fetchJson = fetchJson): MetadataPolicy {
+  return {
+    scopesSupported: config.scopesSupported,
+    outboundAllowedHosts: config.outbound.allowedHosts,
+    serverSigningAlgs: config.signingKeys.algs,
+    fetchDocument: async (url) => (await fetch(url, config.outbound)).body,
+  };
 }
 
 /** The fields naming an algorithm the server signs with, and the discovery member announcing the choice. */
@@ -305,13 +317,30 @@ function checkScope(metadata: ClientMetadata, policy: MetadataPolicy): void {
   metadata.scope = scopes.join(' ');
 }
 
+/**
+ * A pairwise client needs a sector identifier (OIDC Core §8.1): the host of its
+ * sector_identifier_uri, or else the one host of its redirect_uris.
+ */
 function checkSubjectType(metadata: ClientMetadata): void {
-  if (metadata.subject_type !== 'pairwise') return;
-  // Without a sector identifier the sector is the redirect URIs' host, which must then be one.
-  const hosts = new Set((metadata.redirect_uris ?? []).map((uri) => new URL(uri).host));
-  if (hosts.size > 1) {
-    throw invalidClientMetadata('subject_type pairwise with redirect_uris on several hosts needs a sector_identifier_uri, which this server does not support yet');
-  }
+  if (metadata.subject_type !== 'pairwise' || metadata.sector_identifier_uri !== undefined) return;
+  const problem = redirectHostsProblem(metadata.redirect_uris ?? []);
+  if (problem) throw invalidClientMetadata(`subject_type pairwise ${problem}`);
+}
+
+/**
+ * OIDC Registration §5: the sector_identifier_uri document must list every redirect_uri. Fetched
+ * at registration, and on an update only when the URI changed or a redirect_uri was added: what
+ * was verified before stays verified, and a rename does not depend on the client's server.
+ * Last of the checks, so that a request refused for any other reason costs no fetch.
+ */
+async function checkSectorIdentifier(metadata: ClientMetadata, policy: MetadataPolicy, previous: Readonly<Record<string, unknown>> | undefined): Promise<void> {
+  const uri = metadata.sector_identifier_uri;
+  if (typeof uri !== 'string') return;
+  const redirectUris = metadata.redirect_uris ?? [];
+  const verified = (previous?.redirect_uris as string[] | undefined) ?? [];
+  if (previous?.sector_identifier_uri === uri && redirectUris.every((redirect) => verified.includes(redirect))) return;
+  const problem = await sectorDocumentProblem(uri, redirectUris, policy.fetchDocument);
+  if (problem) throw invalidClientMetadata(`sector_identifier_uri ${problem}`);
 }
 
 const KEEP_EMPTY = new Set<MetadataField>(['grant_types', 'response_types']);
@@ -319,8 +348,13 @@ const KEEP_EMPTY = new Set<MetadataField>(['grant_types', 'response_types']);
 /**
  * Validates a registration request (RFC 7591 §2, OIDC Registration §2) and returns the metadata
  * to store: recognised fields only, defaults applied, arrays de-duplicated, in a stable order.
+ * `previous` is the client's stored metadata when the request updates it.
  */
-export async function validateClientMetadata(input: Readonly<Record<string, unknown>>, policy: MetadataPolicy): Promise<ClientMetadata> {
+export async function validateClientMetadata(
+  input: Readonly<Record<string, unknown>>,
+  policy: MetadataPolicy,
+  previous?: Readonly<Record<string, unknown>>,
+): Promise<ClientMetadata> {
   const picked = pickKnownFields(input);
   for (const name of METADATA_FIELD_NAMES) {
     const fallback = fieldSpec(name).default;
@@ -337,6 +371,7 @@ export async function validateClientMetadata(input: Readonly<Record<string, unkn
   checkServerSignedResponses(metadata, policy);
   checkScope(metadata, policy);
   checkSubjectType(metadata);
+  await checkSectorIdentifier(metadata, policy, previous);
   return inFieldOrder(metadata);
 }
 

@@ -10,6 +10,7 @@ import { issueAccessToken, newJti, tokenSettings, type AccessTokenDeps, type Iss
 import { signIdToken } from './id-token.js';
 import { encryptResponse, responseEncryption, type ResponseEncryption, type ResponseEncryptionDeps } from './response-encryption.js';
 import { idTokenClaimsRequested, userinfoClaimsRequested } from './requested-claims.js';
+import { subjectFor, type SubjectDeps } from '../users/subjects.js';
 
 export interface AuthorizationCodeGrantDeps {
   tokens: AccessTokenDeps;
@@ -18,6 +19,8 @@ export interface AuthorizationCodeGrantDeps {
   findUser: (id: string) => Promise<StoredUser | undefined>;
   /** For clients that registered id_token_encrypted_response_alg. */
   encryption: ResponseEncryptionDeps;
+  /** The sub the client knows the user by: public or pairwise (OIDC Core §8). */
+  subjects: SubjectDeps;
 }
 
 /** Codes are 43 base64url characters; anything else is not one of ours. */
@@ -46,7 +49,7 @@ function checkBindings(code: UsedAuthorizationCode, client: StoredClient, params
 
 /**
  * RFC 6749 §4.1.3 with PKCE (RFC 7636) and OpenID Connect (Core §3.1.3): a code, used once,
- * for an access token (sub: the user) and, with scope openid, an ID token. A code used again is
+ * for an access token (sub: the user's subject for this client) and, with scope openid, an ID token. A code used again is
  * refused and what its first use issued is revoked (RFC 6749 §4.1.2, RFC 9700 §4.5).
  */
 export async function authorizationCodeGrant(
@@ -98,13 +101,15 @@ async function issueTokens(
 
   const openid = code.scope.split(' ').includes('openid');
   const userinfoClaims = openid ? userinfoClaimsRequested(code.claims) : [];
-  const issued = await issueAccessToken(tokens, client, code.scope, { subject: code.userId, jti, userinfoClaims });
+  // the same sub in the access token (so at introspection and UserInfo) as in the ID token
+  const subject = await subjectFor(deps.subjects, client, code.userId);
+  const issued = await issueAccessToken(tokens, client, code.scope, { subject, jti, userinfoClaims });
   if (!openid) return issued;
   const requested = idTokenClaimsRequested(user, code.claims);
   const acr = achievedAcr(code.amr);
   const idToken = signIdToken(tokens.keys, {
     issuer: tokens.issuer,
-    subject: code.userId,
+    subject,
     clientId: client.clientId,
     alg: ((client.metadata.id_token_signed_response_alg as string | undefined) ?? 'RS256') as ServerSigningAlg,
     authTime: code.authTime,

@@ -6,6 +6,7 @@ import { insufficientScope, invalidRequest, invalidToken } from '../http/oauth-e
 import type { StoredUser } from '../storage/user-repository.js';
 import { claimsByName, claimsForScope } from '../users/scope-claims.js';
 import type { StoredClient } from '../storage/client-repository.js';
+import { userIdForSubject, type SubjectDeps } from '../users/subjects.js';
 import { verifyAccessToken, type AccessTokenDeps } from './access-tokens.js';
 import type { ResponseEncryptionDeps } from './response-encryption.js';
 import { userInfoJwt } from './userinfo-jwt.js';
@@ -15,6 +16,8 @@ export interface UserInfoDeps {
   findUser: (id: string) => Promise<StoredUser | undefined>;
   /** For clients that registered userinfo_encrypted_response_alg. */
   encryption: ResponseEncryptionDeps;
+  /** The way from the token's sub (pairwise for some clients) back to the user. */
+  subjects: SubjectDeps;
 }
 
 /**
@@ -31,12 +34,14 @@ export async function userInfo(deps: UserInfoDeps, token: string): Promise<{ cla
   const scope = (verified.claims.scope ?? '').split(' ');
   if (!scope.includes('openid')) throw insufficientScope('openid');
   // client_credentials tokens name the client as sub: no user has that id
-  const user = verified.claims.sub === verified.claims.client_id ? undefined : await deps.findUser(verified.claims.sub);
+  const userId = verified.claims.sub === verified.claims.client_id ? undefined : await userIdForSubject(deps.subjects, verified.client, verified.claims.sub);
+  const user = userId === undefined ? undefined : await deps.findUser(userId);
   if (!user || user.disabled) throw invalidToken(true, 'the token names no user who may sign in');
   // beside the scope's claims, those the authorization request asked for by name (Core §5.5),
-  // which the token names (AccessTokenClaims.userinfo_claims); no values, so nothing stale
+  // which the token names (AccessTokenClaims.userinfo_claims); no values, so nothing stale;
+  // sub as the client knows the user, the same as in its ID token (OIDC Core §5.3.2)
   const requested = Array.isArray(verified.claims.userinfo_claims) ? verified.claims.userinfo_claims.filter((name) => typeof name === 'string') : [];
-  return { claims: { ...claimsForScope(user, scope), ...claimsByName(user, requested) }, client: verified.client };
+  return { claims: { ...claimsForScope(user, scope), ...claimsByName(user, requested), sub: verified.claims.sub }, client: verified.client };
 }
 
 /** GET and POST /userinfo; the token in the Authorization header only (RFC 6750 §2.1). */

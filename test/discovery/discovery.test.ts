@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ACR_VALUES_SUPPORTED } from '../../src/protocol/acr.js';
 import { SIGNING_ALGS } from '../../src/protocol/algorithms.js';
-import { GRANT_TYPES, TOKEN_ENDPOINT_AUTH_METHODS } from '../../src/protocol/client-metadata-values.js';
+import { GRANT_TYPES, SUBJECT_TYPES, TOKEN_ENDPOINT_AUTH_METHODS } from '../../src/protocol/client-metadata-values.js';
 import { request, startTestServer, storageKind, type TestServer } from '../support/test-server.js';
 
 describe(`discovery (${storageKind})`, () => {
@@ -32,7 +32,8 @@ describe(`discovery (${storageKind})`, () => {
     expect(metadata.code_challenge_methods_supported).toEqual(['S256']);
     expect(metadata.authorization_response_iss_parameter_supported).toBe(true);
     expect(metadata.authorization_endpoint).toBe(`${server.config.issuer}/authorize`);
-    expect(metadata.subject_types_supported).toEqual(['public']);
+    expect(metadata.subject_types_supported).toEqual([...SUBJECT_TYPES]);
+    expect(metadata.subject_types_supported).toEqual(['public', 'pairwise']);
     // what the server holds keys for (SIGNING_KEY_ALGS), nothing more: RS256 always (Discovery §3)
     expect(metadata.id_token_signing_alg_values_supported).toEqual(server.config.signingKeys.algs);
     expect(metadata.id_token_signing_alg_values_supported).toContain('RS256');
@@ -111,12 +112,16 @@ describe(`discovery (${storageKind})`, () => {
     }
     const acr = await request(server, 'POST', '/register', { json: { ...rp, default_acr_values: body.acr_values_supported } });
     expect(acr.status, acr.text).toBe(201);
+    for (const subjectType of body.subject_types_supported as string[]) {
+      const res = await request(server, 'POST', '/register', { json: { ...rp, subject_type: subjectType } });
+      expect([res.status, res.body.subject_type], subjectType).toEqual([201, subjectType]);
+    }
     for (const responseType of body.response_types_supported as string[]) {
       const res = await request(server, 'POST', '/register', { json: { ...rp, response_types: [responseType], grant_types: ['authorization_code'] } });
       expect(res.status, responseType).toBe(201);
     }
     // and refuses what it does not announce, naming it
-    for (const [field, value] of [['response_types', ['id_token']], ['response_types', ['code id_token']], ['grant_types', ['implicit']], ['grant_types', ['authorization_code', 'refresh_token']], ['subject_type', 'pairwise'], ['default_acr_values', ['urn:example:mfa']]] as const) {
+    for (const [field, value] of [['response_types', ['id_token']], ['response_types', ['code id_token']], ['grant_types', ['implicit']], ['grant_types', ['authorization_code', 'refresh_token']], ['subject_type', 'anonymous'], ['default_acr_values', ['urn:example:mfa']]] as const) {
       const res = await request(server, 'POST', '/register', { json: { ...rp, [field]: value } });
       expect([res.status, res.body.error], `${field} ${String(value)}`).toEqual([400, 'invalid_client_metadata']);
       expect(res.body.error_description).toContain(Array.isArray(value) ? value.at(-1) : value);

@@ -51,6 +51,7 @@ import { MAX_PASSWORD_LENGTH, MIN_PASSWORD_LENGTH } from '../../src/users/passwo
 import { USERNAME } from '../../src/users/username.js';
 import { adminToken, bootstrapAdmin } from '../support/admin.js';
 import { mintIdToken } from '../support/id-tokens.js';
+import { KeyServer } from '../support/key-server.js';
 import { createUser, Visitor } from '../support/sign-in.js';
 import { request, startTestServer, storageKind, type TestServer } from '../support/test-server.js';
 
@@ -821,10 +822,17 @@ const NON_LOOPBACK_HTTP = 'http://rp.example/callback';
 
 describe(`openapi.yaml against a running server (${storageKind})`, () => {
   let server: TestServer;
+  /** The sector_identifier_uri document of a pairwise client with redirect URIs on two hosts. */
+  const sectorDocument = new KeyServer();
   beforeAll(async () => {
-    server = await startTestServer();
+    await sectorDocument.start();
+    sectorDocument.body = ['https://rp.example/cb', 'https://app.example/cb'];
+    server = await startTestServer({ OUTBOUND_ALLOWED_HOSTS: sectorDocument.host });
   });
-  afterAll(async () => server?.close());
+  afterAll(async () => {
+    await server?.close();
+    await sectorDocument.stop();
+  });
 
   /** Registers a client after checking the request against the documented request schema. */
   async function register(metadata: JsonObject): Promise<Exchange & { body: JsonObject }> {
@@ -909,6 +917,7 @@ describe(`openapi.yaml against a running server (${storageKind})`, () => {
         initiate_login_uri: 'https://rp.example/login',
       },
       { redirect_uris: ['https://rp.example/cb'], jwks_uri: 'https://rp.example/jwks.json', token_endpoint_auth_method: 'private_key_jwt' },
+      { redirect_uris: ['https://rp.example/cb', 'https://app.example/cb'], subject_type: 'pairwise', sector_identifier_uri: sectorDocument.url('/sector.json') },
     ];
     for (const metadata of shapes) {
       const res = await register(metadata);
@@ -929,7 +938,8 @@ describe(`openapi.yaml against a running server (${storageKind})`, () => {
       [{ json: { redirect_uris: ['https://rp.example/cb'], grant_types: ['password'] } }, 400, 'invalid_client_metadata'],
       [{ json: { redirect_uris: ['https://rp.example/cb'], 'client_name#!!': 'x' } }, 400, 'invalid_client_metadata'],
       [{ json: ['not', 'an', 'object'] }, 400, 'invalid_client_metadata'],
-      [{ json: { redirect_uris: ['https://rp.example/cb'], sector_identifier_uri: 'https://rp.example/sector.json' } }, 400, 'invalid_client_metadata'],
+      [{ json: { redirect_uris: ['https://rp.example/cb'], sector_identifier_uri: 'http://rp.example/sector.json' } }, 400, 'invalid_client_metadata'],
+      [{ json: { redirect_uris: ['https://other.example/cb'], sector_identifier_uri: sectorDocument.url('/sector.json') } }, 400, 'invalid_client_metadata'],
       [{ json: { redirect_uris: ['https://rp.example/cb'], request_uris: ['https://rp.example/request.jwt'] } }, 400, 'invalid_client_metadata'],
       [{ json: { redirect_uris: ['https://rp.example/cb'], software_statement: 'eyJhbGciOiJSUzI1NiJ9.e30.c2ln' } }, 400, 'unapproved_software_statement'],
       [{ body: '{"redirect_uris": [', headers: { 'content-type': 'application/json' } }, 400, 'invalid_request'],

@@ -1,11 +1,22 @@
 import { generateKeyPairSync } from 'node:crypto';
 import { exportJWK, generateKeyPair } from 'jose';
-import { beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { OAuthError } from '../../src/http/oauth-error.js';
+import { fetchJson } from '../../src/outbound/fetch-json.js';
 import { needsClientSecret, validateClientMetadata } from '../../src/registration/validate-metadata.js';
+import { KeyServer } from '../support/key-server.js';
 
-const policy = { scopesSupported: ['openid', 'profile', 'email', 'api:read'], outboundAllowedHosts: new Set(['keys.internal:8443']), serverSigningAlgs: ['ES256', 'RS256'] };
+const outbound = { allowedHosts: new Set(['keys.internal:8443']), timeoutMs: 2000, maxBytes: 64 * 1024 };
+const policy = {
+  scopesSupported: ['openid', 'profile', 'email', 'api:read'],
+  outboundAllowedHosts: outbound.allowedHosts,
+  serverSigningAlgs: ['ES256', 'RS256'],
+  // the real outbound fetcher; the sector documents below are served on loopback, allow-listed by port
+  fetchDocument: async (url: string) => (await fetchJson(url, outbound)).body,
+};
 const web = { redirect_uris: ['https://rp.example/cb'] };
+/** A sector_identifier_uri document listing the redirect URIs of rp.example and app.example. */
+const sectorDocument = new KeyServer();
 
 let es256: Record<string, unknown>;
 let rsa2048: Record<string, unknown>;
@@ -21,6 +32,12 @@ beforeAll(async () => {
   // jose refuses to make a short RSA key; node:crypto will, which is what an attacker would use
   rsa1024 = generateKeyPairSync('rsa', { modulusLength: 1024 }).publicKey.export({ format: 'jwk' }) as Record<string, unknown>;
   ed25519 = await exportJWK((await generateKeyPair('EdDSA', { crv: 'Ed25519', extractable: true })).publicKey);
+  await sectorDocument.start();
+  sectorDocument.body = ['https://rp.example/cb', 'https://app.example/cb'];
+  outbound.allowedHosts.add(sectorDocument.host);
+});
+afterAll(async () => {
+  await sectorDocument.stop();
 });
 
 async function refusal(input: Record<string, unknown>): Promise<OAuthError> {
@@ -144,10 +161,16 @@ const rules: Rule[] = [
   { rule: 'require_auth_time is a boolean', accepts: () => ({ ...web, require_auth_time: true }), refuses: () => ({ ...web, require_auth_time: 'yes' }), error: 'invalid_client_metadata', mentions: 'require_auth_time' },
   { rule: 'scope values must be offered', accepts: () => ({ ...web, scope: 'openid api:read' }), refuses: () => ({ ...web, scope: 'openid admin' }), error: 'invalid_client_metadata', mentions: 'admin' },
   { rule: 'scope is space-separated tokens', accepts: () => ({ ...web, scope: 'openid email' }), refuses: () => ({ ...web, scope: 'openid  email' }), error: 'invalid_client_metadata', mentions: 'scope' },
-  // subject type
-  { rule: 'subject_type public only (pairwise is not served yet)', accepts: () => ({ ...web, subject_type: 'public' }), refuses: () => ({ ...web, subject_type: 'pairwise' }), error: 'invalid_client_metadata', mentions: 'subject_type pairwise is not supported' },
+  // subject type and sector identifier (OIDC Core §8.1, OIDC Registration §5)
+  { rule: 'subject_type public or pairwise', accepts: () => ({ ...web, subject_type: 'pairwise' }), refuses: () => ({ ...web, subject_type: 'anonymous' }), error: 'invalid_client_metadata', mentions: 'subject_type anonymous is not supported by this server; must be one of: public, pairwise' },
+  { rule: 'pairwise: redirect_uris on one host, else a sector_identifier_uri', accepts: () => ({ redirect_uris: ['https://rp.example/cb', 'https://rp.example:8443/other'], subject_type: 'pairwise' }), refuses: () => ({ redirect_uris: ['https://rp.example/cb', 'https://app.example/cb'], subject_type: 'pairwise' }), error: 'invalid_client_metadata', mentions: 'subject_type pairwise needs a sector_identifier_uri: the redirect_uris are on several hosts (rp.example, app.example)' },
+  { rule: 'pairwise: redirect_uris on two hosts with a sector_identifier_uri listing both', accepts: () => ({ redirect_uris: ['https://rp.example/cb', 'https://app.example/cb'], subject_type: 'pairwise', sector_identifier_uri: sectorDocument.url('/sector.json') }), refuses: () => ({ redirect_uris: ['https://rp.example/cb', 'https://elsewhere.example/cb'], subject_type: 'pairwise', sector_identifier_uri: sectorDocument.url('/sector.json') }), error: 'invalid_client_metadata', mentions: 'sector_identifier_uri does not list the redirect_uris https://elsewhere.example/cb' },
+  { rule: 'pairwise: a redirect URI without a host gives no sector', accepts: () => ({ application_type: 'native', redirect_uris: ['com.example.app://callback/cb'], subject_type: 'pairwise' }), refuses: () => ({ application_type: 'native', redirect_uris: ['com.example.app:/cb'], subject_type: 'pairwise' }), error: 'invalid_client_metadata', mentions: 'redirect_uri com.example.app:/cb has no host' },
+  { rule: 'pairwise: a client without redirect_uris needs a sector_identifier_uri', accepts: () => ({ grant_types: ['client_credentials'], subject_type: 'pairwise', sector_identifier_uri: sectorDocument.url('/sector.json') }), refuses: () => ({ grant_types: ['client_credentials'], subject_type: 'pairwise' }), error: 'invalid_client_metadata', mentions: 'subject_type pairwise needs redirect_uris or a sector_identifier_uri' },
+  { rule: 'sector_identifier_uri is https', accepts: () => ({ ...web, sector_identifier_uri: sectorDocument.url('/sector.json') }), refuses: () => ({ ...web, sector_identifier_uri: 'http://rp.example/sector.json' }), error: 'invalid_client_metadata', mentions: 'sector_identifier_uri must use https' },
+  { rule: 'sector_identifier_uri on loopback is refused (SSRF)', accepts: () => ({ ...web, sector_identifier_uri: sectorDocument.url('/sector.json') }), refuses: () => ({ ...web, sector_identifier_uri: 'https://127.0.0.1/sector.json' }), error: 'invalid_client_metadata', mentions: 'sector_identifier_uri points at a private' },
+  { rule: 'sector_identifier_uri at the metadata address is refused (SSRF)', accepts: () => ({ ...web, sector_identifier_uri: sectorDocument.url('/sector.json') }), refuses: () => ({ ...web, sector_identifier_uri: 'https://169.254.169.254/latest' }), error: 'invalid_client_metadata', mentions: 'internal' },
   // not yet implemented: refused, not ignored
-  { rule: 'sector_identifier_uri is refused until fetched', accepts: () => web, refuses: () => ({ ...web, sector_identifier_uri: 'https://rp.example/sector.json' }), error: 'invalid_client_metadata', mentions: 'sector_identifier_uri is not supported' },
   { rule: 'software statements are refused', accepts: () => web, refuses: () => ({ ...web, software_statement: 'eyJhbGciOiJSUzI1NiJ9.e30.sig' }), error: 'unapproved_software_statement', mentions: 'software statements' },
 ];
 

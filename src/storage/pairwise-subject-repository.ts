@@ -1,0 +1,32 @@
+import type { Queryable } from './database.js';
+
+/** The deployment's pairwise salt and the subjects issued under it (migration 0014). */
+export class PairwiseSubjectRepository {
+  constructor(private readonly db: Queryable) {}
+
+  /**
+   * The salt, storing `candidate` when there is none yet. Two statements, not one: an instance
+   * whose insert lost the race to another (ON CONFLICT waits for the winner's commit) reads the
+   * winner's salt with the fresh snapshot of its second statement.
+   */
+  async salt(candidate: Uint8Array, now: number): Promise<Buffer> {
+    await this.db.query('INSERT INTO pairwise_salt (only_row, salt, created_at) VALUES (true, $1, $2) ON CONFLICT (only_row) DO NOTHING', [candidate, now]);
+    const [row] = await this.db.query<{ salt: Uint8Array }>('SELECT salt FROM pairwise_salt WHERE only_row');
+    if (!row) throw new Error('pairwise_salt is empty right after an insert');
+    return Buffer.from(row.salt);
+  }
+
+  /** Records that `subject` names `userId` in `sector`; a subject already recorded stays as it is. */
+  async record(sector: string, subject: string, userId: string, now: number): Promise<void> {
+    await this.db.query(
+      'INSERT INTO pairwise_subjects (sector, subject, user_id, created_at) VALUES ($1, $2, $3, $4) ON CONFLICT (sector, subject) DO NOTHING',
+      [sector, subject, userId, now],
+    );
+  }
+
+  /** The user a subject of `sector` names, or undefined. */
+  async findUserId(sector: string, subject: string): Promise<string | undefined> {
+    const [row] = await this.db.query<{ user_id: string }>('SELECT user_id FROM pairwise_subjects WHERE sector = $1 AND subject = $2', [sector, subject]);
+    return row?.user_id;
+  }
+}
