@@ -248,6 +248,7 @@ export async function buildApp(config: Config, appDeps: AppDeps): Promise<Fastif
     consents,
     sessions: signInDeps.sessions,
     scopesSupported: config.scopesSupported,
+    subjects,
     now,
   };
 

@@ -40,6 +40,11 @@ export function pairwiseSubject(salt: Buffer, sector: string, userId: string): s
   return createHmac('sha256', salt).update(`${sector} ${userId}`, 'utf8').digest('base64url');
 }
 
+/** The sub `client` knows the user by, computed only (subjectFor also records it). */
+export function subjectOf(salt: Buffer, client: SubjectClient, userId: string): string {
+  return isPairwise(client) ? pairwiseSubject(salt, sectorOf(client), userId) : userId;
+}
+
 /** The sub `client` gets for the user; for a pairwise client, recorded so that it leads back to the user. */
 export async function subjectFor(deps: SubjectDeps, client: SubjectClient, userId: string): Promise<string> {
   if (!isPairwise(client)) return userId;

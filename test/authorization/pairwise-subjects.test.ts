@@ -144,6 +144,16 @@ describe(`pairwise subject identifiers (${storageKind})`, () => {
       expect(shop.sub).not.toBe((await signIn(server, clients.a)).sub);
     });
 
+    it('a claims request naming sub: the pairwise sub the client knows is the signed-in user, the user id is not', async () => {
+      const { sub, visitor } = await signIn(server, clients.a);
+      const named = (value: string) => ({ claims: JSON.stringify({ id_token: { sub: { value } } }) });
+      const { callback } = await callbackFor(server, clients.a, { visitor, params: named(sub) });
+      expect(callback.searchParams.get('error')).toBeNull();
+      // the user id is not a sub this client knows: nobody it may be told about (prompt=none: no new sign-in)
+      const refused = await follow(server, visitor, await visitor.get(`/authorize?${new URLSearchParams({ response_type: 'code', client_id: clients.a.client_id, redirect_uri: clients.a.redirect, scope: 'openid', state: 'st', prompt: 'none', ...named(aliceId) }).toString()}`));
+      expect(Object.fromEntries(new URL(refused.location!).searchParams)).toMatchObject({ error: 'login_required', state: 'st' });
+    });
+
     it('a public client (no subject_type): the user id', async () => {
       const plain = await signIn(server, clients.plain);
       expect(plain.sub).toBe(aliceId);

@@ -24,14 +24,20 @@ export function claimsBeyondScope(request: Pick<ValidatedAuthorizationRequest, '
   return [...asked].filter((name) => USER_RELEASABLE_CLAIMS.includes(name) && !covered.has(name)).sort();
 }
 
+/** Whether the request names its subject: a `sub` asked for with a value, in either member. */
+export function namesSubject(claims: ClaimsRequest | undefined): boolean {
+  return CLAIMS_REQUEST_MEMBERS.some((member) => requestedValues(claims, member, 'sub') !== undefined);
+}
+
 /**
- * Whether `userId` may be the subject of the answer: a `sub` asked for with a value (in either
+ * Whether the user the client knows as `subject` (its sub for the user: the user id, or the
+ * pairwise one) may be the subject of the answer: a `sub` asked for with a value (in either
  * member) names the only user(s) it may be (Core §3.1.2.2, §5.5.1).
  */
-export function subjectAllowed(claims: ClaimsRequest | undefined, userId: string): boolean {
+export function subjectAllowed(claims: ClaimsRequest | undefined, subject: string): boolean {
   return CLAIMS_REQUEST_MEMBERS.every((member) => {
     const wanted = requestedValues(claims, member, 'sub');
-    return wanted === undefined || wanted.includes(userId);
+    return wanted === undefined || wanted.includes(subject);
   });
 }
 
@@ -48,12 +54,12 @@ export function subjectAllowed(claims: ClaimsRequest | undefined, userId: string
 export function withClaimsRules(
   base: Interaction,
   request: ValidatedAuthorizationRequest,
-  session: ActiveSession | undefined,
+  session: (ActiveSession & { subject: string }) | undefined,
   granted: { scope: readonly string[]; claims: readonly string[] } | undefined,
   consentGivenForThisRequest: boolean,
 ): ClaimsInteraction {
   if (session === undefined || base.needs === 'login') return base;
-  if (!subjectAllowed(request.claims, session.user.id)) {
+  if (!subjectAllowed(request.claims, session.subject)) {
     return session.authTime >= request.receivedAt ? { needs: 'other_user' } : { needs: 'login', reauthenticate: true };
   }
   if (base.needs !== 'nothing' || consentGivenForThisRequest) return base;

@@ -11,12 +11,13 @@ import { CSRF_REFUSED, formIsOurs, pageScope, refuseForm, sendPage, SESSION_COOK
 import { resumeSession, type ActiveSession, type SessionDeps } from '../sessions.js';
 import { pageLanguage } from '../../protocol/ui-locales.js';
 import { checkClient, validateAuthorizationRequest } from './checks.js';
-import { claimsBeyondScope, withClaimsRules } from './claims-interaction.js';
+import { claimsBeyondScope, namesSubject, withClaimsRules } from './claims-interaction.js';
 import { AuthorizationPageError, AuthorizationRedirectError, type AuthorizationErrorCode, type ErrorTarget } from './errors.js';
 import { requiredInteraction } from './interaction.js';
 import { issueAuthorizationCode } from './issue-code.js';
 import type { AuthorizationParams, ValidatedAuthorizationRequest } from './request.js';
 import { authorizationResponse, cspAllowingFormTo, type AuthorizationResponse } from './response.js';
+import { subjectOf, type SubjectDeps } from '../../users/subjects.js';
 
 export interface AuthorizeDeps {
   issuer: string;
@@ -25,6 +26,8 @@ export interface AuthorizeDeps {
   consents: ConsentRepository;
   sessions: SessionDeps;
   scopesSupported: readonly string[];
+  /** The pairwise salt, to compare a requested sub with the one the client knows the user by. */
+  subjects: Pick<SubjectDeps, 'salt'>;
   now: () => number;
 }
 
@@ -114,10 +117,13 @@ export function authorizeRoutes(app: FastifyInstance, deps: AuthorizeDeps): void
     const session = await resumeSession(deps.sessions, sessionCookie(request));
     const granted = session && (await deps.consents.find(session.user.id, validated.clientId));
     const grantedScope = granted?.scope.split(' ');
+    // a sub the request names is the client's sub for the user: pairwise for some clients
+    const client = session && namesSubject(validated.claims) ? await deps.clients.findById(validated.clientId) : undefined;
+    const subject = session && (client ? subjectOf(deps.subjects.salt, client, session.user.id) : session.user.id);
     const interaction = withClaimsRules(
       requiredInteraction(validated, session, grantedScope, consentGiven, deps.now()),
       validated,
-      session,
+      session && { ...session, subject: subject! },
       granted && { scope: grantedScope!, claims: (granted.claims ?? '').split(' ').filter((name) => name !== '') },
       consentGiven,
     );
