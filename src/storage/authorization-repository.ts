@@ -19,6 +19,8 @@ export interface StoredAuthorizationCode {
   redirectUriGiven: boolean;
   codeChallenge: string | null;
   scope: string;
+  /** The resources (RFC 8707) the request named: what the token request may narrow (migration 0012); none when absent. */
+  resources?: readonly string[];
   nonce: string | null;
   sid: string;
   authTime: number;
@@ -30,6 +32,7 @@ export interface StoredAuthorizationCode {
 }
 
 export interface UsedAuthorizationCode extends StoredAuthorizationCode {
+  resources: readonly string[];
   usedAt: number | null;
   accessTokenJti: string | null;
   accessTokenExpiresAt: number | null;
@@ -37,7 +40,7 @@ export interface UsedAuthorizationCode extends StoredAuthorizationCode {
 
 type CodeRow = {
   code_hash: Uint8Array; client_id: string; user_id: string; redirect_uri: string; redirect_uri_given: boolean;
-  code_challenge: string | null; scope: string; nonce: string | null; sid: string; auth_time: number | string;
+  code_challenge: string | null; scope: string; resources: string[]; nonce: string | null; sid: string; auth_time: number | string;
   amr: string[]; auth_time_required: boolean; created_at: number | string; expires_at: number | string;
   used_at: number | string | null; access_token_jti: string | null; access_token_expires_at: number | string | null;
 };
@@ -52,6 +55,7 @@ const toCode = (row: CodeRow): UsedAuthorizationCode => ({
   redirectUriGiven: row.redirect_uri_given,
   codeChallenge: row.code_challenge,
   scope: row.scope,
+  resources: row.resources,
   nonce: row.nonce,
   sid: row.sid,
   authTime: Number(row.auth_time),
@@ -91,10 +95,10 @@ export class AuthorizationRepository {
   async insertCode(code: StoredAuthorizationCode): Promise<void> {
     await this.db.query(
       `INSERT INTO authorization_codes (code_hash, client_id, user_id, redirect_uri, redirect_uri_given, code_challenge, scope, nonce, sid,
-         auth_time, amr, auth_time_required, created_at, expires_at)
-       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)`,
+         auth_time, amr, auth_time_required, created_at, expires_at, resources)
+       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)`,
       [code.codeHash, code.clientId, code.userId, code.redirectUri, code.redirectUriGiven, code.codeChallenge, code.scope, code.nonce, code.sid,
-        code.authTime, [...code.amr], code.authTimeRequired, code.createdAt, code.expiresAt],
+        code.authTime, [...code.amr], code.authTimeRequired, code.createdAt, code.expiresAt, [...(code.resources ?? [])]],
     );
   }
 
