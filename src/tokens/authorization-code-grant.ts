@@ -1,18 +1,23 @@
 import { createHash } from 'node:crypto';
-import type { ServerSigningAlg } from '../config/config.js';
 import { hashToken } from '../crypto/token-hash.js';
+import { parameterValues } from '../http/form-body.js';
 import { OAuthError, invalidRequest } from '../http/oauth-error.js';
 import type { AuthorizationRepository, UsedAuthorizationCode } from '../storage/authorization-repository.js';
 import type { StoredClient } from '../storage/client-repository.js';
 import { issueAccessToken, newJti, tokenSettings, type AccessTokenDeps, type IssuedAccessToken } from './access-tokens.js';
-import { signIdToken } from './id-token.js';
+import { idTokenFor } from './grant-id-token.js';
+import { issuesRefreshToken, startRefreshFamily, type RefreshTokenStore } from './refresh-tokens.js';
+import { audienceOf, narrowedResources } from './resource-indicators.js';
 
 export interface AuthorizationCodeGrantDeps {
   tokens: AccessTokenDeps;
   authorizations: AuthorizationRepository;
+  refresh: RefreshTokenStore;
   /** The code's user, when it may still sign in (not deleted, not disabled). */
   findUser: (id: string) => Promise<{ id: string; disabled: boolean } | undefined>;
 }
+
+export type CodeGrantResponse = IssuedAccessToken & { refresh_token?: string; id_token?: string };
 
 /** Codes are 43 base64url characters; anything else is not one of ours. */
 const CODE = /^[A-Za-z0-9_-]{43}$/;
@@ -40,14 +45,15 @@ function checkBindings(code: UsedAuthorizationCode, client: StoredClient, params
 
 /**
  * RFC 6749 §4.1.3 with PKCE (RFC 7636) and OpenID Connect (Core §3.1.3): a code, used once,
- * for an access token (sub: the user) and, with scope openid, an ID token. A code used again is
- * refused and what its first use issued is revoked (RFC 6749 §4.1.2, RFC 9700 §4.5).
+ * for an access token (sub: the user; aud: the resources asked for, RFC 8707), a refresh token
+ * (refresh-tokens.ts says when) and, with scope openid, an ID token. A code used again is refused
+ * and what its first use issued is revoked (RFC 6749 §4.1.2, RFC 9700 §4.5).
  */
 export async function authorizationCodeGrant(
   deps: AuthorizationCodeGrantDeps,
   client: StoredClient,
   params: Readonly<Record<string, string>>,
-): Promise<IssuedAccessToken & { id_token?: string }> {
+): Promise<CodeGrantResponse> {
   if (!((client.metadata.grant_types as string[] | undefined) ?? []).includes('authorization_code')) {
     throw new OAuthError('unauthorized_client', 'the client is not registered for the authorization_code grant');
   }
@@ -63,8 +69,15 @@ export async function authorizationCodeGrant(
   const jti = newJti();
   if (found.usedAt === null) {
     checkBindings(found, client, params, now);
-    if (await deps.authorizations.useCode(codeHash, now, jti, now + tokenSettings(tokens, client).lifetimeSeconds)) {
-      return issueTokens(deps, client, found, jti, now);
+    const resources = narrowedResources(parameterValues(params, 'resource'), found.resources);
+    const accessToken = { jti, expiresAt: now + tokenSettings(tokens, client).lifetimeSeconds };
+    // The family starts before the code is used: should a replay win the race below, the replay
+    // path already finds the family (by the code) and revokes it; nobody ever sees its token.
+    const refreshToken = issuesRefreshToken(client, found.scope.split(' '))
+      ? await startRefreshFamily(deps.refresh, found, accessToken, now)
+      : undefined;
+    if (await deps.authorizations.useCode(codeHash, now, jti, accessToken.expiresAt)) {
+      return issueTokens(deps, client, found, { jti, resources, refreshToken }, now);
     }
   }
   // used before (or by a concurrent request just now): whatever that use issued is revoked
@@ -72,6 +85,7 @@ export async function authorizationCodeGrant(
   if (used?.accessTokenJti != null && used.accessTokenExpiresAt !== null) {
     await tokens.revocations.revoke(used.accessTokenJti, used.clientId, used.accessTokenExpiresAt);
   }
+  await deps.refresh.repository.revokeForCode(codeHash, now);
   throw invalidGrant('the code was already used; the tokens issued with it are revoked');
 }
 
@@ -79,27 +93,16 @@ async function issueTokens(
   deps: AuthorizationCodeGrantDeps,
   client: StoredClient,
   code: UsedAuthorizationCode,
-  jti: string,
+  issue: { jti: string; resources: readonly string[]; refreshToken: string | undefined },
   now: number,
-): Promise<IssuedAccessToken & { id_token?: string }> {
+): Promise<CodeGrantResponse> {
   const { tokens } = deps;
   const user = await deps.findUser(code.userId);
   if (!user || user.disabled) throw invalidGrant('the user the code was issued for can no longer sign in');
 
-  const issued = await issueAccessToken(tokens, client, code.scope, { subject: code.userId, jti });
+  const audience = audienceOf(issue.resources);
+  const issued: CodeGrantResponse = await issueAccessToken(tokens, client, code.scope, { subject: code.userId, jti: issue.jti, ...(audience !== undefined ? { audience } : {}) });
+  if (issue.refreshToken !== undefined) issued.refresh_token = issue.refreshToken;
   if (!code.scope.split(' ').includes('openid')) return issued;
-  const idToken = signIdToken(tokens.keys, {
-    issuer: tokens.issuer,
-    subject: code.userId,
-    clientId: client.clientId,
-    alg: ((client.metadata.id_token_signed_response_alg as string | undefined) ?? 'RS256') as ServerSigningAlg,
-    authTime: code.authTime,
-    includeAuthTime: code.authTimeRequired,
-    nonce: code.nonce,
-    amr: code.amr,
-    sid: code.sid,
-    accessToken: issued.access_token,
-    now,
-  });
-  return { ...issued, id_token: idToken };
+  return { ...issued, id_token: idTokenFor(tokens, client, code, issued.access_token, now) };
 }

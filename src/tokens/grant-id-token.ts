@@ -1,0 +1,37 @@
+import type { ServerSigningAlg } from '../config/config.js';
+import type { StoredClient } from '../storage/client-repository.js';
+import type { AccessTokenDeps } from './access-tokens.js';
+import { signIdToken } from './id-token.js';
+
+/** The sign-in behind a grant, which its ID tokens describe: a code's, carried on by its refresh tokens. */
+export interface SignInOfGrant {
+  userId: string;
+  authTime: number;
+  /** max_age was sent or the client registered require_auth_time: auth_time goes in (OIDC Core §2). */
+  authTimeRequired: boolean;
+  amr: readonly string[];
+  sid: string;
+  /** The authorization request's nonce; null for a refresh (OIDC Core §12.2: no nonce then). */
+  nonce: string | null;
+}
+
+/**
+ * The ID token of a token response (OIDC Core §3.1.3.3, §12.2): the same sub, auth_time, amr and
+ * sid for the code exchange and every refresh after it, a new iat and exp, at_hash of the access
+ * token it comes with, signed with the client's id_token_signed_response_alg.
+ */
+export function idTokenFor(tokens: Pick<AccessTokenDeps, 'keys' | 'issuer'>, client: StoredClient, signIn: SignInOfGrant, accessToken: string, now: number): string {
+  return signIdToken(tokens.keys, {
+    issuer: tokens.issuer,
+    subject: signIn.userId,
+    clientId: client.clientId,
+    alg: ((client.metadata.id_token_signed_response_alg as string | undefined) ?? 'RS256') as ServerSigningAlg,
+    authTime: signIn.authTime,
+    includeAuthTime: signIn.authTimeRequired,
+    nonce: signIn.nonce,
+    amr: signIn.amr,
+    sid: signIn.sid,
+    accessToken,
+    now,
+  });
+}
