@@ -39,6 +39,8 @@ import { passwordCredentials } from './authorization/password-credentials.js';
 import { signInRoutes } from './authorization/routes.js';
 import { authorizeRoutes, cspForAuthorizationReturn, languageForAuthorizationReturn, type AuthorizeDeps } from './authorization/authorize/routes.js';
 import { AuthorizationRepository, ConsentRepository } from './storage/authorization-repository.js';
+import { RefreshTokenRepository } from './storage/refresh-token-repository.js';
+import type { RefreshTokenStore } from './tokens/refresh-tokens.js';
 import type { SignInDeps } from './authorization/sign-in.js';
 import { InitialAccessTokenRepository } from './storage/initial-access-token-repository.js';
 import { RegistrationPolicyRepository } from './storage/registration-policy-repository.js';
@@ -204,6 +206,7 @@ export async function buildApp(config: Config, appDeps: AppDeps): Promise<Fastif
     references,
     issuer: config.issuer,
     audience: config.tokens.audience,
+    resourceIndicators: config.tokens.resourceIndicators,
     lifetimeSeconds: config.tokens.lifetimeSeconds,
     format: config.tokens.format,
     now,
@@ -249,8 +252,10 @@ export async function buildApp(config: Config, appDeps: AppDeps): Promise<Fastif
     sessions: signInDeps.sessions,
     scopesSupported: config.scopesSupported,
     subjects,
+    resourceIndicators: config.tokens.resourceIndicators,
     now,
   };
+  const refresh: RefreshTokenStore = { repository: new RefreshTokenRepository(deps.db), ...config.refreshTokens };
 
   await app.register(
     async (scope) => {
@@ -273,7 +278,7 @@ export async function buildApp(config: Config, appDeps: AppDeps): Promise<Fastif
       });
       await scope.register(async (tokenScope) => {
         await limitTokenEndpoints(tokenScope, config.rateLimits, config.issuer, app.log);
-        tokenRoutes(tokenScope, clientAuthDeps, tokenDeps, metrics, { authorizations, findUser: (id) => users.findById(id), encryption: responseEncryptionDeps, subjects });
+        tokenRoutes(tokenScope, clientAuthDeps, tokenDeps, metrics, { authorizations, refresh, findUser: (id) => users.findById(id), encryption: responseEncryptionDeps, subjects });
       });
       await scope.register(async (userInfoScope) => userInfoRoutes(userInfoScope, { tokens: tokenDeps, findUser: (id) => users.findById(id), encryption: responseEncryptionDeps, subjects }));
       await scope.register(async (adminScope) =>
@@ -282,7 +287,7 @@ export async function buildApp(config: Config, appDeps: AppDeps): Promise<Fastif
           policies: registrationDeps.policies,
           transaction,
           now,
-        }, { users, transaction, now }, { users, consents, transaction }),
+        }, { users, transaction, now }, { users, consents, transaction, now }),
       );
     },
     { prefix },
@@ -303,8 +308,9 @@ export async function buildApp(config: Config, appDeps: AppDeps): Promise<Fastif
       rateLimitCounters: await rateLimitCounters.purgeExpired(Date.now()),
       sessions: await sessions.purgeExpired(now(), config.sessions.idleTimeoutSeconds),
       authorizations: await authorizations.purgeExpired(now()),
+      refreshTokens: await refresh.repository.purgeExpired(now()),
     };
-    if (Object.values(purged).some((count) => count > 0)) app.log.debug(purged, 'purged expired assertion ids, revocations, reference tokens, rate-limit counters and sessions');
+    if (Object.values(purged).some((count) => count > 0)) app.log.debug(purged, 'purged expired assertion ids, revocations, reference tokens, rate-limit counters, sessions, authorizations and refresh tokens');
     // keys of clients changed or deleted on another instance: unused (versions are checked per
     // request), but they would hold memory until the cache bound pushed them out
     if (config.audit.retentionSeconds !== null) {

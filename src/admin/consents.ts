@@ -8,6 +8,7 @@ export interface ConsentDeps {
   users: Pick<UserRepository, 'findById'>;
   consents: Pick<ConsentRepository, 'listForUser'>;
   transaction: InTransaction;
+  now: () => number;
 }
 
 /** The admin representation of one consent. */
@@ -33,7 +34,9 @@ export async function listConsents(deps: ConsentDeps, userId: string): Promise<{
 
 /**
  * Revokes the consent a user gave a client, with its audit entry: the client's next authorization
- * request for this user shows the consent page again. Tokens already issued are not revoked here.
+ * request for this user shows the consent page again. The refresh tokens the user's consent let
+ * the client hold are revoked with it (their whole families, with the access tokens those issued);
+ * access tokens from code exchanges without a refresh token run out on their own.
  */
 export async function revokeConsent(deps: ConsentDeps, userId: string, clientId: string, context: ChangeContext): Promise<void> {
   if (!USER_ID.test(userId)) throw userNotFound(userId);
@@ -43,6 +46,7 @@ export async function revokeConsent(deps: ConsentDeps, userId: string, clientId:
     if (!CLIENT_ID.test(clientId) || !(await repos.consents.revoke(userId, clientId))) {
       throw new OAuthError('not_found', `user ${userId} has given no consent to client ${clientId.slice(0, 64)}`);
     }
-    await repos.audit.record({ action: 'user.revoke_consent', context, details: { user_id: userId, username: user.username, client_id: clientId } });
+    const refreshTokenFamilies = await repos.refreshTokens.revokeForUserAndClient(userId, clientId, deps.now());
+    await repos.audit.record({ action: 'user.revoke_consent', context, details: { user_id: userId, username: user.username, client_id: clientId, refresh_token_families: refreshTokenFamilies } });
   });
 }

@@ -1,5 +1,5 @@
 import type { AccessTokenFormat } from '../admin-client/types.js';
-import { ADMIN_SCOPE_VALUES } from '../admin/scopes.js';
+import { ADMIN_SCOPE_VALUES, adminAudience } from '../admin/scopes.js';
 import { REGISTRATION_MODES, type RegistrationMode } from '../registration/registration-access.js';
 import { randomBytes } from 'node:crypto';
 import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
@@ -59,6 +59,9 @@ export const ENV_VARIABLES = {
   SESSION_MAX_AGE: 'A sign-in session ends this long after the sign-in, however much it is used: same format, at least SESSION_IDLE_TIMEOUT (default 12h).',
   LOGIN_RATE_LIMIT_ACCOUNT: 'Failed sign-ins per account (from any address) before its sign-in is refused until the window ends, as N/<k>s|m|h, or off (default 5/15m).',
   LOGIN_RATE_LIMIT_ADDRESS: 'Failed sign-ins per client address (for any account), same format, or off (default 50/15m).',
+  REFRESH_TOKEN_LIFETIME: 'A refresh token not used for this long stops working (each use gives a new one): seconds, or a number with s, m, h or d (default 14d).',
+  REFRESH_TOKEN_MAX_AGE: 'The refresh tokens of one sign-in stop working this long after it, however often they are used: same format, at least REFRESH_TOKEN_LIFETIME (default 90d).',
+  RESOURCE_INDICATORS: 'Comma-separated absolute URIs (no fragment) clients may name as resource (RFC 8707), the audience of the access tokens asked for them; empty refuses every resource (default empty).',
 } as const;
 
 export type EnvVariable = keyof typeof ENV_VARIABLES;
@@ -94,6 +97,13 @@ export interface Config {
     lifetimeSeconds: number;
     format: AccessTokenFormat;
     audience: string;
+    /** RESOURCE_INDICATORS: the resources (RFC 8707) access tokens may be asked for, as written. */
+    resourceIndicators: readonly string[];
+  };
+  /** Refresh tokens: the idle lifetime of each, and the absolute one of a family from the sign-in. */
+  refreshTokens: {
+    idleSeconds: number;
+    maxAgeSeconds: number;
   };
   signingKeys: {
     /** Every algorithm the server holds a key for: what ID tokens and userinfo may be signed with. */
@@ -381,7 +391,9 @@ export function loadConfig(env: Env = process.env): Config {
       lifetimeSeconds: integer(env, 'ACCESS_TOKEN_LIFETIME', 300, 1, MAX_ACCESS_TOKEN_LIFETIME),
       format: oneOf(env, 'ACCESS_TOKEN_FORMAT', ACCESS_TOKEN_FORMATS, 'jwt'),
       audience,
+      resourceIndicators: resourceIndicators(env, issuerId),
     },
+    refreshTokens: refreshTokens(env),
     signingKeys: {
       algs: signingAlgs,
       alg: signingAlg as ServerSigningAlg,
@@ -420,6 +432,30 @@ function sessions(env: Env): Config['sessions'] {
   const maxAgeSeconds = duration(env, 'SESSION_MAX_AGE', 12 * 3600, 60, 400 * 86_400);
   if (maxAgeSeconds < idleTimeoutSeconds) throw new ConfigError('SESSION_MAX_AGE', `must be at least SESSION_IDLE_TIMEOUT (${idleTimeoutSeconds} s), got ${maxAgeSeconds} s`);
   return { idleTimeoutSeconds, maxAgeSeconds };
+}
+
+function refreshTokens(env: Env): Config['refreshTokens'] {
+  const idleSeconds = duration(env, 'REFRESH_TOKEN_LIFETIME', 14 * 86_400, 60, 400 * 86_400);
+  const maxAgeSeconds = duration(env, 'REFRESH_TOKEN_MAX_AGE', 90 * 86_400, 60, 10 * 365 * 86_400);
+  if (maxAgeSeconds < idleSeconds) throw new ConfigError('REFRESH_TOKEN_MAX_AGE', `must be at least REFRESH_TOKEN_LIFETIME (${idleSeconds} s), got ${maxAgeSeconds} s`);
+  return { idleSeconds, maxAgeSeconds };
+}
+
+/**
+ * RESOURCE_INDICATORS (RFC 8707 §2): absolute URIs without a fragment. Requests must name them
+ * exactly as written here: they are compared as strings, like redirect URIs (MCP servers are named
+ * without a trailing slash, which a URL parser would add). The admin API's audience is not a
+ * resource clients may ask for: its tokens come only with the admin scopes.
+ */
+function resourceIndicators(env: Env, issuerId: string): string[] {
+  const entries = (read(env, 'RESOURCE_INDICATORS') ?? '').split(',').map((entry) => entry.trim()).filter((entry) => entry !== '');
+  for (const entry of entries) {
+    if (!URL.canParse(entry)) throw new ConfigError('RESOURCE_INDICATORS', `each entry must be an absolute URI, got "${entry}"`);
+    if (entry.includes('#')) throw new ConfigError('RESOURCE_INDICATORS', `"${entry}" must not have a fragment (RFC 8707 §2)`);
+    if (!/^[\x21-\x7e]+$/.test(entry)) throw new ConfigError('RESOURCE_INDICATORS', `"${entry}" must be printable ASCII without spaces`);
+    if (entry === adminAudience(issuerId)) throw new ConfigError('RESOURCE_INDICATORS', `${entry} is the admin API's audience, given only with the admin scopes`);
+  }
+  return [...new Set(entries)];
 }
 
 /**

@@ -16,6 +16,7 @@ export const OAUTH_ERRORS = {
   invalid_grant: { status: 400, spec: 'RFC 6749 §5.2' },
   unsupported_grant_type: { status: 400, spec: 'RFC 6749 §5.2' },
   invalid_scope: { status: 400, spec: 'RFC 6749 §5.2' },
+  invalid_target: { status: 400, spec: 'RFC 8707 §2' },
   not_found: { status: 404, spec: 'this server' },
   method_not_allowed: { status: 405, spec: 'this server' },
   conflict: { status: 409, spec: 'this server' },

@@ -25,9 +25,10 @@ export const JWT_AUTH_METHODS: readonly TokenEndpointAuthMethod[] = ['client_sec
 /**
  * Grant types a client may register: exactly those the token endpoint serves (src/tokens/grants.ts
  * reads this list), so that registration, discovery and behaviour agree. `implicit` is not served
- * (RFC 9700 §2.1.2), nor `refresh_token` yet; registering them is refused with a named error.
+ * (RFC 9700 §2.1.2); registering it is refused with a named error. `refresh_token` needs
+ * `authorization_code` beside it: refresh tokens come only from code exchanges.
  */
-export const GRANT_TYPES = ['authorization_code', 'client_credentials'] as const;
+export const GRANT_TYPES = ['authorization_code', 'refresh_token', 'client_credentials'] as const;
 export type GrantType = (typeof GRANT_TYPES)[number];
 
 /** Response types the authorization endpoint serves: the code flow only (RFC 9700 §2.1.2). */

@@ -181,6 +181,10 @@ function canonicalResponseType(value: string): string | undefined {
 function applyGrantAndResponseTypes(metadata: Record<string, unknown>): void {
   const grantTypes = metadata.grant_types as GrantType[];
   if (grantTypes.length === 0) throw invalidClientMetadata('grant_types must name at least one grant type');
+  // refresh tokens are issued by code exchanges only: without the code flow the grant would never serve
+  if (grantTypes.includes('refresh_token') && !grantTypes.includes('authorization_code')) {
+    throw invalidClientMetadata('grant_types refresh_token requires authorization_code: refresh tokens are issued by the authorization_code grant');
+  }
 
   // OIDC Registration §2 defaults response_types to ["code"]; a client that registers only grants
   // without the authorization endpoint (client_credentials) gets none instead of a contradiction.

@@ -20,6 +20,8 @@ export interface StoredAuthorizationCode {
   redirectUriGiven: boolean;
   codeChallenge: string | null;
   scope: string;
+  /** The resources (RFC 8707) the request named: what the token request may narrow (migration 0012); none when absent. */
+  resources?: readonly string[];
   nonce: string | null;
   sid: string;
   authTime: number;
@@ -33,6 +35,7 @@ export interface StoredAuthorizationCode {
 }
 
 export interface UsedAuthorizationCode extends StoredAuthorizationCode {
+  resources: readonly string[];
   usedAt: number | null;
   accessTokenJti: string | null;
   accessTokenExpiresAt: number | null;
@@ -40,7 +43,7 @@ export interface UsedAuthorizationCode extends StoredAuthorizationCode {
 
 type CodeRow = {
   code_hash: Uint8Array; client_id: string; user_id: string; redirect_uri: string; redirect_uri_given: boolean;
-  code_challenge: string | null; scope: string; nonce: string | null; sid: string; auth_time: number | string;
+  code_challenge: string | null; scope: string; resources: string[]; nonce: string | null; sid: string; auth_time: number | string;
   amr: string[]; auth_time_required: boolean; claims: unknown; created_at: number | string; expires_at: number | string;
   used_at: number | string | null; access_token_jti: string | null; access_token_expires_at: number | string | null;
 };
@@ -55,6 +58,7 @@ const toCode = (row: CodeRow): UsedAuthorizationCode => ({
   redirectUriGiven: row.redirect_uri_given,
   codeChallenge: row.code_challenge,
   scope: row.scope,
+  resources: row.resources,
   nonce: row.nonce,
   sid: row.sid,
   authTime: Number(row.auth_time),
@@ -95,10 +99,10 @@ export class AuthorizationRepository {
   async insertCode(code: StoredAuthorizationCode): Promise<void> {
     await this.db.query(
       `INSERT INTO authorization_codes (code_hash, client_id, user_id, redirect_uri, redirect_uri_given, code_challenge, scope, nonce, sid,
-         auth_time, amr, auth_time_required, claims, created_at, expires_at)
-       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13::jsonb, $14, $15)`,
+         auth_time, amr, auth_time_required, claims, created_at, expires_at, resources)
+       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13::jsonb, $14, $15, $16)`,
       [code.codeHash, code.clientId, code.userId, code.redirectUri, code.redirectUriGiven, code.codeChallenge, code.scope, code.nonce, code.sid,
-        code.authTime, [...code.amr], code.authTimeRequired, code.claims === undefined ? null : claimsRequestToJson(code.claims), code.createdAt, code.expiresAt],
+        code.authTime, [...code.amr], code.authTimeRequired, code.claims === undefined ? null : claimsRequestToJson(code.claims), code.createdAt, code.expiresAt, [...(code.resources ?? [])]],
     );
   }
 

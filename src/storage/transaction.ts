@@ -4,6 +4,7 @@ import { ClientRepository } from './client-repository.js';
 import type { Database, Queryable } from './database.js';
 import { insertServerKey, type StoredServerKey } from './server-key-repository.js';
 import { InitialAccessTokenRepository } from './initial-access-token-repository.js';
+import { RefreshTokenRepository } from './refresh-token-repository.js';
 import { RegistrationPolicyRepository } from './registration-policy-repository.js';
 import { SessionRepository } from './session-repository.js';
 import { UserRepository } from './user-repository.js';
@@ -25,6 +26,8 @@ export interface Repositories {
   sessions: SessionRepository;
   /** Consent users gave clients: an operator revokes it with its audit entry. */
   consents: ConsentRepository;
+  /** Refresh token families: revoked with the consent that let the client hold them. */
+  refreshTokens: RefreshTokenRepository;
 }
 
 export function repositories(db: Queryable): Repositories {
@@ -37,6 +40,7 @@ export function repositories(db: Queryable): Repositories {
     users: new UserRepository(db),
     sessions: new SessionRepository(db),
     consents: new ConsentRepository(db),
+    refreshTokens: new RefreshTokenRepository(db),
   };
 }
 

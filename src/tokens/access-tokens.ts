@@ -21,6 +21,8 @@ export interface AccessTokenDeps {
   references: ReferenceTokenRepository;
   issuer: string;
   audience: string;
+  /** RESOURCE_INDICATORS: the resources (RFC 8707) an access token may be asked for, its aud then. */
+  resourceIndicators: readonly string[];
   /** ACCESS_TOKEN_LIFETIME and ACCESS_TOKEN_FORMAT: for clients without a setting of their own. */
   lifetimeSeconds: number;
   format: AccessTokenFormat;
@@ -82,7 +84,7 @@ export async function issueAccessToken(
   deps: AccessTokenDeps,
   client: StoredClient,
   scope: string | undefined,
-  options: { subject?: string; jti?: string; userinfoClaims?: readonly string[] } = {},
+  options: { subject?: string; jti?: string; audience?: string | string[]; userinfoClaims?: readonly string[] } = {},
 ): Promise<IssuedAccessToken> {
   const now = deps.now();
   const { lifetimeSeconds, format } = tokenSettings(deps, client);
@@ -90,7 +92,8 @@ export async function issueAccessToken(
     iss: deps.issuer,
     // the user for tokens of a user's authorization; the client itself for client_credentials
     sub: options.subject ?? client.clientId,
-    aud: hasAdminScope(scope) ? adminAudience(deps.issuer) : deps.audience,
+    // the resources asked for (RFC 8707); else the admin API for admin scopes, or ACCESS_TOKEN_AUDIENCE
+    aud: options.audience ?? (hasAdminScope(scope) ? adminAudience(deps.issuer) : deps.audience),
     client_id: client.clientId,
     iat: now,
     exp: now + lifetimeSeconds,
@@ -189,10 +192,13 @@ export async function introspectAccessToken(
 /**
  * RFC 7009 §2: revokes a token the caller owns, durably until it would have expired. Unknown,
  * invalid and other clients' tokens change nothing, and the answer is the same 200 for all.
+ * Returns whether the token is a valid access token of ours (whoever holds it).
  */
-export async function revokeAccessToken(deps: AccessTokenDeps, token: string, callerClientId: string): Promise<void> {
+export async function revokeAccessToken(deps: AccessTokenDeps, token: string, callerClientId: string): Promise<boolean> {
   const found = await verified(deps, token);
-  if (!found || found.claims.client_id !== callerClientId) return;
+  if (!found) return false;
+  if (found.claims.client_id !== callerClientId) return true;
   if (found.kind === 'reference') await deps.references.delete(hashToken(token), callerClientId);
   else await deps.revocations.revoke(found.claims.jti, found.claims.client_id, found.claims.exp);
+  return true;
 }

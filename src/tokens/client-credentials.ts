@@ -1,11 +1,14 @@
-import { ADMIN_SCOPE_VALUES } from '../admin/scopes.js';
+import { ADMIN_SCOPE_VALUES, hasAdminScope } from '../admin/scopes.js';
+import { parameterValues } from '../http/form-body.js';
 import { OAuthError } from '../http/oauth-error.js';
 import type { StoredClient } from '../storage/client-repository.js';
 import { issueAccessToken, type AccessTokenDeps, type IssuedAccessToken } from './access-tokens.js';
+import { audienceOf, configuredResources } from './resource-indicators.js';
 
 /**
  * RFC 6749 §4.4: the client_credentials grant for an authenticated client. The scope asked for
- * must be within the scope the client registered (§3.3); none asked means all registered.
+ * must be within the scope the client registered (§3.3); none asked means all registered. Each
+ * `resource` (RFC 8707) must be configured, and becomes the token's aud.
  */
 export async function clientCredentialsGrant(
   deps: AccessTokenDeps,
@@ -31,5 +34,9 @@ export async function clientCredentialsGrant(
   } else if (registered.length > 0) {
     scope = registered.join(' ');
   }
-  return issueAccessToken(deps, client, scope);
+  const resources = configuredResources(parameterValues(params, 'resource'), deps.resourceIndicators);
+  // admin tokens are for the admin API alone (adminAudience): never for another resource too
+  if (resources.length > 0 && hasAdminScope(scope)) throw new OAuthError('invalid_target', 'a token with an admin scope is for the admin API only; ask for it without resource');
+  const audience = audienceOf(resources);
+  return issueAccessToken(deps, client, scope, audience !== undefined ? { audience } : {});
 }

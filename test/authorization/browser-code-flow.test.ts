@@ -1,4 +1,5 @@
 import { existsSync } from 'node:fs';
+import { decodeJwt } from 'jose';
 import * as oidc from 'openid-client';
 import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -9,6 +10,8 @@ import { startTestServer, storageKind, type TestServer } from '../support/test-s
 const CHROMIUM = '/usr/bin/chromium';
 const PASSWORD = 'correct horse battery';
 const insecure = { execute: [oidc.allowInsecureRequests] };
+/** The MCP server the public client's tokens are for (RESOURCE_INDICATORS, RFC 8707). */
+const MCP_SERVER = 'https://mcp.example.com';
 
 /**
  * The code flow end to end, as relying parties run it: openid-client registers a client
@@ -23,7 +26,7 @@ describe.runIf(existsSync(CHROMIUM))(`the code flow in a real browser with openi
   const problems: string[] = [];
 
   beforeAll(async () => {
-    server = await startTestServer();
+    server = await startTestServer({ RESOURCE_INDICATORS: MCP_SERVER });
     aliceId = await createUser(server, 'alice', PASSWORD);
     browser = await chromium.launch({
       executablePath: CHROMIUM,
@@ -79,10 +82,15 @@ describe.runIf(existsSync(CHROMIUM))(`the code flow in a real browser with openi
     return { url, checks: { pkceCodeVerifier: verifier, expectedState: state, expectedNonce: nonce, idTokenExpected: true } };
   }
 
-  it('a confidential client: registered by openid-client, the user signs in and consents, the ID token validates', async () => {
+  it('a confidential client: registered by openid-client, the user signs in and consents, the ID token validates, the refresh token rotates', async () => {
     const redirectUri = 'https://rp.example/callback';
-    const config = await oidc.dynamicClientRegistration(new URL(server.url), { redirect_uris: [redirectUri], client_name: 'Browser RP', scope: 'openid profile' }, oidc.ClientSecretBasic(), insecure);
-    const { url, checks } = await start(config, redirectUri);
+    const config = await oidc.dynamicClientRegistration(
+      new URL(server.url),
+      { redirect_uris: [redirectUri], client_name: 'Browser RP', scope: 'openid profile offline_access', grant_types: ['authorization_code', 'refresh_token'] },
+      oidc.ClientSecretBasic(),
+      insecure,
+    );
+    const { url, checks } = await start(config, redirectUri, { scope: 'openid profile offline_access' });
     const { context, page, callback } = await visitor(redirectUri);
     await page.goto(url.href);
     await signIn(page);
@@ -96,10 +104,18 @@ describe.runIf(existsSync(CHROMIUM))(`the code flow in a real browser with openi
     const tokens = await oidc.authorizationCodeGrant(config, back, checks);
     const claims = tokens.claims()!;
     expect(claims).toMatchObject({ iss: server.config.issuer, sub: aliceId, aud: config.clientMetadata().client_id, amr: ['pwd'] });
-    expect(tokens.scope).toBe('openid profile');
+    expect(tokens.scope).toBe('openid profile offline_access');
     const userinfo = await oidc.fetchUserInfo(config, tokens.access_token, aliceId);
     expect(userinfo).toMatchObject({ sub: aliceId, preferred_username: 'alice' });
     await context.close();
+
+    // offline_access was consented to: a refresh token, rotated by openid-client's refresh
+    expect(tokens.refresh_token).toBeDefined();
+    const refreshed = await oidc.refreshTokenGrant(config, tokens.refresh_token!);
+    expect(refreshed.claims()).toMatchObject({ iss: server.config.issuer, sub: aliceId, sid: claims.sid, amr: ['pwd'] });
+    expect(refreshed.refresh_token).toBeDefined();
+    expect(refreshed.refresh_token).not.toBe(tokens.refresh_token);
+    await expect(oidc.refreshTokenGrant(config, tokens.refresh_token!)).rejects.toMatchObject({ error: 'invalid_grant' });
 
     // another browser, consent remembered: the sign-in form leads straight back to the client
     // (its CSP lets the form's redirect chain reach the client)
@@ -113,22 +129,26 @@ describe.runIf(existsSync(CHROMIUM))(`the code flow in a real browser with openi
     expect(problems).toEqual([]);
   });
 
-  it('a public client on a loopback redirect with PKCE (the MCP shape), and response_mode=form_post', async () => {
+  it('a public client on a loopback redirect with PKCE and resource (the MCP shape), and response_mode=form_post', async () => {
     const redirectUri = 'http://127.0.0.1:33418/callback';
     const config = await oidc.dynamicClientRegistration(
       new URL(server.url),
-      { redirect_uris: [redirectUri], token_endpoint_auth_method: 'none', application_type: 'native', client_name: 'MCP host' },
+      { redirect_uris: [redirectUri], token_endpoint_auth_method: 'none', application_type: 'native', client_name: 'MCP host', grant_types: ['authorization_code', 'refresh_token'] },
       oidc.None(),
       insecure,
     );
-    const { url, checks } = await start(config, redirectUri);
+    const { url, checks } = await start(config, redirectUri, { scope: 'openid profile offline_access', resource: MCP_SERVER });
     const { context, page, callback, posted: visitorPosted } = await visitor(redirectUri);
     await page.goto(url.href);
     await signIn(page);
     await page.click('button[value=allow]');
-    const tokens = await oidc.authorizationCodeGrant(config, await callback(), checks);
+    const tokens = await oidc.authorizationCodeGrant(config, await callback(), checks, { resource: MCP_SERVER });
     expect(tokens.claims()!.sub).toBe(aliceId);
-    expect(tokens.access_token).toBeTruthy();
+    // the access token is for the MCP server (RFC 8707): its aud is that resource
+    expect(decodeJwt(tokens.access_token).aud).toBe(MCP_SERVER);
+    const refreshed = await oidc.refreshTokenGrant(config, tokens.refresh_token!, { resource: MCP_SERVER });
+    expect(decodeJwt(refreshed.access_token).aud).toBe(MCP_SERVER);
+    expect(refreshed.refresh_token).not.toBe(tokens.refresh_token);
 
     // form_post: the self-submitting form runs under the CSP (its script allowed by hash)
     const formPost = await start(config, redirectUri, { response_mode: 'form_post' });

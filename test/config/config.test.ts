@@ -230,3 +230,32 @@ describe('sign-in configuration (SESSION_*, LOGIN_RATE_LIMIT_*)', () => {
     expect(() => loadConfig({ ...base, ...env })).toThrow(message);
   });
 });
+
+describe('refresh tokens and resource indicators (REFRESH_TOKEN_*, RESOURCE_INDICATORS)', () => {
+  const base = { DATABASE_URL: 'postgres://u@db/x', SECRETS_KEY: KEY, ISSUER: 'https://id.example' };
+
+  it('defaults: refresh tokens idle 14 days, a family 90 days from the sign-in; no resource may be named', () => {
+    const config = loadConfig(base);
+    expect(config.refreshTokens).toEqual({ idleSeconds: 14 * 86_400, maxAgeSeconds: 90 * 86_400 });
+    expect(config.tokens.resourceIndicators).toEqual([]);
+  });
+
+  it('takes the durations as SESSION_IDLE_TIMEOUT does, and resources as written, repeats dropped', () => {
+    const config = loadConfig({ ...base, REFRESH_TOKEN_LIFETIME: '12h', REFRESH_TOKEN_MAX_AGE: '3600000', RESOURCE_INDICATORS: 'https://mcp.example.com, https://api.example/v1/,urn:example:api,https://mcp.example.com' });
+    expect(config.refreshTokens).toEqual({ idleSeconds: 43_200, maxAgeSeconds: 3_600_000 });
+    // compared as strings: no trailing slash is added to the MCP server's URI
+    expect(config.tokens.resourceIndicators).toEqual(['https://mcp.example.com', 'https://api.example/v1/', 'urn:example:api']);
+  });
+
+  it.each([
+    [{ REFRESH_TOKEN_LIFETIME: 'long' }, 'REFRESH_TOKEN_LIFETIME: must be seconds'],
+    [{ REFRESH_TOKEN_LIFETIME: '30s' }, 'REFRESH_TOKEN_LIFETIME: must be from 60 s'],
+    [{ REFRESH_TOKEN_LIFETIME: '30d', REFRESH_TOKEN_MAX_AGE: '7d' }, 'REFRESH_TOKEN_MAX_AGE: must be at least REFRESH_TOKEN_LIFETIME'],
+    [{ RESOURCE_INDICATORS: 'mcp.example.com' }, 'RESOURCE_INDICATORS: each entry must be an absolute URI'],
+    [{ RESOURCE_INDICATORS: 'https://mcp.example.com/#x' }, 'RESOURCE_INDICATORS: "https://mcp.example.com/#x" must not have a fragment'],
+    [{ RESOURCE_INDICATORS: 'https://mcp.example.com/a b' }, 'must be printable ASCII without spaces'],
+    [{ RESOURCE_INDICATORS: 'https://id.example/admin' }, "RESOURCE_INDICATORS: https://id.example/admin is the admin API's audience"],
+  ])('refuses %j', (env, message) => {
+    expect(() => loadConfig({ ...base, ...env })).toThrow(message);
+  });
+});

@@ -26,7 +26,7 @@ describe(`discovery (${storageKind})`, () => {
     expect(metadata.token_endpoint_auth_signing_alg_values_supported).toEqual([...SIGNING_ALGS]);
     expect(metadata.token_endpoint_auth_signing_alg_values_supported).not.toContain('none');
     expect(metadata.grant_types_supported).toEqual([...GRANT_TYPES]);
-    expect(metadata.grant_types_supported).toEqual(['authorization_code', 'client_credentials']);
+    expect(metadata.grant_types_supported).toEqual(['authorization_code', 'refresh_token', 'client_credentials']);
     expect(metadata.response_types_supported).toEqual(['code']);
     expect(metadata.response_modes_supported).toEqual(['query', 'form_post']);
     expect(metadata.code_challenge_methods_supported).toEqual(['S256']);
@@ -121,15 +121,19 @@ describe(`discovery (${storageKind})`, () => {
       expect(res.status, responseType).toBe(201);
     }
     // and refuses what it does not announce, naming it
-    for (const [field, value] of [['response_types', ['id_token']], ['response_types', ['code id_token']], ['grant_types', ['implicit']], ['grant_types', ['authorization_code', 'refresh_token']], ['subject_type', 'anonymous'], ['default_acr_values', ['urn:example:mfa']]] as const) {
+    for (const [field, value] of [['response_types', ['id_token']], ['response_types', ['code id_token']], ['grant_types', ['implicit']], ['subject_type', 'anonymous'], ['default_acr_values', ['urn:example:mfa']]] as const) {
       const res = await request(server, 'POST', '/register', { json: { ...rp, [field]: value } });
       expect([res.status, res.body.error], `${field} ${String(value)}`).toEqual([400, 'invalid_client_metadata']);
       expect(res.body.error_description).toContain(Array.isArray(value) ? value.at(-1) : value);
     }
     for (const grant of body.grant_types_supported as string[]) {
-      const res = await request(server, 'POST', '/register', { json: { ...rp, grant_types: [grant], ...(grant === 'client_credentials' ? { response_types: [] } : {}) } });
+      // refresh tokens come from code exchanges: the grant registers beside authorization_code only
+      const grantTypes = grant === 'refresh_token' ? ['authorization_code', grant] : [grant];
+      const res = await request(server, 'POST', '/register', { json: { ...rp, grant_types: grantTypes, ...(grant === 'client_credentials' ? { response_types: [] } : {}) } });
       expect(res.status, grant).toBe(201);
     }
+    const alone = await request(server, 'POST', '/register', { json: { ...rp, grant_types: ['refresh_token'], response_types: [] } });
+    expect([alone.status, alone.body.error_description]).toEqual([400, 'grant_types refresh_token requires authorization_code: refresh tokens are issued by the authorization_code grant']);
     for (const method of body.token_endpoint_auth_methods_supported as string[]) {
       const extra = method === 'private_key_jwt' ? { jwks_uri: 'https://rp.example/jwks' } : {};
       const res = await request(server, 'POST', '/register', { json: { redirect_uris: ['https://rp.example/cb'], token_endpoint_auth_method: method, ...extra } });

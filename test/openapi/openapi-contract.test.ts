@@ -1118,7 +1118,10 @@ describe(`openapi.yaml against a running server (${storageKind})`, () => {
       [form({ ...grant, client_id: machine.id, client_secret: machine.secret }, auth), 400, 'invalid_request'],
       [form({ ...grant, client_id: jwtClient.id }, auth), 400, 'invalid_request'],
       [form({ grant_type: 'authorization_code', code: 'abc' }, auth), 400, 'unauthorized_client'],
-      [form({ grant_type: 'refresh_token', refresh_token: 'abc' }, auth), 400, 'unsupported_grant_type'],
+      [form({ grant_type: 'refresh_token', refresh_token: 'abc' }, auth), 400, 'unauthorized_client'],
+      [form({ grant_type: 'urn:ietf:params:oauth:grant-type:device_code', device_code: 'abc' }, auth), 400, 'unsupported_grant_type'],
+      // no RESOURCE_INDICATORS here: every resource is refused (RFC 8707 §2)
+      [form({ ...grant, resource: 'https://mcp.example.com' }, auth), 400, 'invalid_target'],
       [form({ grant_type: 'password', username: 'u', password: 'p' }, auth), 400, 'unsupported_grant_type'],
       [form(grant, { authorization: basic(webClient.client_id as string, webClient.client_secret as string) }), 400, 'unauthorized_client'],
       [form({ ...grant, scope: 'email' }, auth), 400, 'invalid_scope'],
@@ -1168,6 +1171,9 @@ describe(`openapi.yaml against a running server (${storageKind})`, () => {
       expect(login.status).toBe(303);
       expect(new URL(login.headers.get('location')!, server.url).pathname).toBe('/login');
     }
+    // RFC 8707 §2: a resource this server does not serve goes back as invalid_target
+    const target = await callAuthorize('GET', { ...good, resource: 'https://mcp.example.com' });
+    expect(Object.fromEntries(new URL(target.headers.get('location')!).searchParams)).toMatchObject({ error: 'invalid_target', state: 's', iss: server.config.issuer });
     const error = await callAuthorize('GET', { ...good, prompt: 'none' });
     expect(error.status).toBe(302);
     expect(Object.fromEntries(new URL(error.headers.get('location')!).searchParams)).toEqual({ error: 'login_required', error_description: 'the user must sign in', state: 's', iss: server.config.issuer });
@@ -1240,6 +1246,36 @@ describe(`openapi.yaml against a running server (${storageKind})`, () => {
       const refused = await call(server, method, '/userinfo', { token: unreachableToken });
       expect([refused.status, (refused.body as JsonObject).error]).toEqual([400, 'invalid_request']);
     }
+  });
+
+  it('issues, rotates, introspects and revokes refresh tokens as documented (RFC 6749 §6, RFC 7662, RFC 7009)', async () => {
+    const rp = (await register({ redirect_uris: ['https://rp.example/cb'], grant_types: ['authorization_code', 'refresh_token'], scope: 'openid offline_access' })).body;
+    const asRp = { authorization: basic(rp.client_id as string, rp.client_secret as string) };
+    const userId = await createUser(server, `contract-${randomUUID().slice(0, 8)}`, 'a long enough password');
+    const code = randomBytes(32).toString('base64url');
+    const now = Math.floor(Date.now() / 1000);
+    await new AuthorizationRepository(server.db).insertCode({
+      codeHash: createHash('sha256').update(code).digest(), clientId: rp.client_id as string, userId, redirectUri: 'https://rp.example/cb', redirectUriGiven: true,
+      codeChallenge: null, scope: 'openid offline_access', nonce: 'n', sid: 'sid', authTime: now, amr: ['pwd'], authTimeRequired: false, createdAt: now, expiresAt: now + 60,
+    });
+    const tokens = await callForm('/token', { grant_type: 'authorization_code', code, redirect_uri: 'https://rp.example/cb' }, asRp);
+    const refreshToken = (tokens.body as JsonObject).refresh_token as string;
+    expect(refreshToken).toMatch(/^[A-Za-z0-9_-]{43}$/);
+    const refreshed = await callForm('/token', { grant_type: 'refresh_token', refresh_token: refreshToken, scope: 'openid' }, asRp);
+    expect(refreshed.status).toBe(200);
+    expect(refreshed.body).toMatchObject({ scope: 'openid', refresh_token: expect.any(String), id_token: expect.any(String) });
+    // several resources are a repeated parameter, which the document describes as an array
+    expect(schemaProblems(requestSchemaPointer('post', '/token', FORM), { grant_type: 'refresh_token', refresh_token: refreshToken, resource: ['https://a.example', 'https://b.example'] })).toEqual([]);
+    const next = (refreshed.body as JsonObject).refresh_token as string;
+    const narrowed = await callForm('/token', { grant_type: 'refresh_token', refresh_token: next, resource: 'https://mcp.example.com' }, asRp);
+    expect([narrowed.status, (narrowed.body as JsonObject).error]).toEqual([400, 'invalid_target']);
+    const introspected = await callForm('/introspect', { token: next, token_type_hint: 'refresh_token' }, asRp);
+    expect(introspected.body).toMatchObject({ active: true, token_type: 'refresh_token', client_id: rp.client_id, sub: userId, scope: 'openid offline_access' });
+    const reused = await callForm('/token', { grant_type: 'refresh_token', refresh_token: refreshToken }, asRp);
+    expect([reused.status, (reused.body as JsonObject).error]).toEqual([400, 'invalid_grant']);
+    expect((await callForm('/introspect', { token: next }, asRp)).body).toEqual({ active: false });
+    const revoked = await callForm('/revoke', { token: next, token_type_hint: 'refresh_token' }, asRp);
+    expect([revoked.status, revoked.text]).toEqual([200, '']);
   });
 
   it('introspects and revokes access tokens, a client its own only (RFC 7662, RFC 7009)', async () => {

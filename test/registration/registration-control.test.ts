@@ -270,6 +270,7 @@ describe(`registration policies (${storageKind})`, () => {
     ['allow_loopback_redirects', { allow_loopback_redirects: false }, rp, { redirect_uris: ['http://127.0.0.1:8080/cb'] }, 'invalid_redirect_uri'],
     ['allow_loopback_redirects beside redirect_uri_hosts', { redirect_uri_hosts: ['app.example.com'], allow_loopback_redirects: true }, { redirect_uris: ['http://localhost:3000/cb'] }, { redirect_uris: ['https://rp.example/cb'] }, 'invalid_redirect_uri'],
     ['grant_types', { grant_types: ['client_credentials'] }, machine, rp, 'invalid_client_metadata'],
+    ['grant_types (refresh_token is a grant like any other)', { grant_types: ['authorization_code'] }, rp, { ...rp, grant_types: ['authorization_code', 'refresh_token'] }, 'invalid_client_metadata'],
     // response_types: code is the only response type served, so no registration can break a rule of ['code']
     ['token_endpoint_auth_methods', { token_endpoint_auth_methods: ['client_secret_basic'] }, machine, { ...machine, token_endpoint_auth_method: 'client_secret_post' }, 'invalid_client_metadata'],
     ['scopes', { scopes: ['openid', 'profile'] }, { ...machine, scope: 'openid' }, { ...machine, scope: 'openid email' }, 'invalid_client_metadata'],

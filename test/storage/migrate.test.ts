@@ -10,10 +10,10 @@ describe('migrations', () => {
   it('apply once on the embedded database, then are a no-op', async () => {
     const db = await openEmbedded(undefined, await embeddedTemplate('unmigrated'));
     try {
-      expect(await migrate(db)).toEqual(['0001_clients.sql', '0002_client_authentication.sql', '0003_operator_settings.sql', '0004_resource_servers.sql', '0005_audit.sql', '0006_registration_control.sql', '0007_rate_limits.sql', '0008_users.sql', '0009_sessions.sql', '0010_authorization.sql', '0011_session_sid.sql', '0013_claims_request.sql', '0014_pairwise_subjects.sql']);
+      expect(await migrate(db)).toEqual(['0001_clients.sql', '0002_client_authentication.sql', '0003_operator_settings.sql', '0004_resource_servers.sql', '0005_audit.sql', '0006_registration_control.sql', '0007_rate_limits.sql', '0008_users.sql', '0009_sessions.sql', '0010_authorization.sql', '0011_session_sid.sql', '0012_refresh_tokens.sql', '0013_claims_request.sql', '0014_pairwise_subjects.sql']);
       expect(await migrate(db)).toEqual([]);
       const tables = await db.query<{ table_name: string }>("SELECT table_name FROM information_schema.tables WHERE table_schema = 'public' ORDER BY 1");
-      expect(tables.map((t) => t.table_name)).toEqual(['audit_entries', 'authorization_codes', 'authorization_requests', 'client_assertion_jtis', 'clients', 'consents', 'initial_access_tokens', 'pairwise_salt', 'pairwise_subjects', 'rate_limit_counters', 'reference_tokens', 'registration_policies', 'revoked_tokens', 'schema_migrations', 'server_keys', 'sessions', 'users']);
+      expect(tables.map((t) => t.table_name)).toEqual(['audit_entries', 'authorization_codes', 'authorization_requests', 'client_assertion_jtis', 'clients', 'consents', 'initial_access_tokens', 'pairwise_salt', 'pairwise_subjects', 'rate_limit_counters', 'reference_tokens', 'refresh_token_families', 'refresh_tokens', 'registration_policies', 'revoked_tokens', 'schema_migrations', 'server_keys', 'sessions', 'users']);
     } finally {
       await db.close();
     }
@@ -27,9 +27,9 @@ describe('migrations', () => {
     const instances = Array.from({ length: 5 }, () => connectPostgres(schemaUrl(schema), 2, pino({ level: 'silent' })));
     try {
       const applied = await Promise.all(instances.map((db) => migrate(db)));
-      expect(applied.flat()).toEqual(['0001_clients.sql', '0002_client_authentication.sql', '0003_operator_settings.sql', '0004_resource_servers.sql', '0005_audit.sql', '0006_registration_control.sql', '0007_rate_limits.sql', '0008_users.sql', '0009_sessions.sql', '0010_authorization.sql', '0011_session_sid.sql', '0013_claims_request.sql', '0014_pairwise_subjects.sql']);
+      expect(applied.flat()).toEqual(['0001_clients.sql', '0002_client_authentication.sql', '0003_operator_settings.sql', '0004_resource_servers.sql', '0005_audit.sql', '0006_registration_control.sql', '0007_rate_limits.sql', '0008_users.sql', '0009_sessions.sql', '0010_authorization.sql', '0011_session_sid.sql', '0012_refresh_tokens.sql', '0013_claims_request.sql', '0014_pairwise_subjects.sql']);
       const { rows } = await admin.query(`SELECT version FROM ${schema}.schema_migrations ORDER BY 1`);
-      expect(rows).toEqual([{ version: '0001_clients.sql' }, { version: '0002_client_authentication.sql' }, { version: '0003_operator_settings.sql' }, { version: '0004_resource_servers.sql' }, { version: '0005_audit.sql' }, { version: '0006_registration_control.sql' }, { version: '0007_rate_limits.sql' }, { version: '0008_users.sql' }, { version: '0009_sessions.sql' }, { version: '0010_authorization.sql' }, { version: '0011_session_sid.sql' }, { version: '0013_claims_request.sql' }, { version: '0014_pairwise_subjects.sql' }]);
+      expect(rows).toEqual([{ version: '0001_clients.sql' }, { version: '0002_client_authentication.sql' }, { version: '0003_operator_settings.sql' }, { version: '0004_resource_servers.sql' }, { version: '0005_audit.sql' }, { version: '0006_registration_control.sql' }, { version: '0007_rate_limits.sql' }, { version: '0008_users.sql' }, { version: '0009_sessions.sql' }, { version: '0010_authorization.sql' }, { version: '0011_session_sid.sql' }, { version: '0012_refresh_tokens.sql' }, { version: '0013_claims_request.sql' }, { version: '0014_pairwise_subjects.sql' }]);
     } finally {
       await Promise.all(instances.map((db) => db.close()));
       await admin.query(`DROP SCHEMA ${schema} CASCADE`);

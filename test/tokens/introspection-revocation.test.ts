@@ -137,7 +137,7 @@ describe(`introspection and revocation (${storageKind})`, () => {
     const { createSecretBox } = await import('../../src/crypto/secret-box.js');
     const keys = new ServerKeys(new ServerKeyRepository(server.db), createSecretBox(server.config.secretsKeys), { algs: server.config.signingKeys.algs, activationDelaySeconds: 600, rotationIntervalSeconds: 0, retentionSeconds: 330 }, () => Math.floor(Date.now() / 1000));
     await keys.start();
-    const deps = { keys, signingAlg: 'ES256' as const, clients: new ClientRepository(server.db), revocations: new RevocationRepository(server.db), references: new ReferenceTokenRepository(server.db), issuer: server.config.issuer, audience: server.config.issuer, lifetimeSeconds: 2, format: 'jwt' as const, now: () => Math.floor(Date.now() / 1000) };
+    const deps = { keys, signingAlg: 'ES256' as const, clients: new ClientRepository(server.db), revocations: new RevocationRepository(server.db), references: new ReferenceTokenRepository(server.db), issuer: server.config.issuer, audience: server.config.issuer, resourceIndicators: [], lifetimeSeconds: 2, format: 'jwt' as const, now: () => Math.floor(Date.now() / 1000) };
     expect(await introspectAccessToken(deps, token, { clientId: doomed.client_id, settings: DEFAULT_SETTINGS })).toEqual({ active: false });
     const live = await issue();
     expect((await introspectAccessToken(deps, live, { clientId: owner.client_id, settings: DEFAULT_SETTINGS })).active).toBe(true);

@@ -1,7 +1,9 @@
 import { ADMIN_SCOPE_VALUES } from '../../admin/scopes.js';
 import { clientUnusable } from '../../client-auth/client-state.js';
+import { parameterValues } from '../../http/form-body.js';
 import type { StoredClient } from '../../storage/client-repository.js';
 import { checkAcrValues, checkClaims, checkEssentialAcr } from './claims-checks.js';
+import { distinctResources, unconfiguredResourceProblem } from '../../tokens/resource-indicators.js';
 import { AuthorizationPageError, AuthorizationRedirectError, redirectError, type ErrorTarget } from './errors.js';
 import { PROMPT_VALUES, RESPONSE_MODES, type AuthorizationParams, type PromptValue, type ResponseMode, type ValidatedAuthorizationRequest } from './request.js';
 
@@ -124,6 +126,14 @@ export function checkMaxAge(params: AuthorizationParams, client: StoredClient): 
   return Number(params.max_age);
 }
 
+/** resource (RFC 8707 §2), repeatable: each one the operator configured (RESOURCE_INDICATORS). */
+export function checkResource(params: AuthorizationParams, configured: readonly string[]): string[] {
+  const requested = parameterValues(params, 'resource');
+  const problem = unconfiguredResourceProblem(requested, configured);
+  if (problem !== undefined) throw redirectError('invalid_target', problem);
+  return distinctResources(requested);
+}
+
 /** state and nonce are echoed back as they came; only their length is limited. */
 export function checkEchoedValues(params: AuthorizationParams): void {
   for (const name of ['nonce', 'login_hint', 'ui_locales'] as const) {
@@ -138,7 +148,7 @@ export function checkEchoedValues(params: AuthorizationParams): void {
 export function validateAuthorizationRequest(
   params: AuthorizationParams,
   client: StoredClient,
-  options: { scopesSupported: readonly string[]; now: number },
+  options: { scopesSupported: readonly string[]; resourceIndicators: readonly string[]; now: number },
 ): ValidatedAuthorizationRequest {
   const { redirectUri, given } = checkRedirectUri(params, client);
   const { responseMode, problem } = checkResponseMode(params);
@@ -155,6 +165,7 @@ export function validateAuthorizationRequest(
     const scope = checkScope(params, client, options.scopesSupported);
     checkOpenIdRedirectUri(scope, given);
     const codeChallenge = checkPkce(params, client);
+    const resources = checkResource(params, options.resourceIndicators);
     const prompt = checkPrompt(params);
     const maxAge = checkMaxAge(params, client);
     checkEchoedValues(params);
@@ -170,6 +181,7 @@ export function validateAuthorizationRequest(
       ...(params.state !== undefined ? { state: params.state } : {}),
       ...(params.nonce !== undefined ? { nonce: params.nonce } : {}),
       ...(codeChallenge !== undefined ? { codeChallenge } : {}),
+      ...(resources.length > 0 ? { resources } : {}),
       prompt,
       ...(maxAge !== undefined ? { maxAge } : {}),
       authTimeRequired: params.max_age !== undefined || maxAge !== undefined || client.metadata.require_auth_time === true,

@@ -5,13 +5,14 @@
  * (AuthorizationRedirectError), with `state` and `iss`.
  */
 
-/** Error codes of authorization responses (RFC 6749 §4.1.2.1, OIDC Core §3.1.2.6). */
+/** Error codes of authorization responses (RFC 6749 §4.1.2.1, OIDC Core §3.1.2.6, RFC 8707 §2). */
 export const AUTHORIZATION_ERRORS = [
   'invalid_request',
   'unauthorized_client',
   'access_denied',
   'unsupported_response_type',
   'invalid_scope',
+  'invalid_target',
   'server_error',
   'temporarily_unavailable',
   'interaction_required',

@@ -10,8 +10,8 @@ export const AUTHORIZATION_CODE_SECONDS = 60;
 /**
  * A new authorization code: 256 random bits, stored only as a hash, bound to everything the token
  * request must match (client, redirect URI, PKCE challenge) and everything the tokens will say
- * (user, scope, nonce, session, auth_time, amr, the claims asked for). Returns the code itself,
- * which is never stored.
+ * (user, scope, resources, nonce, session, auth_time, amr, the claims asked for). Returns the code
+ * itself, which is never stored.
  */
 export async function issueAuthorizationCode(
   deps: { authorizations: AuthorizationRepository; now: () => number },
@@ -28,6 +28,7 @@ export async function issueAuthorizationCode(
     redirectUriGiven: request.redirectUriGiven,
     codeChallenge: request.codeChallenge ?? null,
     scope: request.scope.join(' '),
+    resources: request.resources ?? [],
     nonce: request.nonce ?? null,
     // the session's public id (its own random column): what RP-initiated logout compares a hint's sid with
     sid: session.sid,

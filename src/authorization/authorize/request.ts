@@ -26,6 +26,8 @@ export interface ValidatedAuthorizationRequest {
   state?: string;
   nonce?: string;
   codeChallenge?: string;
+  /** The resources named (RFC 8707), each configured; absent when none (and in requests parked before). */
+  resources?: string[];
   prompt: PromptValue[];
   /** max_age of the request, else the client's default_max_age. */
   maxAge?: number;

@@ -2,7 +2,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { randomToken } from '../../crypto/random.js';
 import { hashToken } from '../../crypto/token-hash.js';
 import { readCookie } from '../../http/cookies.js';
-import { formParams } from '../../http/form-body.js';
+import { formParams, parameterRecord } from '../../http/form-body.js';
 import { consentPage, errorPage, PAGE_PATHS } from '../../pages/templates.js';
 import type { AuthorizationRepository, ConsentRepository } from '../../storage/authorization-repository.js';
 import type { ClientRepository, StoredClient } from '../../storage/client-repository.js';
@@ -28,6 +28,8 @@ export interface AuthorizeDeps {
   scopesSupported: readonly string[];
   /** The pairwise salt, to compare a requested sub with the one the client knows the user by. */
   subjects: Pick<SubjectDeps, 'salt'>;
+  /** RESOURCE_INDICATORS: the resources (RFC 8707) a request may name. */
+  resourceIndicators: readonly string[];
   now: () => number;
 }
 
@@ -38,15 +40,16 @@ const HANDLE = /^[A-Za-z0-9_-]{43}$/;
 
 const EXPIRED = ['This request has expired', 'The sign-in request is no longer waiting. Go back to the application and start again.'] as const;
 
-/** The query of a GET: a parameter given twice is refused (RFC 6749 §3.1), before anything is trusted. */
+/**
+ * The query of a GET: a parameter given twice is refused (RFC 6749 §3.1), before anything is
+ * trusted, except `resource` (RFC 8707 §2); one sent without a value counts as omitted.
+ */
 function singleValued(query: unknown): AuthorizationParams {
-  const params: Record<string, string> = Object.create(null) as Record<string, string>;
-  for (const [name, value] of Object.entries((query ?? {}) as Record<string, unknown>)) {
-    if (Array.isArray(value)) throw new AuthorizationPageError('Invalid request', 'The request repeats a parameter; it cannot be trusted.', `parameter ${name} repeated`);
-    // RFC 6749 §3.1: parameters sent without a value are treated as if they were omitted
-    if (typeof value === 'string' && value !== '') params[name] = value;
-  }
-  return params;
+  const pairs = Object.entries((query ?? {}) as Record<string, unknown>).flatMap(([name, value]) =>
+    (Array.isArray(value) ? value : [value]).filter((v): v is string => typeof v === 'string').map((v) => [name, v] as const));
+  const parsed = parameterRecord(pairs);
+  if ('repeated' in parsed) throw new AuthorizationPageError('Invalid request', 'The request repeats a parameter; it cannot be trusted.', `parameter ${parsed.repeated} repeated`);
+  return parsed.params;
 }
 
 /**
@@ -159,7 +162,7 @@ export function authorizeRoutes(app: FastifyInstance, deps: AuthorizeDeps): void
     try {
       const params = read();
       const client = params.client_id === undefined ? undefined : await deps.clients.findById(params.client_id);
-      validated = validateAuthorizationRequest(params, checkClient(params.client_id, client, deps.now()), { scopesSupported: deps.scopesSupported, now: deps.now() });
+      validated = validateAuthorizationRequest(params, checkClient(params.client_id, client, deps.now()), { scopesSupported: deps.scopesSupported, resourceIndicators: deps.resourceIndicators, now: deps.now() });
     } catch (error) {
       if (error instanceof AuthorizationPageError) return showPageError(request, reply, error);
       if (error instanceof AuthorizationRedirectError && error.target) return sendError(request, reply, error.target, error.code, error.message);
