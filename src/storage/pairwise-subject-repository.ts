@@ -5,15 +5,23 @@ export class PairwiseSubjectRepository {
   constructor(private readonly db: Queryable) {}
 
   /**
-   * The salt, storing `candidate` when there is none yet. Two statements, not one: an instance
-   * whose insert lost the race to another (ON CONFLICT waits for the winner's commit) reads the
-   * winner's salt with the fresh snapshot of its second statement.
+   * The salt, storing `candidate` when there is none yet. Read first, so that an instance on a
+   * read-only standby starts once the salt exists. The insert and the read after it are separate
+   * statements: an instance whose insert lost the race to another (ON CONFLICT waits for the
+   * winner's commit) reads the winner's salt with the fresh snapshot of its next statement.
    */
   async salt(candidate: Uint8Array, now: number): Promise<Buffer> {
+    const stored = await this.storedSalt();
+    if (stored !== undefined) return stored;
     await this.db.query('INSERT INTO pairwise_salt (only_row, salt, created_at) VALUES (true, $1, $2) ON CONFLICT (only_row) DO NOTHING', [candidate, now]);
+    const made = await this.storedSalt();
+    if (made === undefined) throw new Error('pairwise_salt is empty right after an insert');
+    return made;
+  }
+
+  private async storedSalt(): Promise<Buffer | undefined> {
     const [row] = await this.db.query<{ salt: Uint8Array }>('SELECT salt FROM pairwise_salt WHERE only_row');
-    if (!row) throw new Error('pairwise_salt is empty right after an insert');
-    return Buffer.from(row.salt);
+    return row && Buffer.from(row.salt);
   }
 
   /** Records that `subject` names `userId` in `sector`; a subject already recorded stays as it is. */
