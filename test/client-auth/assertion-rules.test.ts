@@ -294,14 +294,14 @@ describe(`client authentication rules (${storageKind})`, () => {
     });
 
     it('refuses grant types not served here: unsupported_grant_type', async () => {
-      for (const grantType of ['password', 'implicit', 'refresh_token', 'urn:ietf:params:oauth:grant-type:device_code']) {
+      for (const grantType of ['password', 'implicit', 'urn:ietf:params:oauth:grant-type:device_code']) {
         const res = await withBasic({ grant_type: grantType });
         expect([res.status, res.body.error], grantType).toEqual([400, 'unsupported_grant_type']);
       }
     });
 
-    it('refuses authorization_code from a client not registered for it: unauthorized_client', async () => {
-      const res = await withBasic({ grant_type: 'authorization_code', code: 'x' });
+    it.each([['authorization_code', { code: 'x' }], ['refresh_token', { refresh_token: 'x' }]])('refuses %s from a client not registered for it: unauthorized_client', async (grantType, params) => {
+      const res = await withBasic({ grant_type: grantType, ...params });
       expect([res.status, res.body.error]).toEqual([400, 'unauthorized_client']);
     });
 
