@@ -273,8 +273,9 @@ export function signInRoutes(app: FastifyInstance, deps: SignInDeps, issuer: str
 
 /**
  * Whether a verified hint names another sign-in than the browser's: its sid is not this session's,
- * or (a hint without sid) its sub does not name this user. The user is asked all the same (§2: the OP
- * MUST ask then) and told; confirming signs out the session of this browser, the only one it has.
+ * or (a hint without sid) its sub, public or pairwise, does not name this user. The user is asked
+ * all the same (§2: the OP MUST ask then) and told; confirming signs out the session of this
+ * browser, the only one it has.
  */
 function otherSignIn(valid: ValidLogoutRequest, session: ActiveSession): boolean {
   if (valid.hint === undefined) return false;

@@ -53,9 +53,9 @@ function checkBindings(code: UsedAuthorizationCode, client: StoredClient, params
 
 /**
  * RFC 6749 §4.1.3 with PKCE (RFC 7636) and OpenID Connect (Core §3.1.3): a code, used once,
- * for an access token (sub: the user's subject for this client; aud: the resources asked for,
- * RFC 8707), a refresh token (refresh-tokens.ts says when) and, with scope openid, an ID token. A
- * code used again is refused and what its first use issued is revoked (RFC 6749 §4.1.2, RFC 9700 §4.5).
+ * for an access token (sub: the user as this client knows it, public or pairwise; aud: the
+ * resources asked for, RFC 8707), a refresh token (refresh-tokens.ts says when) and, with scope
+ * openid, an ID token. A code used again is refused and what its first use issued is revoked (RFC 6749 §4.1.2, RFC 9700 §4.5).
  */
 export async function authorizationCodeGrant(
   deps: AuthorizationCodeGrantDeps,
