@@ -10,7 +10,7 @@ import { introspectAccessToken, revokeAccessToken, tokenSettings, type AccessTok
 import { authorizationCodeGrant, type AuthorizationCodeGrantDeps } from './authorization-code-grant.js';
 import { clientCredentialsGrant } from './client-credentials.js';
 import { servedGrantType, type TokenEndpointGrantType } from './grants.js';
-import { refreshTokenGrant } from './refresh-token-grant.js';
+import { refreshTokenGrant, type RefreshTokenGrantDeps } from './refresh-token-grant.js';
 import { introspectRefreshToken, revokeRefreshToken } from './refresh-tokens.js';
 import type { ServerKeys } from './server-keys.js';
 
@@ -32,7 +32,8 @@ export function tokenRoutes(
   auth: ClientAuthDeps,
   tokens: AccessTokenDeps,
   metrics: Pick<Metrics, 'tokenIssued' | 'tokenIntrospected' | 'tokenRevoked'>,
-  codes: Omit<AuthorizationCodeGrantDeps, 'tokens'>,
+  /** What the grants of a user's authorization need beside `tokens`: codes, refresh tokens, users. */
+  userGrants: Omit<AuthorizationCodeGrantDeps & RefreshTokenGrantDeps, 'tokens'>,
 ): void {
   // Only form bodies here (RFC 6749 §3.2, RFC 7662 §2.1, RFC 7009 §2.1): JSON is refused with 415.
   app.removeContentTypeParser('application/json');
@@ -42,7 +43,7 @@ export function tokenRoutes(
   const authenticate = (request: FastifyRequest) =>
     authenticateClient(auth, { authorization: request.headers.authorization, params: formParams(request.body) });
 
-  const grants = { ...codes, tokens };
+  const grants = { ...userGrants, tokens };
   const issue = (grantType: TokenEndpointGrantType, client: StoredClient, params: Readonly<Record<string, string>>) => {
     switch (grantType) {
       case 'authorization_code': return authorizationCodeGrant(grants, client, params);
