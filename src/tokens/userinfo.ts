@@ -31,6 +31,10 @@ export interface UserInfoDeps {
 export async function userInfo(deps: UserInfoDeps, token: string): Promise<{ claims: Record<string, unknown>; client: StoredClient }> {
   const verified = await verifyAccessToken(deps.tokens, token);
   if (!verified) throw invalidToken(true, 'unknown, expired or revoked access token');
+  // a token made for a resource server (RFC 8707 resource) is that server's, not UserInfo's: one
+  // that leaked from it must not read the user's claims here (RFC 8707 §3, RFC 9068 §4)
+  const audiences = Array.isArray(verified.claims.aud) ? verified.claims.aud : [verified.claims.aud];
+  if (!audiences.includes(deps.tokens.audience)) throw invalidToken(true, 'the token is for another resource (its aud); UserInfo takes tokens issued without resource');
   const scope = (verified.claims.scope ?? '').split(' ');
   if (!scope.includes('openid')) throw insufficientScope('openid');
   // client_credentials tokens name the client as sub: no user has that id

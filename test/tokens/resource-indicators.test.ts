@@ -66,6 +66,17 @@ describe(`resource indicators, RFC 8707 (${storageKind})`, () => {
       expect((await flow.introspect(client, res.body.access_token)).body).toMatchObject({ active: true, aud: MCP });
     });
 
+    it('a token for a resource is that resource\'s: UserInfo refuses it (invalid_token), and takes the one issued without resource', async () => {
+      const visitor = await flow.signedIn('alice', PASSWORD);
+      const forMcp = await flow.exchange(client, await flow.codeFor(visitor, client, [['scope', 'openid profile'], ['resource', MCP]]));
+      expect(forMcp.status, forMcp.text).toBe(200);
+      const refused = await request(server, 'GET', '/userinfo', { token: forMcp.body.access_token });
+      expect([refused.status, refused.body.error]).toEqual([401, 'invalid_token']);
+      expect(refused.headers.get('www-authenticate')).toContain('error="invalid_token"');
+      const plain = await flow.exchange(client, await flow.codeFor(visitor, client, [['scope', 'openid profile']]));
+      expect((await request(server, 'GET', '/userinfo', { token: plain.body.access_token })).status).toBe(200);
+    });
+
     it('without resource: the default audience (ACCESS_TOKEN_AUDIENCE, here the issuer)', async () => {
       const visitor = await flow.signedIn('alice', PASSWORD);
       const res = await flow.exchange(client, await flow.codeFor(visitor, client, [['scope', 'profile']]));
