@@ -5,8 +5,8 @@
 // that session, with its remembered consent, is reused for every GET /authorize that prepares a
 // code — the way a signed-in user's browser would come back. Codes are single-use and live 60 s,
 // so a pool of them is prepared just before each run and handed out one per request, like the
-// assertion pools of token-load.mjs. Refresh tokens rotate on every use: each connection starts
-// with a refresh token of its own and sends the one the previous answer returned.
+// assertion pools of token-load.mjs. Refresh tokens rotate on every use: each is sent once, and the
+// one its answer returns goes back into the pool for a later request.
 
 import { createHash, randomBytes } from 'node:crypto';
 import { registerClient } from './token-load.mjs';
@@ -188,30 +188,40 @@ export async function prepareRefreshTokens(baseUrl, signIn, count) {
 }
 
 /**
- * autocannon requests for the refresh_token grant: every connection (autocannon's per-connection
- * context) starts with a token of its own from `initial` and then sends the rotated one each
- * answer returns, as a client would. A connection whose answer had no token stops being useful
- * (its next request would be a reuse, which revokes the family): counted in `state.lost`.
+ * autocannon requests for the refresh_token grant, as clients rotating their tokens: a shared pool
+ * of unused refresh tokens; each request takes one out (it is never sent again: a second use would
+ * revoke its family) and each answer puts the rotated one back. autocannon builds a connection's
+ * next request before it hands over the previous answer, so the pool starts with two tokens per
+ * connection. An empty pool sends the request to a path that answers 404, counted as a problem.
  */
 export function refreshRequests(signIn, initial) {
-  const state = { started: 0, lost: 0 };
+  const pool = [...initial];
+  const state = { sent: 0, lost: 0, empty: 0, firstRefusal: undefined };
   const requests = [
     {
       ...tokenRequest(signIn),
-      setupRequest: (request, context) => {
-        if (context.refreshToken === undefined) {
-          context.refreshToken = initial[state.started++ % initial.length];
+      setupRequest: (request) => {
+        const token = pool.shift();
+        if (token === undefined) {
+          state.empty += 1;
+          return { ...request, method: 'GET', path: EXHAUSTED_PATH, headers: {}, body: undefined };
         }
-        return { ...request, body: `grant_type=refresh_token&refresh_token=${encodeURIComponent(context.refreshToken)}` };
+        state.sent += 1;
+        return { ...request, body: `grant_type=refresh_token&refresh_token=${encodeURIComponent(token)}` };
       },
-      onResponse: (status, body, context) => {
+      onResponse: (status, body) => {
+        if (status === 404) return; // the exhausted path
         try {
           const token = status === 200 ? JSON.parse(body).refresh_token : undefined;
-          if (typeof token === 'string') context.refreshToken = token;
-          else state.lost += 1;
+          if (typeof token === 'string') {
+            pool.push(token);
+            return;
+          }
         } catch {
-          state.lost += 1;
+          // counted below
         }
+        state.lost += 1;
+        state.firstRefusal ??= `${status} ${String(body).slice(0, 200)}`;
       },
     },
   ];

@@ -11,7 +11,7 @@
 // side: against the server as configured (last_used_at recorded) and against a second server on
 // the same database with CLIENT_USAGE_TRACKING=false. The sign-in grants: the authorization code
 // exchange (codes prepared through GET /authorize with one reused session, see
-// authorization-load.mjs) and the refresh_token grant (each connection rotating its own token).
+// authorization-load.mjs) and the refresh_token grant (every token sent once, the rotated one reused).
 // Before the server starts, the
 // single-core ES256 crypto ceiling (verify + sign pairs per second, crypto-ceiling.mjs) is
 // measured; the private_key_jwt rate is reported as a share of it (target: at least 80 %,
@@ -393,7 +393,7 @@ function codeExchangeScenario(signIn) {
   };
 }
 
-/** POST /token, refresh_token: each connection rotates its own token chain (authorization-load.mjs). */
+/** POST /token, refresh_token: tokens rotated by every answer, each sent once (authorization-load.mjs). */
 function refreshScenario(signIn, baseUrl) {
   return {
     key: 'refresh',
@@ -401,11 +401,14 @@ function refreshScenario(signIn, baseUrl) {
     expectedStatus: 200,
     path: signIn.tokenPath,
     async prepare(settings) {
-      const initial = await prepareRefreshTokens(baseUrl, signIn, settings.connections);
+      const initial = await prepareRefreshTokens(baseUrl, signIn, 2 * settings.connections);
       const { requests, state } = refreshRequests(signIn, initial);
       return {
         options: { method: 'POST', requests },
-        problems: () => (state.lost === 0 ? [] : [`${state.lost} answers without a rotated refresh token`]),
+        problems: () => [
+          ...(state.lost === 0 ? [] : [`${state.lost} answers without a rotated refresh token (the first: ${state.firstRefusal})`]),
+          ...(state.empty === 0 ? [] : [`${state.empty} requests found no unused refresh token in the pool`]),
+        ],
       };
     },
   };
