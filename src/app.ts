@@ -1,5 +1,4 @@
 import { randomUUID } from 'node:crypto';
-import helmet from '@fastify/helmet';
 import Fastify, { LogController, type FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
 import { MAX_ACCESS_TOKEN_LIFETIME, type Config } from './config/config.js';
@@ -18,6 +17,8 @@ import { registerCors } from './http/cors.js';
 import { ENDPOINT_PATHS, endpointUrls } from './http/endpoints.js';
 import { clientErrorHandler, frameworkErrorHandler, registerErrorHandling } from './http/error-handler.js';
 import { acceptEmptyJsonOnDelete } from './http/json-body.js';
+import { lazyRequestLogger } from './http/request-logger.js';
+import { helmetHeaders } from './http/security-headers.js';
 import { runPeriodically, trackInFlight } from './http/lifecycle.js';
 import { serveMetrics } from './metrics/http.js';
 import { createMetrics, NO_METRICS } from './metrics/metrics.js';
@@ -106,18 +107,22 @@ export async function buildApp(config: Config, appDeps: AppDeps): Promise<Fastif
       const given = request.headers['x-request-id'];
       return typeof given === 'string' && REQUEST_ID.test(given) ? given : randomUUID();
     },
+    childLoggerFactory: lazyRequestLogger,
   }) as unknown as FastifyInstance;
 
-  app.addHook('onRequest', async (request, reply) => {
-    reply.header('x-request-id', request.id);
+  // Every response: helmet's headers (computed once, see security-headers.ts) and the request id.
+  // Synchronous hooks: an async one costs a promise per request on every route.
+  const securityHeaders = await helmetHeaders();
+  app.addHook('onRequest', (request, reply, done) => {
+    reply.headers(securityHeaders).header('x-request-id', request.id);
+    done();
   });
-  trackInFlight(app);
   serveMetrics(app, metrics, config);
-  app.addHook('onResponse', async (request, reply) => {
-    request.log.info(
-      { method: request.method, path: request.url.split('?')[0], status: reply.statusCode, ms: Math.round(reply.elapsedTime) },
-      'request completed',
-    );
+  app.addHook('onResponse', (request, reply, done) => {
+    if (deps.logger.isLevelEnabled('info')) {
+      request.log.info({ method: request.method, path: request.url.split('?')[0], status: reply.statusCode, ms: Math.round(reply.elapsedTime) }, 'request completed');
+    }
+    done();
   });
 
   // JSON is the only body this API accepts so far; Fastify's text/plain default would let a
@@ -126,12 +131,11 @@ export async function buildApp(config: Config, appDeps: AppDeps): Promise<Fastif
   acceptEmptyJsonOnDelete(app);
 
   registerErrorHandling(app);
-  await app.register(helmet, { global: true, crossOriginResourcePolicy: { policy: 'cross-origin' } });
 
   const prefix = new URL(config.issuer).pathname.replace(/\/$/, '');
   const discovery = discoveryPaths(config.issuer);
   // public keys are public: in-browser verifiers may fetch them too
-  await registerCors(app, {
+  registerCors(app, {
     get: [discovery.openid, discovery.oauth, `${prefix}${ENDPOINT_PATHS.jwks}`],
     post: [`${prefix}${ENDPOINT_PATHS.registration}`],
   });
@@ -156,7 +160,6 @@ export async function buildApp(config: Config, appDeps: AppDeps): Promise<Fastif
     retentionSeconds: MAX_ACCESS_TOKEN_LIFETIME + config.clientAuth.clockSkewSeconds,
   }, now);
   await serverKeys.start();
-  healthRoutes(app, deps.db, () => serverKeys.canSign());
 
   const endpoints = endpointUrls(config.issuer);
   // discovery tells the truth: a closed server announces no registration endpoint
@@ -257,41 +260,47 @@ export async function buildApp(config: Config, appDeps: AppDeps): Promise<Fastif
   };
   const refresh: RefreshTokenStore = { repository: new RefreshTokenRepository(deps.db), ...config.refreshTokens };
 
-  await app.register(
-    async (scope) => {
-      jwksRoute(scope, serverKeys);
-      // HTML pages with headers of their own; the API's JSON and helmet defaults stay as they are
-      await scope.register(async (pagesScope) => {
-        signInRoutes(
-          pagesScope,
-          signInDeps,
-          config.issuer,
-          { issuer: config.issuer, keys: serverKeys, findClient: (clientId) => clients.findById(clientId), subjects, now },
-          { cspForReturnTo: cspForAuthorizationReturn(authorizeDeps), languageForReturnTo: languageForAuthorizationReturn(authorizeDeps) },
+  // static documents answer from memory and touch no storage: outside the in-flight tracking
+  jwksRoute(app, `${prefix}${ENDPOINT_PATHS.jwks}`, serverKeys);
+  // everything else: closing waits for its handlers before the database goes (lifecycle.ts)
+  await app.register(async (tracked) => {
+    trackInFlight(tracked);
+    healthRoutes(tracked, deps.db, () => serverKeys.canSign());
+    await tracked.register(
+      async (scope) => {
+        // HTML pages with headers of their own; the API's JSON and helmet defaults stay as they are
+        await scope.register(async (pagesScope) => {
+          signInRoutes(
+            pagesScope,
+            signInDeps,
+            config.issuer,
+            { issuer: config.issuer, keys: serverKeys, findClient: (clientId) => clients.findById(clientId), subjects, now },
+            { cspForReturnTo: cspForAuthorizationReturn(authorizeDeps), languageForReturnTo: languageForAuthorizationReturn(authorizeDeps) },
+          );
+          authorizeRoutes(pagesScope, authorizeDeps);
+        });
+        // each in a scope of its own: they read different body types
+        await scope.register(async (registrationScope) => {
+          await limitRegistration(registrationScope, config.rateLimits, rateLimitCounters, app.log);
+          registrationRoutes(registrationScope, registrationDeps, metrics);
+        });
+        await scope.register(async (tokenScope) => {
+          await limitTokenEndpoints(tokenScope, config.rateLimits, config.issuer, app.log);
+          tokenRoutes(tokenScope, clientAuthDeps, tokenDeps, metrics, { authorizations, refresh, findUser: (id) => users.findById(id), encryption: responseEncryptionDeps, subjects });
+        });
+        await scope.register(async (userInfoScope) => userInfoRoutes(userInfoScope, { tokens: tokenDeps, findUser: (id) => users.findById(id), encryption: responseEncryptionDeps, subjects }));
+        await scope.register(async (adminScope) =>
+          adminRoutes(adminScope, adminDeps, tokenDeps, { serverKeys, repository: serverKeyRepository }, metrics, {
+            initialAccessTokens: registrationDeps.access.tokens,
+            policies: registrationDeps.policies,
+            transaction,
+            now,
+          }, { users, transaction, now }, { users, consents, transaction, now }),
         );
-        authorizeRoutes(pagesScope, authorizeDeps);
-      });
-      // each in a scope of its own: they read different body types
-      await scope.register(async (registrationScope) => {
-        await limitRegistration(registrationScope, config.rateLimits, rateLimitCounters, app.log);
-        registrationRoutes(registrationScope, registrationDeps, metrics);
-      });
-      await scope.register(async (tokenScope) => {
-        await limitTokenEndpoints(tokenScope, config.rateLimits, config.issuer, app.log);
-        tokenRoutes(tokenScope, clientAuthDeps, tokenDeps, metrics, { authorizations, refresh, findUser: (id) => users.findById(id), encryption: responseEncryptionDeps, subjects });
-      });
-      await scope.register(async (userInfoScope) => userInfoRoutes(userInfoScope, { tokens: tokenDeps, findUser: (id) => users.findById(id), encryption: responseEncryptionDeps, subjects }));
-      await scope.register(async (adminScope) =>
-        adminRoutes(adminScope, adminDeps, tokenDeps, { serverKeys, repository: serverKeyRepository }, metrics, {
-          initialAccessTokens: registrationDeps.access.tokens,
-          policies: registrationDeps.policies,
-          transaction,
-          now,
-        }, { users, transaction, now }, { users, consents, transaction, now }),
-      );
-    },
-    { prefix },
-  );
+      },
+      { prefix },
+    );
+  });
 
   runPeriodically(app, KEY_REFRESH_SECONDS, () => serverKeys.refresh());
   // last_used_at: one statement a minute for every client used since, never a write per request

@@ -13,10 +13,11 @@ export function discoveryPaths(issuer: string): { openid: string; oauth: string 
 }
 
 export function discoveryRoutes(app: FastifyInstance, issuer: string, metadata: Readonly<Record<string, unknown>>): void {
-  const body = JSON.stringify(metadata);
+  // the bytes are made once: the document changes only with a deployment
+  const body = Buffer.from(JSON.stringify(metadata));
   for (const url of Object.values(discoveryPaths(issuer))) {
     app.get(url, (_request, reply) =>
-      reply.header('cache-control', CACHE_CONTROL).type('application/json; charset=utf-8').send(body),
+      reply.header('cache-control', CACHE_CONTROL).header('content-type', 'application/json; charset=utf-8').send(body),
     );
   }
 }

@@ -16,12 +16,28 @@ export function trackInFlight(app: FastifyInstance): void {
     running.delete(request);
     if (running.size === 0) drained?.();
   };
-  app.addHook('onRequest', async (request) => void running.add(request));
-  app.addHook('preHandler', async (request) => void handling.add(request));
+  // synchronous hooks: they run on every request, and an async one costs a promise each time
+  app.addHook('onRequest', (request, _reply, next) => {
+    running.add(request);
+    next();
+  });
+  app.addHook('preHandler', (request, _reply, next) => {
+    handling.add(request);
+    next();
+  });
   // aborted before its handler started: nothing will run for it
-  app.addHook('onRequestAbort', async (request) => (handling.has(request) ? undefined : done(request)));
-  app.addHook('onSend', async (request) => done(request));
-  app.addHook('onResponse', async (request) => done(request));
+  app.addHook('onRequestAbort', (request, next) => {
+    if (!handling.has(request)) done(request);
+    next();
+  });
+  app.addHook('onSend', (request, _reply, payload, next) => {
+    done(request);
+    next(null, payload);
+  });
+  app.addHook('onResponse', (request, _reply, next) => {
+    done(request);
+    next();
+  });
   app.addHook('onClose', async () => {
     if (running.size === 0) return;
     await new Promise<void>((resolve) => {

@@ -101,8 +101,8 @@ export function tokenRoutes(
   });
 }
 
-export function jwksRoute(app: FastifyInstance, keys: ServerKeys): void {
-  app.get(ENDPOINT_PATHS.jwks, (_request, reply) =>
-    reply.header('cache-control', JWKS_CACHE_CONTROL).type('application/jwk-set+json').send(keys.publicJwks()),
+export function jwksRoute(app: FastifyInstance, path: string, keys: ServerKeys): void {
+  app.get(path, (_request, reply) =>
+    reply.header('cache-control', JWKS_CACHE_CONTROL).header('content-type', 'application/jwk-set+json').send(keys.publicJwksBody()),
   );
 }

@@ -198,6 +198,14 @@ export class ServerKeys {
     return { keys: this.keys.map((k) => k.stored.publicJwk) };
   }
 
+  /** The JWKS document as served: serialised once per key set, not once per request. */
+  publicJwksBody(): Buffer {
+    if (this.jwksBody?.keys !== this.keys) this.jwksBody = { keys: this.keys, body: Buffer.from(JSON.stringify(this.publicJwks())) };
+    return this.jwksBody.body;
+  }
+
+  private jwksBody: { keys: readonly LoadedKey[]; body: Buffer } | undefined;
+
   /**
    * A key stops signing when a newer key of its algorithm activates, and leaves the JWKS a token
    * lifetime later. A key of an algorithm taken out of SIGNING_KEY_ALGS has no successor: it stays

@@ -321,6 +321,23 @@ describe(`registration over HTTP (${storageKind})`, () => {
       expect(config.headers.get('access-control-allow-origin')).toBeNull();
     });
 
+    it('answers preflights for the public routes only, for the methods they are open to', async () => {
+      const ask = (path: string, method: string) =>
+        request(server, 'OPTIONS', path, { headers: { origin: 'https://app.example', 'access-control-request-method': method } });
+      for (const path of ['/.well-known/openid-configuration', '/jwks']) {
+        const allowed = await ask(path, 'GET');
+        expect(allowed.status).toBe(204);
+        expect(allowed.headers.get('access-control-allow-methods')).toBe('GET, HEAD');
+        expect(allowed.headers.get('access-control-max-age')).toBe('600');
+        expect(allowed.headers.get('content-length')).toBe('0');
+        expect((await ask(path, 'POST')).status).toBe(404);
+      }
+      const configuration = await ask('/register/some-client', 'GET');
+      expect(configuration.status).toBe(404);
+      expect(configuration.headers.get('access-control-allow-origin')).toBeNull();
+      expect((await ask('/token', 'POST')).headers.get('access-control-allow-origin')).toBeNull();
+    });
+
     it('answers an OPTIONS without Origin (no browser preflight) without a text/plain 400', async () => {
       const res = await request(server, 'OPTIONS', '/register', { headers: { 'access-control-request-method': 'POST' } });
       expect(res.status).toBeLessThan(400);
