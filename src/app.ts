@@ -8,6 +8,7 @@ import { buildProviderMetadata } from './discovery/provider-metadata.js';
 import { discoveryPaths, discoveryRoutes } from './discovery/routes.js';
 import { healthRoutes } from './health/routes.js';
 import type { ClientAuthDeps } from './client-auth/authenticate-client.js';
+import { ClientCache } from './client-auth/client-cache.js';
 import { ClientKeys } from './client-auth/client-keys.js';
 import { ClientUsage, USAGE_RESOLUTION_SECONDS } from './client-auth/client-usage.js';
 import type { AdminDeps } from './admin/clients.js';
@@ -147,6 +148,8 @@ export async function buildApp(config: Config, appDeps: AppDeps): Promise<Fastif
   const outboundFetch = metrics.observeFetch(fetchJson);
   const clientKeys = new ClientKeys(new RemoteJwksCache(config.outbound, now, config.clientCacheSize, outboundFetch), config.clientCacheSize);
 
+  const clientCache = new ClientCache(clients, config.clientCacheSize);
+
   const serverKeyRepository = new ServerKeyRepository(deps.db);
   assertSecretsKeysOpen(secrets, [
     ...(await serverKeyRepository.all()).map((key) => ({ kind: 'server signing key' as const, sealed: key.privateCiphertext, context: serverKeySealContext(key.kid) })),
@@ -176,7 +179,10 @@ export async function buildApp(config: Config, appDeps: AppDeps): Promise<Fastif
     rotateAccessTokenOnUpdate: config.registration.rotateAccessTokenOnUpdate,
     clientSecretTtlSeconds: config.registration.clientSecretTtlSeconds,
     now,
-    clientChanged: (before) => clientKeys.forget(before.clientId, before.metadata.jwks_uri as string | undefined),
+    clientChanged: (before) => {
+      clientKeys.forget(before.clientId, before.metadata.jwks_uri as string | undefined);
+      clientCache.forget(before.clientId);
+    },
     access: { mode: config.registration.mode, staticToken: config.registration.initialAccessToken, tokens: new InitialAccessTokenRepository(deps.db) },
     policies: new RegistrationPolicyRepository(deps.db),
   };
@@ -187,6 +193,7 @@ export async function buildApp(config: Config, appDeps: AppDeps): Promise<Fastif
   const usage = new ClientUsage(now, config.clientCacheSize, config.clientUsageTracking);
   const clientAuthDeps: ClientAuthDeps = {
     clients,
+    cache: clientCache,
     usage,
     secrets,
     keys: clientKeys,

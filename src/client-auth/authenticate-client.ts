@@ -14,12 +14,15 @@ import {
   type VerifiedAssertion,
 } from './client-assertion.js';
 import type { ClientKeys } from './client-keys.js';
+import type { ClientCache } from './client-cache.js';
 import { clientUnusable } from './client-state.js';
 import type { ClientUsage } from './client-usage.js';
 import type { ClientAuthMethodLabel, Metrics } from '../metrics/metrics.js';
 
 export interface ClientAuthDeps {
   clients: ClientRepository;
+  /** Clients authenticated by JWT assertion, read once and version-checked per request. */
+  cache: ClientCache;
   usage: ClientUsage;
   secrets: SecretBox;
   keys: ClientKeys;
@@ -197,64 +200,119 @@ async function verifyCredentials(deps: ClientAuthDeps, credentials: PresentedCre
 
   const clientId = presented.clientId ?? (presented.assertion !== undefined ? unverifiedIssuer(presented.assertion) : undefined);
   if (clientId === undefined || clientId === '') throw fail('the request names no client', 'malformed');
-  const client = /^[A-Za-z0-9_-]{16,128}$/.test(clientId) ? await deps.clients.findById(clientId) : undefined;
-  if (!client) throw fail(`unknown client ${clientId.slice(0, 128)}`, 'unknown_client');
+  const wellFormed = /^[A-Za-z0-9_-]{16,128}$/.test(clientId);
+  if (!wellFormed) throw fail(`unknown client ${clientId.slice(0, 128)}`, 'unknown_client');
   const now = deps.now();
-  const unusable = clientUnusable(client, now);
-  if (unusable !== undefined) throw fail(unusable, client.settings.disabled ? 'disabled_client' : 'expired_client');
-  const registered = client.metadata.token_endpoint_auth_method as TokenEndpointAuthMethod;
-  if (presented.method === 'jwt' && (registered === 'client_secret_jwt' || registered === 'private_key_jwt')) attempt.method = registered;
+  if (presented.method === 'jwt') return authenticateWithAssertion(deps, clientId, presented.assertion!, now, attempt);
 
+  const client = await deps.clients.findById(clientId);
+  if (!client) throw fail(`unknown client ${clientId}`, 'unknown_client');
+  const registered = usableWith(deps, client, presented, now);
   if (presented.method === 'none') {
     // a public client proves nothing here: PKCE, checked by the grant, binds the code to it
-    if (registered !== 'none') throw fail(`client registered ${registered} but sent no credentials`, 'method_mismatch');
     deps.usage.record(client.clientId);
     return { client, method: 'none' };
   }
-  if (presented.method !== 'jwt') {
-    if (presented.method !== registered) throw fail(`client registered ${registered} but used ${presented.method}`, 'method_mismatch');
-    // every accepted secret is compared, so the time taken does not tell which one matched
-    const matches = acceptedSecrets(deps, client).map((secret) => constantTimeEqual(presented.secret ?? '', secret));
-    if (!matches.includes(true)) throw fail('client secret does not match', 'bad_secret');
-    deps.usage.record(client.clientId);
-    return { client, method: registered };
-  }
-
-  if (registered !== 'client_secret_jwt' && registered !== 'private_key_jwt') throw fail(`client registered ${registered} but sent a JWT assertion`, 'method_mismatch');
-  const keys = registered === 'client_secret_jwt' ? acceptedSecrets(deps, client).map((secret) => new TextEncoder().encode(secret)) : [await clientKeySet(deps, client)];
-  try {
-    let verified: VerifiedAssertion | undefined;
-    let rejection: unknown;
-    // a secret in its grace period after a rotation is tried after the current one
-    for (const key of keys) {
-      try {
-        verified = await verifyClientAssertion(
-          {
-            assertion: presented.assertion!,
-            clientId: client.clientId,
-            method: registered,
-            pinnedAlg: client.metadata.token_endpoint_auth_signing_alg as string | undefined,
-            key,
-            now,
-          },
-          deps.policy,
-        );
-        break;
-      } catch (error) {
-        if (!(error instanceof AssertionRejected)) throw error;
-        rejection = error;
-      }
-    }
-    if (verified === undefined) throw rejection;
-    // kept while the assertion could still be accepted: until exp plus the tolerated skew
-    const acceptableUntil = verified.exp + deps.policy.clockSkewSeconds;
-    if (!(await deps.replay.firstUse(client.clientId, verified.jti, acceptableUntil, now))) throw new AssertionRejected('jti has been used before', 'replayed_assertion');
-  } catch (error) {
-    if (error instanceof AssertionRejected) throw fail(`${registered}: ${error.message}`, error.failure);
-    throw error;
-  }
+  // every accepted secret is compared, so the time taken does not tell which one matched
+  const matches = acceptedSecrets(deps, client).map((secret) => constantTimeEqual(presented.secret ?? '', secret));
+  if (!matches.includes(true)) throw fail('client secret does not match', 'bad_secret');
   deps.usage.record(client.clientId);
   return { client, method: registered };
+}
+
+/**
+ * client_secret_jwt and private_key_jwt. The client comes from this instance's cache, so a
+ * busy client costs no read per request, and two checks keep the copy honest: the replay insert
+ * returns the stored version (a copy changed, disabled or deleted anywhere since is read again
+ * and the request judged by the stored client), and a refusal with a cached copy is judged
+ * again with a fresh read (new keys or secret, re-enabled).
+ */
+async function authenticateWithAssertion(
+  deps: ClientAuthDeps,
+  clientId: string,
+  assertion: string,
+  now: number,
+  attempt: { method: ClientAuthMethodLabel },
+): Promise<AuthenticatedClient> {
+  const jwt: Presented = { method: 'jwt', clientId, assertion };
+  const check = async (client: StoredClient) => {
+    const registered = usableWith(deps, client, jwt, now);
+    attempt.method = registered;
+    try {
+      return await verifyAssertionOf(deps, client, assertion, now);
+    } catch (error) {
+      if (error instanceof AssertionRejected) throw clientAuthenticationFailed(deps.policy.issuer, `${registered}: ${error.message}`, error.failure);
+      throw error;
+    }
+  };
+  const reread = async (version: number | undefined) => {
+    deps.cache.forget(clientId);
+    const stored = version === undefined ? undefined : await deps.cache.find(clientId);
+    if (!stored) throw clientAuthenticationFailed(deps.policy.issuer, `unknown client ${clientId}`, 'unknown_client');
+    return stored;
+  };
+
+  let client = await deps.cache.find(clientId);
+  if (!client) throw clientAuthenticationFailed(deps.policy.issuer, `unknown client ${clientId}`, 'unknown_client');
+  let verified: VerifiedAssertion;
+  try {
+    verified = await check(client);
+  } catch (error) {
+    if (!(error instanceof ClientAuthenticationFailed)) throw error;
+    const stored = await reread(client.version);
+    if (stored.version === client.version) throw error;
+    client = stored;
+    verified = await check(client);
+  }
+  // kept while the assertion could still be accepted: until exp plus the tolerated skew
+  const use = await deps.replay.firstUse(clientId, verified.jti, verified.exp + deps.policy.clockSkewSeconds, now);
+  if (!use.first) throw clientAuthenticationFailed(deps.policy.issuer, `${attempt.method}: jti has been used before`, 'replayed_assertion');
+  if (use.clientVersion !== client.version) {
+    // changed, disabled or deleted since it was cached: the stored client decides
+    client = await reread(use.clientVersion);
+    await check(client);
+  }
+  deps.usage.record(clientId);
+  return { client, method: client.metadata.token_endpoint_auth_method as TokenEndpointAuthMethod };
+}
+
+/**
+ * Whether the client may authenticate now with what the request presents: usable (not disabled
+ * or expired) and registered for that method. Returns the registered method.
+ */
+function usableWith(deps: ClientAuthDeps, client: StoredClient, presented: Presented, now: number): TokenEndpointAuthMethod {
+  const fail = (reason: string, failure: ClientAuthFailure) => clientAuthenticationFailed(deps.policy.issuer, reason, failure);
+  const unusable = clientUnusable(client, now);
+  if (unusable !== undefined) throw fail(unusable, client.settings.disabled ? 'disabled_client' : 'expired_client');
+  const registered = client.metadata.token_endpoint_auth_method as TokenEndpointAuthMethod;
+  if (presented.method === 'none') {
+    if (registered !== 'none') throw fail(`client registered ${registered} but sent no credentials`, 'method_mismatch');
+  } else if (presented.method === 'jwt') {
+    if (registered !== 'client_secret_jwt' && registered !== 'private_key_jwt') throw fail(`client registered ${registered} but sent a JWT assertion`, 'method_mismatch');
+  } else if (presented.method !== registered) {
+    throw fail(`client registered ${registered} but used ${presented.method}`, 'method_mismatch');
+  }
+  return registered;
+}
+
+/** The assertion verified with the client's secret(s) or keys, up to (not including) the replay check. */
+async function verifyAssertionOf(deps: ClientAuthDeps, client: StoredClient, assertion: string, now: number): Promise<VerifiedAssertion> {
+  const method = client.metadata.token_endpoint_auth_method as 'client_secret_jwt' | 'private_key_jwt';
+  const keys = method === 'client_secret_jwt' ? acceptedSecrets(deps, client).map((secret) => new TextEncoder().encode(secret)) : [await clientKeySet(deps, client)];
+  let rejection: unknown;
+  // a secret in its grace period after a rotation is tried after the current one
+  for (const key of keys) {
+    try {
+      return await verifyClientAssertion(
+        { assertion, clientId: client.clientId, method, pinnedAlg: client.metadata.token_endpoint_auth_signing_alg as string | undefined, key, now },
+        deps.policy,
+      );
+    } catch (error) {
+      if (!(error instanceof AssertionRejected)) throw error;
+      rejection = error;
+    }
+  }
+  throw rejection;
 }
 
 async function clientKeySet(deps: ClientAuthDeps, client: StoredClient) {

@@ -1,8 +1,10 @@
-import { compactVerify, decodeProtectedHeader, errors, type CompactVerifyResult, type CryptoKey, type JWSHeaderParameters } from 'jose';
+import { KeyObject } from 'node:crypto';
+import { decodeProtectedHeader, errors, type CryptoKey, type JWSHeaderParameters } from 'jose';
 import { isAsymmetricSigningAlg, isHmacAlg } from '../protocol/algorithms.js';
 import type { TokenEndpointAuthMethod } from '../protocol/client-metadata-values.js';
 import { OutboundError } from '../outbound/fetch-json.js';
 import type { ClientKeySet } from './client-keys.js';
+import { keyObjectOf, verifyAsymmetric, verifyHmac } from './jws-signature.js';
 
 /** RFC 7523 §2.2: the only client_assertion_type there is. */
 export const JWT_BEARER_ASSERTION_TYPE = 'urn:ietf:params:oauth:client-assertion-type:jwt-bearer';
@@ -76,15 +78,41 @@ function checkHeader(input: AssertionInput): JWSHeaderParameters & { alg: string
   return { ...header, alg };
 }
 
-async function verifySignature(input: AssertionInput, alg: string): Promise<CompactVerifyResult> {
-  const options = { algorithms: [alg] };
-  if (input.key instanceof Uint8Array) return compactVerify(input.assertion, input.key, options);
+/** The compact JWS split for verification: the bytes that were signed, the signature, the payload. */
+function partsOf(assertion: string): { signingInput: Buffer; signature: Buffer; payload: Uint8Array } {
+  const firstDot = assertion.indexOf('.');
+  const lastDot = assertion.lastIndexOf('.');
+  return {
+    signingInput: Buffer.from(assertion.slice(0, lastDot), 'ascii'),
+    signature: Buffer.from(assertion.slice(lastDot + 1), 'base64url'),
+    payload: Buffer.from(assertion.slice(firstDot + 1, lastDot), 'base64url'),
+  };
+}
+
+/** The signature checked with the client's secret or keys (jws-signature.ts); the payload if it verifies. */
+async function verifySignature(input: AssertionInput, header: JWSHeaderParameters & { alg: string }): Promise<Uint8Array> {
+  const { signingInput, signature, payload } = partsOf(input.assertion);
+  const { alg } = header;
+  if (input.key instanceof Uint8Array) {
+    if (!isHmacAlg(alg) || !verifyHmac(alg, signingInput, signature, input.key)) throw new errors.JWSSignatureVerificationFailed();
+    return payload;
+  }
+  if (!isAsymmetricSigningAlg(alg)) throw new errors.JWSSignatureVerificationFailed();
+  const verifies = (key: CryptoKey) => verifyAsymmetric(alg, signingInput, signature, keyObjectOf(key));
   let keys: ClientKeySet = input.key;
   for (let attempt = 0; ; attempt++) {
+    let key: CryptoKey;
     try {
-      return await compactVerify(input.assertion, keys.getKey, options);
+      // jose picks the key: kid, kty and alg, use and key_ops (its local sets hand out CryptoKeys)
+      const found = await keys.getKey(header, { payload: '', signature: '' });
+      if (found instanceof Uint8Array || found instanceof KeyObject || !('algorithm' in found)) throw new errors.JWKSNoMatchingKey();
+      key = found;
     } catch (error) {
-      if (error instanceof errors.JWKSMultipleMatchingKeys) return verifyWithAny(input.assertion, error, options);
+      if (error instanceof errors.JWKSMultipleMatchingKeys) {
+        // no kid and several keys that fit: the signature decides (jose leaves the iteration to us)
+        for await (const candidate of error as unknown as AsyncIterable<CryptoKey>) if (verifies(candidate)) return payload;
+        throw new errors.JWSSignatureVerificationFailed();
+      }
       // an unknown kid: the client may have rotated its keys since we fetched them
       if (error instanceof errors.JWKSNoMatchingKey && attempt === 0) {
         const refreshed = await keys.refresh();
@@ -95,19 +123,9 @@ async function verifySignature(input: AssertionInput, alg: string): Promise<Comp
       }
       throw error;
     }
+    if (!verifies(key)) throw new errors.JWSSignatureVerificationFailed();
+    return payload;
   }
-}
-
-/** No kid and several keys that fit: the signature decides (jose leaves the iteration to us). */
-async function verifyWithAny(assertion: string, candidates: errors.JWKSMultipleMatchingKeys, options: { algorithms: string[] }): Promise<CompactVerifyResult> {
-  for await (const key of candidates as unknown as AsyncIterable<CryptoKey>) {
-    try {
-      return await compactVerify(assertion, key, options);
-    } catch {
-      // try the next candidate
-    }
-  }
-  throw new errors.JWSSignatureVerificationFailed();
 }
 
 function describe(error: unknown): string {
@@ -163,13 +181,13 @@ function checkClaims(payload: Uint8Array, input: AssertionInput, policy: Asserti
  * need no key), then the signature with the client's key, then the claims.
  */
 export async function verifyClientAssertion(input: AssertionInput, policy: AssertionPolicy): Promise<VerifiedAssertion> {
-  const { alg } = checkHeader(input);
-  let verified: CompactVerifyResult;
+  const header = checkHeader(input);
+  let payload: Uint8Array;
   try {
-    verified = await verifySignature(input, alg);
+    payload = await verifySignature(input, header);
   } catch (error) {
     if (error instanceof AssertionRejected) throw error;
     throw new AssertionRejected(describe(error), error instanceof OutboundError ? 'key_unavailable' : 'bad_assertion');
   }
-  return checkClaims(verified.payload, input, policy);
+  return checkClaims(payload, input, policy);
 }
