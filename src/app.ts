@@ -142,7 +142,8 @@ export async function buildApp(config: Config, appDeps: AppDeps): Promise<Fastif
   });
 
   const now = () => Math.floor(Date.now() / 1000);
-  const clients = new ClientRepository(deps.db);
+  // lookups by id from concurrent requests share a statement (token, RFC 7592, /authorize)
+  const clients = new ClientRepository(deps.db, { batchReads: true });
   const secrets = createSecretBox(config.secretsKeys);
   // one fetcher for everything a client names: jwks_uri, sector_identifier_uri
   const outboundFetch = metrics.observeFetch(fetchJson);

@@ -1,4 +1,5 @@
 import type { AccessTokenFormat, CreatedVia } from '../admin-client/types.js';
+import { Batcher } from './batcher.js';
 import type { Queryable } from './database.js';
 
 /** What operators decide about a client; never taken from a dynamic registration request. */
@@ -146,7 +147,20 @@ export interface ListPosition {
 }
 
 export class ClientRepository {
-  constructor(private readonly db: Queryable) {}
+  /** Lookups by id, grouped while one is in flight; only over the pool, never in a transaction. */
+  readonly #reads: Batcher<string, StoredClient | undefined> | undefined;
+
+  /**
+   * `batchReads`: concurrent findById calls share one statement (batcher.ts), one round trip
+   * for all the requests that arrived while the previous lookup was in flight. For the shared
+   * pool only: a transaction's reads must run in it, in order.
+   */
+  constructor(
+    private readonly db: Queryable,
+    options: { batchReads?: boolean } = {},
+  ) {
+    if (options.batchReads === true) this.#reads = new Batcher((ids) => this.#findMany(ids));
+  }
 
   async insert(client: NewClient): Promise<void> {
     await this.db.query(
@@ -212,8 +226,20 @@ export class ClientRepository {
   }
 
   async findById(clientId: string): Promise<StoredClient | undefined> {
+    if (this.#reads !== undefined) return this.#reads.submit(clientId);
     const [row] = await this.db.query<ClientRow>(`SELECT ${COLUMNS} FROM clients WHERE client_id = $1`, [clientId]);
     return row && fromRow(row);
+  }
+
+  async #findMany(clientIds: readonly string[]): Promise<(StoredClient | undefined)[]> {
+    const rows = await this.db.query<ClientRow>(`SELECT ${COLUMNS} FROM clients WHERE client_id = ANY($1::text[])`, [[...new Set(clientIds)]]);
+    const byId = new Map(rows.map((row) => [row.client_id, row]));
+    // callers of one id share its metadata object: stored clients are read, never changed in
+    // place (the client cache shares them across requests too)
+    return clientIds.map((id) => {
+      const row = byId.get(id);
+      return row && fromRow(row);
+    });
   }
 
   /**

@@ -6,6 +6,26 @@ import { classifyDatabaseError, DatabaseUnavailableError, unavailabilityReason }
 /** Server-side limit on one statement; the client-side read timeout sits just above it. */
 const STATEMENT_TIMEOUT_MS = 10_000;
 
+/**
+ * Statements with parameters run as named prepared statements: PostgreSQL parses and plans one
+ * once per connection instead of on every execution (on this 2-core machine the database shares
+ * the CPU with the server, and a key lookup's parse and plan cost more than its execution).
+ * The names are made per statement text, so one name never means two statements; dynamic SQL
+ * (the admin list's filters) has few variants, and past this many texts the rest run unnamed,
+ * so the server-side cache per connection stays bounded.
+ */
+const MAX_PREPARED_STATEMENTS = 200;
+const statementNames = new Map<string, string>();
+
+function statementName(sql: string): string | undefined {
+  let name = statementNames.get(sql);
+  if (name === undefined && statementNames.size < MAX_PREPARED_STATEMENTS) {
+    name = `oidc_registrar_${statementNames.size + 1}`;
+    statementNames.set(sql, name);
+  }
+  return name;
+}
+
 export function connectPostgres(url: string, poolSize: number, log: Logger): Database {
   const pool = new pg.Pool({
     connectionString: url,
@@ -25,7 +45,9 @@ export function connectPostgres(url: string, poolSize: number, log: Logger): Dat
   /** Driver errors that mean "no database right now" become DatabaseUnavailableError. */
   const run = async <Row extends object>(on: pg.Pool | pg.PoolClient, sql: string, params?: readonly unknown[]) => {
     try {
-      return (await on.query<Row>(sql, params as unknown[] | undefined)).rows;
+      if (params === undefined || params.length === 0) return (await on.query<Row>(sql)).rows;
+      const name = statementName(sql);
+      return (await on.query<Row>({ text: sql, values: params as unknown[], ...(name === undefined ? {} : { name }) })).rows;
     } catch (error) {
       throw classifyDatabaseError(error);
     }

@@ -1,5 +1,4 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createSecretKey } from 'node:crypto';
 import { adminToken, bootstrapAdmin } from '../support/admin.js';
 import { assertion, assertionParams, keyPair, postForm, registerMachineClient, type KeyPair } from '../support/client-auth.js';
 import { request, startTestServer, storageKind, type TestServer } from '../support/test-server.js';
@@ -80,7 +79,7 @@ describe(`cached clients and batched replay ids (${storageKind})`, () => {
   it('a client_secret_jwt secret rotated on one instance: the other refuses the old secret and takes the new one at once', async () => {
     const client = await registerMachineClient(a, { token_endpoint_auth_method: 'client_secret_jwt', token_endpoint_auth_signing_alg: 'HS256' });
     const withSecret = (secret: string) =>
-      assertion({ clientId: client.client_id, audience: issuer, key: createSecretKey(Buffer.from(secret, 'utf8')), alg: 'HS256' });
+      assertion({ clientId: client.client_id, audience: issuer, key: new TextEncoder().encode(secret), alg: 'HS256' });
     expect((await postForm(b, '/token', assertionParams(await withSecret(client.client_secret)))).status).toBe(200);
     const rotated = await adminOnA('POST', `/clients/${client.client_id}/rotate-secret`);
     expect(rotated.status).toBe(200);
