@@ -1,4 +1,4 @@
-// Load benchmark for oidc-registrar: `npm run bench` (builds first, then runs this file).
+// The scenario bench of oidc-registrar: `BENCH_SUITE=legacy npm run bench` (or any BENCH_SCENARIOS).
 //
 // Starts the built server against a throw-away PostgreSQL database, hammers its endpoints with
 // autocannon over loopback for a fixed time each, checks every response had the expected status,
@@ -22,6 +22,7 @@
 //   BENCH_CONNECTIONS     concurrent connections (default 50)
 //   BENCH_DATABASE_URL    database to connect to for CREATE/DROP DATABASE
 //                         (default postgres://postgres@127.0.0.1:5432/test)
+//   BENCH_DATABASE_NAME   the throw-away database (default registrar_bench)
 //   BENCH_SCENARIOS       comma-separated subset of: discovery, register, read, token-pkjwt,
 //                         token-csjwt, token-csjwt-untracked, code-exchange, refresh, admin-list
 //                         (default all)
@@ -45,16 +46,13 @@
 // each), so drift and noise on the machine fall on both sides; the second table prints req/s and
 // p99 of each side and the change, against a budget of 10 % (reported, not enforced).
 
-import { spawn, execFileSync } from 'node:child_process';
-import { createPrivateKey, randomBytes } from 'node:crypto';
-import { once } from 'node:events';
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
+import { createPrivateKey } from 'node:crypto';
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg } from 'node:os';
 import { fileURLToPath } from 'node:url';
-import { setTimeout as sleep } from 'node:timers/promises';
 import autocannon from 'autocannon';
-import pg from 'pg';
+import { bulkLoadClients, databaseSettings, databaseUrl, dropDatabase, recreateDatabase } from './database.mjs';
+import { PROFILE_DIR, SECRETS_KEY, SERVER_ENTRY, freePort, serverMemory, startOurServer as startServer, stopServer, waitForReady } from './processes.mjs';
 import { summariseProfileFile } from './cpuprofile-summary.mjs';
 import { cpuSince, cpuSnapshot } from './cpu-usage.mjs';
 import { measureCryptoCeiling } from './crypto-ceiling.mjs';
@@ -67,14 +65,8 @@ import {
   tokenRequests,
 } from './token-load.mjs';
 
-const ROOT = fileURLToPath(new URL('..', import.meta.url));
-const SERVER_ENTRY = process.env.BENCH_SERVER_ENTRY || fileURLToPath(new URL('../dist/server.js', import.meta.url));
 const RESULTS_FILE = fileURLToPath(new URL('./results.json', import.meta.url));
-const PROFILE_DIR = fileURLToPath(new URL('./profiles/', import.meta.url));
-
-const BENCH_DATABASE = 'registrar_bench';
-const READY_TIMEOUT_MS = 30_000;
-const STOP_TIMEOUT_MS = 10_000;
+const { name: BENCH_DATABASE } = databaseSettings();
 const SEED_CLIENTS = 100;
 const REGISTER_BODY = JSON.stringify({
   redirect_uris: ['https://rp.example/cb'],
@@ -119,10 +111,9 @@ function positiveInteger(name, fallback) {
 }
 
 function readSettings() {
-  const adminUrl = process.env.BENCH_DATABASE_URL || 'postgres://postgres@127.0.0.1:5432/test';
+  const { adminUrl } = databaseSettings();
   // Same server and credentials as the admin connection, only the database name differs.
-  const benchUrl = new URL(adminUrl);
-  benchUrl.pathname = `/${BENCH_DATABASE}`;
+  const benchUrl = new URL(databaseUrl(adminUrl, BENCH_DATABASE));
   const only = (process.env.BENCH_SCENARIOS ?? '').split(',').map((s) => s.trim()).filter((s) => s !== '');
   const unknown = only.filter((key) => !SCENARIO_KEYS.includes(key));
   if (unknown.length > 0) throw new Error(`BENCH_SCENARIOS: unknown ${unknown.join(', ')}; choose from ${SCENARIO_KEYS.join(', ')}`);
@@ -154,134 +145,6 @@ function readSettings() {
     throw new Error(`BENCH_DURATION ${settings.duration} s is too long for code-exchange: codes live 60 s (at most ${2 * MAX_CODE_RUN_SECONDS} s; or leave it out with BENCH_SCENARIOS)`);
   }
   return settings;
-}
-
-// ---------------------------------------------------------------------------------------------
-// Database
-
-async function withAdminClient(adminUrl, work) {
-  const client = new pg.Client({ connectionString: adminUrl });
-  await client.connect();
-  try {
-    return await work(client);
-  } finally {
-    await client.end();
-  }
-}
-
-/** A fresh database every run, so earlier runs' rows do not change the figures. */
-async function recreateDatabase(adminUrl) {
-  await withAdminClient(adminUrl, async (client) => {
-    await client.query(`DROP DATABASE IF EXISTS ${BENCH_DATABASE}`);
-    await client.query(`CREATE DATABASE ${BENCH_DATABASE}`);
-  });
-}
-
-async function dropDatabase(adminUrl) {
-  await withAdminClient(adminUrl, (client) => client.query(`DROP DATABASE IF EXISTS ${BENCH_DATABASE}`));
-}
-
-// ---------------------------------------------------------------------------------------------
-// Server process
-
-/** Asks the kernel for an unused loopback port; the server binds it a moment later. */
-function freePort() {
-  return new Promise((resolve, reject) => {
-    const probe = createServer();
-    probe.on('error', reject);
-    probe.listen(0, '127.0.0.1', () => {
-      const { port } = probe.address();
-      probe.close(() => resolve(port));
-    });
-  });
-}
-
-/**
- * Starts `node dist/server.js`. The environment is built from scratch rather than inherited so a
- * developer's shell (REGISTRATION_INITIAL_ACCESS_TOKEN, NODE_OPTIONS, ...) cannot skew the run.
- * Output is kept (last lines only) to explain a failure, and counted: at LOG_LEVEL=warn every
- * line is a warning or an error, which a clean run should not have.
- */
-/** One key for every server of a run: a second server and the admin bootstrap open the same data. */
-const SECRETS_KEY = randomBytes(32).toString('base64');
-
-function startServer(port, databaseUrl, profileName, extraEnv) {
-  // --cpu-prof writes the profile when the process exits, which SIGTERM leads to (stopServer)
-  const profileArgs = profileName ? ['--cpu-prof', `--cpu-prof-dir=${PROFILE_DIR}`, `--cpu-prof-name=${profileName}`] : [];
-  const child = spawn(process.execPath, [...profileArgs, SERVER_ENTRY], {
-    cwd: ROOT,
-    env: {
-      PATH: process.env.PATH ?? '',
-      PORT: String(port),
-      HOST: '127.0.0.1',
-      ISSUER: `http://127.0.0.1:${port}`,
-      DATABASE_URL: databaseUrl,
-      SECRETS_KEY,
-      LOG_LEVEL: 'warn',
-      // the workloads send thousands of requests from one address: limits off unless
-      // BENCH_SERVER_ENV turns them on (to measure what they cost)
-      RATE_LIMIT_REGISTER: 'off',
-      RATE_LIMIT_REGISTER_GLOBAL: 'off',
-      RATE_LIMIT_TOKEN: 'off',
-      ...extraEnv,
-    },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  const server = { child, logLines: 0, logTail: [], exited: false };
-  const keep = (chunk) => {
-    for (const line of chunk.toString().split('\n')) {
-      if (line.trim() === '') continue;
-      server.logLines += 1;
-      server.logTail.push(line);
-      if (server.logTail.length > 20) server.logTail.shift();
-    }
-  };
-  child.stdout.on('data', keep);
-  child.stderr.on('data', keep);
-  child.on('exit', () => {
-    server.exited = true;
-  });
-  return server;
-}
-
-async function waitForReady(baseUrl, server) {
-  const deadline = Date.now() + READY_TIMEOUT_MS;
-  while (Date.now() < deadline) {
-    if (server.exited) throw new Error(`server exited during start-up (code ${server.child.exitCode})`);
-    try {
-      const response = await fetch(`${baseUrl}/readyz`, { signal: AbortSignal.timeout(2_000) });
-      await response.arrayBuffer();
-      if (response.status === 200) return;
-    } catch {
-      // Not listening yet; try again.
-    }
-    await sleep(200);
-  }
-  throw new Error(`server not ready (GET /readyz != 200) within ${READY_TIMEOUT_MS / 1000} s`);
-}
-
-/** SIGTERM lets the server drain and close its pool, which DROP DATABASE needs. */
-async function stopServer(server) {
-  if (server.exited) return server.child.exitCode;
-  const exit = once(server.child, 'exit');
-  server.child.kill('SIGTERM');
-  const timer = setTimeout(() => server.child.kill('SIGKILL'), STOP_TIMEOUT_MS);
-  const [code, signal] = await exit;
-  clearTimeout(timer);
-  return code ?? signal;
-}
-
-/** Resident and peak resident memory of the server, in MiB. */
-function serverMemory(pid) {
-  const statusFile = `/proc/${pid}/status`;
-  if (existsSync(statusFile)) {
-    const status = readFileSync(statusFile, 'utf8');
-    const kib = (field) => Number(new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(status)?.[1]);
-    return { rssMiB: kib('VmRSS') / 1024, peakRssMiB: kib('VmHWM') / 1024 };
-  }
-  // Not Linux: ps reports the current RSS only.
-  const kib = Number(execFileSync('ps', ['-o', 'rss=', '-p', String(pid)], { encoding: 'utf8' }).trim());
-  return { rssMiB: kib / 1024, peakRssMiB: null };
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -481,18 +344,7 @@ const adminAccess = { token: '' };
  */
 async function prepareAdminList(settings, baseUrl) {
   const started = Date.now();
-  await withAdminClient(settings.benchUrl, (client) =>
-    client.query(
-      `INSERT INTO clients (client_id, metadata, registration_token_hash, client_id_issued_at)
-       SELECT 'bulk' || lpad(i::text, 12, '0'),
-              jsonb_build_object('client_name', 'Bulk ' || i, 'token_endpoint_auth_method', 'none',
-                                 'grant_types', jsonb_build_array('authorization_code'), 'response_types', jsonb_build_array('code'),
-                                 'redirect_uris', jsonb_build_array('https://rp.example/cb'), 'application_type', 'web'),
-              sha256(i::text::bytea), 1600000000 + i
-         FROM generate_series(1, $1::int) AS i`,
-      [ADMIN_LIST_CLIENTS],
-    ),
-  );
+  await bulkLoadClients(settings.benchUrl, ADMIN_LIST_CLIENTS);
   console.log(`  loaded ${ADMIN_LIST_CLIENTS} clients by SQL in ${((Date.now() - started) / 1000).toFixed(1)} s`);
   const { bootstrapAdminClient } = await import('../dist/admin/bootstrap.js');
   const { cliChangeContext } = await import('../dist/cli/local-database.js');
@@ -687,7 +539,7 @@ async function bench(settings) {
     ceiling.otherCores = cpu.machineBusyCores === null ? null : Number(Math.max(0, cpu.machineBusyCores - cpu.benchCores).toFixed(2));
   }
 
-  await recreateDatabase(settings.adminUrl);
+  await recreateDatabase(settings.adminUrl, BENCH_DATABASE);
   const port = await freePort();
   const baseUrl = `http://127.0.0.1:${port}`;
   let profileFile = null;
@@ -754,7 +606,7 @@ async function bench(settings) {
     if (observed) await stopServer(observed);
     report.stopResult = await stopServer(server);
     // Reported, not thrown: an error here must not hide the one that got us here.
-    await dropDatabase(settings.adminUrl).catch((error) =>
+    await dropDatabase(settings.adminUrl, BENCH_DATABASE).catch((error) =>
       console.error(`could not drop database ${BENCH_DATABASE}: ${error.message}`),
     );
   }
