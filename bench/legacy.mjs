@@ -52,6 +52,7 @@ import { cpus, loadavg } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import autocannon from 'autocannon';
 import { bulkLoadClients, databaseSettings, databaseUrl, dropDatabase, recreateDatabase } from './database.mjs';
+import { positiveInteger, serverEnvFromEnvironment } from './settings.mjs';
 import { PROFILE_DIR, SECRETS_KEY, SERVER_ENTRY, freePort, serverMemory, startOurServer as startServer, stopServer, waitForReady } from './processes.mjs';
 import { summariseProfileFile } from './cpuprofile-summary.mjs';
 import { cpuSince, cpuSnapshot } from './cpu-usage.mjs';
@@ -103,13 +104,6 @@ const SIDE_ORDER = ['off', 'on', 'on', 'off'];
 // ---------------------------------------------------------------------------------------------
 // Settings
 
-function positiveInteger(name, fallback) {
-  const raw = process.env[name];
-  if (raw === undefined || raw.trim() === '') return fallback;
-  if (!/^\d+$/.test(raw.trim()) || Number(raw) < 1) throw new Error(`${name} must be a positive whole number, got "${raw}"`);
-  return Number(raw);
-}
-
 function readSettings() {
   const { adminUrl } = databaseSettings();
   // Same server and credentials as the admin connection, only the database name differs.
@@ -117,12 +111,7 @@ function readSettings() {
   const only = (process.env.BENCH_SCENARIOS ?? '').split(',').map((s) => s.trim()).filter((s) => s !== '');
   const unknown = only.filter((key) => !SCENARIO_KEYS.includes(key));
   if (unknown.length > 0) throw new Error(`BENCH_SCENARIOS: unknown ${unknown.join(', ')}; choose from ${SCENARIO_KEYS.join(', ')}`);
-  const serverEnv = {};
-  for (const pair of (process.env.BENCH_SERVER_ENV ?? '').split(/\s+/).filter((p) => p !== '')) {
-    const match = /^([A-Z][A-Z0-9_]*)=(.*)$/.exec(pair);
-    if (!match) throw new Error(`BENCH_SERVER_ENV: "${pair}" is not NAME=value`);
-    serverEnv[match[1]] = match[2];
-  }
+  const serverEnv = serverEnvFromEnvironment();
   const settings = {
     serverEnv,
     duration: positiveInteger('BENCH_DURATION', 10),

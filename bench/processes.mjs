@@ -12,6 +12,8 @@ import { setTimeout as sleep } from 'node:timers/promises';
 export const ROOT = fileURLToPath(new URL('..', import.meta.url));
 export const SERVER_ENTRY = process.env.BENCH_SERVER_ENTRY || fileURLToPath(new URL('../dist/server.js', import.meta.url));
 export const PROFILE_DIR = fileURLToPath(new URL('./profiles/', import.meta.url));
+/** Runs SERVER_ENTRY under a command line of its own (see our-server.mjs). */
+const OUR_SERVER_LAUNCHER = fileURLToPath(new URL('./our-server.mjs', import.meta.url));
 
 const READY_TIMEOUT_MS = 30_000;
 const STOP_TIMEOUT_MS = 10_000;
@@ -55,7 +57,7 @@ export function startProcess(args, env, name) {
 }
 
 /**
- * Starts `node dist/server.js`. The environment is built from scratch rather than inherited so a
+ * Starts `node dist/server.js` (through our-server.mjs). The environment is built from scratch rather than inherited so a
  * developer's shell (REGISTRATION_INITIAL_ACCESS_TOKEN, NODE_OPTIONS, ...) cannot skew the run.
  * At LOG_LEVEL=warn every output line is a warning or an error, which a clean run should not have.
  * With `profileName` the server runs under --cpu-prof, writing the profile when it exits on SIGTERM.
@@ -63,8 +65,9 @@ export function startProcess(args, env, name) {
 export function startOurServer(port, databaseUrl, profileName, extraEnv) {
   const profileArgs = profileName ? ['--cpu-prof', `--cpu-prof-dir=${PROFILE_DIR}`, `--cpu-prof-name=${profileName}`] : [];
   return startProcess(
-    [...profileArgs, SERVER_ENTRY],
+    [...profileArgs, OUR_SERVER_LAUNCHER],
     {
+      BENCH_OUR_SERVER_ENTRY: SERVER_ENTRY,
       PORT: String(port),
       HOST: '127.0.0.1',
       ISSUER: `http://127.0.0.1:${port}`,

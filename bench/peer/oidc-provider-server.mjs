@@ -15,7 +15,7 @@
 // - jti replay detection goes through the adapter (the ReplayDetection model): in memory mode that
 //   is the provider's default in-memory LRU (lost on restart and bounded to the last ~1000-2000
 //   entries of all models); in postgres mode it is durable (postgres-adapter.mjs).
-// It prints "listening <url>" once ready and closes its pool on SIGTERM.
+// The bench polls its discovery document until it answers; it closes its pool on SIGTERM.
 
 import { generateKeyPairSync } from 'node:crypto';
 import { once } from 'node:events';
@@ -72,6 +72,7 @@ const provider = new Provider(issuer, {
       }),
     },
   },
+  ttl: { ClientCredentials: ACCESS_TOKEN_SECONDS },
   // its own defaults would otherwise warn about missing cookie keys at every start
   cookies: { keys: ['bench-only-cookie-key-not-secret'] },
 });
@@ -79,7 +80,6 @@ const provider = new Provider(issuer, {
 const server = createServer(provider.callback());
 server.listen(port, '127.0.0.1');
 await once(server, 'listening');
-console.log(`listening ${issuer} (${mode})`);
 
 process.once('SIGTERM', () => {
   server.close(async () => {
