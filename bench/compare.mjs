@@ -20,20 +20,18 @@
 //   BENCH_PROFILE=1       our server under --cpu-prof; its summary is printed after the run
 //   BENCH_SERVER_ENV      extra settings of our server, "NAME=value NAME=value"
 
-import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync } from 'node:fs';
 import { cpus, loadavg } from 'node:os';
-import { fileURLToPath } from 'node:url';
 import { cpuSince, cpuSnapshot } from './cpu-usage.mjs';
 import { summariseProfileFile } from './cpuprofile-summary.mjs';
 import { databaseSettings, databaseUrl, dropDatabase, recreateDatabase, withClient } from './database.mjs';
-import { interruption, loadProblems, median, printTable, round, runLoad } from './load.mjs';
+import { interruption, loadProblems, median, printTable, round, runLoad, writeResults } from './load.mjs';
 import { PROFILE_DIR, SERVER_ENTRY, serverMemory } from './processes.mjs';
 import { positiveInteger, serverEnvFromEnvironment } from './settings.mjs';
 import { startCeilings, startOurs, startPeer, stopTargets, TARGET_LABELS } from './targets.mjs';
 import { JWT_BEARER_ASSERTION_TYPE, MAX_TOKEN_SCENARIO_SECONDS, signAssertions } from './token-load.mjs';
 import { WORKLOADS, registerTokenClient } from './workloads.mjs';
 
-const RESULTS_FILE = fileURLToPath(new URL('./results.json', import.meta.url));
 const PEERS = ['peer-durable', 'peer-memory'];
 const CEILINGS = ['bare-fastify', 'bare-http'];
 
@@ -263,7 +261,7 @@ async function compare(settings) {
   }
 }
 
-async function main() {
+export async function main() {
   const settings = readSettings();
   const report = await compare(settings);
   const verdicts = evaluateTargets(report.results);
@@ -284,35 +282,22 @@ async function main() {
   );
   for (const [key, log] of Object.entries(report.logs)) console.log(`note: ${TARGET_LABELS[key]} printed ${log.lines} lines; the last: ${log.last.map((l) => l.slice(0, 200)).join(' | ')}`);
 
-  writeFileSync(
-    RESULTS_FILE,
-    `${JSON.stringify(
-      {
-        suite: 'compare',
-        date: new Date().toISOString(),
-        node: process.version,
-        platform: `${process.platform} ${process.arch}`,
-        cpus: cpus().length,
-        durationSeconds: settings.duration,
-        connections: settings.connections,
-        rounds: settings.rounds,
-        serverProfiled: settings.profile,
-        serverEnv: settings.serverEnv,
-        serverEntry: SERVER_ENTRY,
-        peer: 'oidc-provider 9.13.3 (bench/peer/oidc-provider-server.mjs)',
-        accessTokens: report.accessTokens,
-        peerDurableRows: report.peerRows,
-        workloads: report.results,
-        targets: verdicts,
-        ours: { rssMiB: round(report.oursMemory.rssMiB), peakRssMiB: round(report.oursMemory.peakRssMiB) },
-        exits: report.exits,
-        ok: failed.length === 0,
-      },
-      null,
-      2,
-    )}\n`,
-  );
-  console.log(`results written to ${RESULTS_FILE}`);
+  writeResults('compare', {
+    durationSeconds: settings.duration,
+    connections: settings.connections,
+    rounds: settings.rounds,
+    serverProfiled: settings.profile,
+    serverEnv: settings.serverEnv,
+    serverEntry: SERVER_ENTRY,
+    peer: 'oidc-provider 9.13.3 (bench/peer/oidc-provider-server.mjs)',
+    accessTokens: report.accessTokens,
+    peerDurableRows: report.peerRows,
+    workloads: report.results,
+    targets: verdicts,
+    ours: { rssMiB: round(report.oursMemory.rssMiB), peakRssMiB: round(report.oursMemory.peakRssMiB) },
+    exits: report.exits,
+    ok: failed.length === 0,
+  });
   if (report.profileFile) {
     if (existsSync(report.profileFile)) console.log(`\nour server's CPU profile: ${report.profileFile}\n${summariseProfileFile(report.profileFile, 25)}`);
     else console.error(`no CPU profile was written to ${report.profileFile} (did the server exit cleanly?)`);
@@ -320,11 +305,3 @@ async function main() {
   for (const [key, row] of failed) console.error(`FAILED ${key}: ${row.problems.join('; ')}`);
   return failed.length === 0 ? 0 : 1;
 }
-
-main().then(
-  (code) => process.exit(code),
-  (error) => {
-    console.error(`bench failed: ${error instanceof Error ? error.message : String(error)}`);
-    process.exit(1);
-  },
-);

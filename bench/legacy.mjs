@@ -684,7 +684,7 @@ function ceilingComparison(report) {
   };
 }
 
-async function main() {
+export async function main() {
   const settings = readSettings();
   const report = await bench(settings);
   const failed = [...report.rows, ...report.comparison].filter((r) => r.problems.length > 0);
@@ -805,11 +805,3 @@ async function main() {
   for (const row of failed) console.error(`FAILED ${row.scenario}: ${row.problems.join('; ')}`);
   return failed.length === 0 ? 0 : 1;
 }
-
-main().then(
-  (code) => process.exit(code),
-  (error) => {
-    console.error(`bench failed: ${error instanceof Error ? error.message : String(error)}`);
-    process.exit(1);
-  },
-);

@@ -1,7 +1,12 @@
 // One timed autocannon run and the checks on its answers, shared by the comparison, the scale and
 // the soak suites. Ctrl-C stops the run in progress; the suite then cleans up as usual.
 
+import { writeFileSync } from 'node:fs';
+import { cpus } from 'node:os';
+import { fileURLToPath } from 'node:url';
 import autocannon from 'autocannon';
+
+const RESULTS_FILE = fileURLToPath(new URL('./results.json', import.meta.url));
 
 let running; // the autocannon run in progress
 export const interruption = { requested: false };
@@ -60,4 +65,11 @@ export function printTable(header, lines) {
   console.log(format(header));
   console.log(widths.map((w) => '-'.repeat(w)).join('  '));
   for (const line of lines) console.log(format(line));
+}
+
+/** Writes bench/results.json: the suite's figures after what identifies the run. */
+export function writeResults(suite, figures) {
+  const identity = { suite, date: new Date().toISOString(), node: process.version, platform: `${process.platform} ${process.arch}`, cpus: cpus().length };
+  writeFileSync(RESULTS_FILE, `${JSON.stringify({ ...identity, ...figures }, null, 2)}\n`);
+  console.log(`results written to ${RESULTS_FILE}`);
 }

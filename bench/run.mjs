@@ -16,12 +16,16 @@ if (!SUITES.includes(suite)) {
   process.exit(1);
 }
 
-if (suite === 'legacy' || (suite === '' && (process.env.BENCH_SCENARIOS ?? '').trim() !== '')) {
-  await import('./legacy.mjs');
-} else if (suite === 'scale' || (suite === '' && (process.env.BENCH_SCALE ?? '') !== '' && process.env.BENCH_SCALE !== '0')) {
-  await import('./scale.mjs');
-} else if (suite === 'soak' || (suite === '' && (process.env.BENCH_SOAK_SECONDS ?? '') !== '')) {
-  await import('./soak.mjs');
-} else {
-  await import('./compare.mjs');
-}
+let chosen = './compare.mjs';
+if (suite === 'legacy' || (suite === '' && (process.env.BENCH_SCENARIOS ?? '').trim() !== '')) chosen = './legacy.mjs';
+else if (suite === 'scale' || (suite === '' && (process.env.BENCH_SCALE ?? '') !== '' && process.env.BENCH_SCALE !== '0')) chosen = './scale.mjs';
+else if (suite === 'soak' || (suite === '' && (process.env.BENCH_SOAK_SECONDS ?? '') !== '')) chosen = './soak.mjs';
+
+const { main } = await import(chosen);
+main().then(
+  (code) => process.exit(code),
+  (error) => {
+    console.error(`bench failed: ${error instanceof Error ? error.message : String(error)}`);
+    process.exit(1);
+  },
+);

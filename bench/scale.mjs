@@ -13,18 +13,15 @@
 // (default 3), BENCH_SCALE_CLIENTS (default 1000000), BENCH_ASSERTION_RATE, BENCH_DATABASE_URL,
 // BENCH_DATABASE_NAME, BENCH_SERVER_ENV.
 
-import { writeFileSync } from 'node:fs';
 import { cpus, loadavg } from 'node:os';
-import { fileURLToPath } from 'node:url';
 import { cpuSince, cpuSnapshot } from './cpu-usage.mjs';
 import { bulkLoadClients, databaseSettings, databaseUrl, dropDatabase, recreateDatabase, withClient } from './database.mjs';
-import { interruption, loadProblems, median, printTable, round, runLoad } from './load.mjs';
+import { interruption, loadProblems, median, printTable, round, runLoad, writeResults } from './load.mjs';
 import { positiveInteger, serverEnvFromEnvironment } from './settings.mjs';
 import { startOurs, stopTargets } from './targets.mjs';
 import { MAX_TOKEN_SCENARIO_SECONDS } from './token-load.mjs';
 import { registerReadClients, workload } from './workloads.mjs';
 
-const RESULTS_FILE = fileURLToPath(new URL('./results.json', import.meta.url));
 const READ_CLIENTS = 1000;
 /** register last: it adds the clients it registers. */
 const SCALE_WORKLOADS = ['read', 'token-pkjwt', 'register'];
@@ -112,7 +109,7 @@ async function scale(settings) {
   }
 }
 
-async function main() {
+export async function main() {
   const settings = readSettings();
   const report = await scale(settings);
   const changes = SCALE_WORKLOADS.map((key) => {
@@ -152,38 +149,18 @@ async function main() {
       `database grew by ${(bytes.databaseGrowthBytes / 2 ** 20).toFixed(1)} MiB for ${report.loadedRows} clients (${bytes.databaseBytesPerLoadedClient} bytes each)`,
   );
   console.log(`(the register workload runs last at each size and adds the clients it registers: the sizes above are those at the start of each phase)`);
-  writeFileSync(
-    RESULTS_FILE,
-    `${JSON.stringify(
-      {
-        suite: 'scale',
-        date: new Date().toISOString(),
-        node: process.version,
-        cpus: cpus().length,
-        durationSeconds: settings.duration,
-        connections: settings.connections,
-        rounds: settings.rounds,
-        serverEnv: settings.serverEnv,
-        readClients: READ_CLIENTS,
-        storage: { beforeLoad: report.beforeLoad, afterLoad: report.afterLoad, bulkLoadSeconds: round(report.loadSeconds), ...bytes },
-        changeTargetPercent: CHANGE_TARGET_PERCENT,
-        workloads: changes,
-        ok: changes.every((c) => c.problems.length === 0),
-      },
-      null,
-      2,
-    )}\n`,
-  );
-  console.log(`results written to ${RESULTS_FILE}`);
+  writeResults('scale', {
+    durationSeconds: settings.duration,
+    connections: settings.connections,
+    rounds: settings.rounds,
+    serverEnv: settings.serverEnv,
+    readClients: READ_CLIENTS,
+    storage: { beforeLoad: report.beforeLoad, afterLoad: report.afterLoad, bulkLoadSeconds: round(report.loadSeconds), ...bytes },
+    changeTargetPercent: CHANGE_TARGET_PERCENT,
+    workloads: changes,
+    ok: changes.every((c) => c.problems.length === 0),
+  });
   const failed = changes.filter((c) => c.problems.length > 0);
   for (const c of failed) console.error(`FAILED ${c.name}: ${c.problems.join('; ')}`);
   return failed.length === 0 ? 0 : 1;
 }
-
-main().then(
-  (code) => process.exit(code),
-  (error) => {
-    console.error(`bench failed: ${error instanceof Error ? error.message : String(error)}`);
-    process.exit(1);
-  },
-);

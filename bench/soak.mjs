@@ -9,18 +9,15 @@
 // The server's RSS is sampled every 10 s; reported: RSS at 60 s, at the end, and the growth between
 // them against the bound (10 % of the 60 s figure, at most 32 MiB; reported, not enforced).
 
-import { writeFileSync } from 'node:fs';
 import { cpus, loadavg } from 'node:os';
-import { fileURLToPath } from 'node:url';
 import { databaseSettings, databaseUrl, dropDatabase, recreateDatabase } from './database.mjs';
-import { interruption, printTable, round, runLoad } from './load.mjs';
+import { interruption, printTable, round, runLoad, writeResults } from './load.mjs';
 import { serverMemory } from './processes.mjs';
 import { positiveInteger, serverEnvFromEnvironment } from './settings.mjs';
 import { startOurs, stopTargets } from './targets.mjs';
 import { ASSERTION_LIFETIME_SECONDS, JWT_BEARER_ASSERTION_TYPE, signAssertions } from './token-load.mjs';
 import { DISCOVERY_PATH, READ_CLIENTS, registerReadClients, registerTokenClient } from './workloads.mjs';
 
-const RESULTS_FILE = fileURLToPath(new URL('./results.json', import.meta.url));
 const SAMPLE_SECONDS = 10;
 const BASELINE_SECONDS = 60;
 const GROWTH_BOUND_PERCENT = 10;
@@ -152,7 +149,7 @@ async function soak(settings) {
   }
 }
 
-async function main() {
+export async function main() {
   const settings = readSettings();
   const report = await soak(settings);
   const { samples, counts, result } = report;
@@ -181,40 +178,20 @@ async function main() {
       `growth ${growthMiB >= 0 ? '+' : ''}${growthMiB.toFixed(1)} MiB; bound ${boundMiB.toFixed(1)} MiB (${GROWTH_BOUND_PERCENT}% of the ${BASELINE_SECONDS} s figure, at most ${GROWTH_BOUND_MIB} MiB): ` +
       `${growthMiB <= boundMiB ? 'met' : 'NOT met'} (reported, not enforced)`,
   );
-  writeFileSync(
-    RESULTS_FILE,
-    `${JSON.stringify(
-      {
-        suite: 'soak',
-        date: new Date().toISOString(),
-        node: process.version,
-        cpus: cpus().length,
-        seconds: settings.seconds,
-        rate: settings.rate,
-        connections: settings.connections,
-        serverEnv: settings.serverEnv,
-        requestsPerSecond: round(result.requests.average),
-        latencyP50Ms: result.latency.p50,
-        latencyP99Ms: result.latency.p99,
-        counts,
-        assertions: report.supply,
-        rss: { samples: samples.map((s) => ({ seconds: s.seconds, rssMiB: round(s.rssMiB) })), atBaselineMiB: round(baseline.rssMiB), atEndMiB: round(end.rssMiB), growthMiB: round(growthMiB), boundMiB: round(boundMiB), met: growthMiB <= boundMiB },
-        problems,
-        ok: problems.length === 0,
-      },
-      null,
-      2,
-    )}\n`,
-  );
-  console.log(`results written to ${RESULTS_FILE}`);
+  writeResults('soak', {
+    seconds: settings.seconds,
+    rate: settings.rate,
+    connections: settings.connections,
+    serverEnv: settings.serverEnv,
+    requestsPerSecond: round(result.requests.average),
+    latencyP50Ms: result.latency.p50,
+    latencyP99Ms: result.latency.p99,
+    counts,
+    assertions: report.supply,
+    rss: { samples: samples.map((s) => ({ seconds: s.seconds, rssMiB: round(s.rssMiB) })), atBaselineMiB: round(baseline.rssMiB), atEndMiB: round(end.rssMiB), growthMiB: round(growthMiB), boundMiB: round(boundMiB), met: growthMiB <= boundMiB },
+    problems,
+    ok: problems.length === 0,
+  });
   for (const p of problems) console.error(`FAILED: ${p}`);
   return problems.length === 0 ? 0 : 1;
 }
-
-main().then(
-  (code) => process.exit(code),
-  (error) => {
-    console.error(`bench failed: ${error instanceof Error ? error.message : String(error)}`);
-    process.exit(1);
-  },
-);
