@@ -276,7 +276,7 @@ export async function main() {
   for (const v of verdicts) console.log(`  ${v.workload}: ${v.measure} = ${v.value ?? '-'} (target ${v.target}): ${v.met ? 'met' : 'NOT met'}`);
   console.log('');
   for (const [key, description] of Object.entries(report.accessTokens)) console.log(`client_credentials access token, ${TARGET_LABELS[key]}: ${description}`);
-  if (report.peerRows) console.log(`rows the durable peer stored, by model: ${Object.entries(report.peerRows).map(([m, n]) => `${m} ${n}`).join(', ')}`);
+  if (report.peerRows) console.log(`rows the durable peer stored, by model: ${Object.entries(report.peerRows).map(([m, n]) => `${m} ${n}`).join(', ') || 'none'}`);
   console.log(
     `our server's RSS after the comparison: ${report.oursMemory.rssMiB.toFixed(1)} MiB (peak ${report.oursMemory.peakRssMiB?.toFixed(1) ?? 'n/a'} MiB); exits on SIGTERM: ${Object.entries(report.exits).map(([k, c]) => `${k} ${c}`).join(', ')}`,
   );
