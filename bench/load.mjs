@@ -1,0 +1,75 @@
+// One timed autocannon run and the checks on its answers, shared by the comparison, the scale and
+// the soak suites. Ctrl-C stops the run in progress; the suite then cleans up as usual.
+
+import { writeFileSync } from 'node:fs';
+import { cpus } from 'node:os';
+import { fileURLToPath } from 'node:url';
+import autocannon from 'autocannon';
+
+const RESULTS_FILE = fileURLToPath(new URL('./results.json', import.meta.url));
+
+let running; // the autocannon run in progress
+export const interruption = { requested: false };
+
+process.once('SIGINT', () => {
+  interruption.requested = true;
+  running?.stop();
+});
+
+/** Stops the run in progress (an assertion pool ran dry). */
+export function stopRunning() {
+  running?.stop();
+}
+
+/**
+ * Runs autocannon against `url` for `duration` seconds with `connections` connections.
+ * autocannon takes the path from `url` only (a `path` option is silently ignored).
+ */
+export async function runLoad(url, { duration, connections, ...options }) {
+  running = autocannon({ url, duration, connections, ...options });
+  try {
+    return await running;
+  } finally {
+    running = undefined;
+  }
+}
+
+/** Problems with a run; empty when every response had the expected status. */
+export function loadProblems(result, expectedStatuses) {
+  const expected = new Set([expectedStatuses].flat());
+  const found = [];
+  if (result.requests.total === 0) found.push('no requests completed');
+  if (result.errors > 0) found.push(`${result.errors} errors`);
+  if (result.timeouts > 0) found.push(`${result.timeouts} timeouts`);
+  for (const [status, { count }] of Object.entries(result.statusCodeStats)) {
+    if (!expected.has(Number(status))) found.push(`${count} × HTTP ${status} (expected ${[...expected].join(' or ')})`);
+  }
+  return found;
+}
+
+export function median(values) {
+  const sorted = values.filter((v) => typeof v === 'number' && Number.isFinite(v)).sort((a, b) => a - b);
+  if (sorted.length === 0) return null;
+  const middle = Math.floor(sorted.length / 2);
+  return sorted.length % 2 === 1 ? sorted[middle] : (sorted[middle - 1] + sorted[middle]) / 2;
+}
+
+export function round(value, digits = 1) {
+  return value === null || value === undefined ? null : Number(value.toFixed(digits));
+}
+
+/** A plain text table: the first column left-aligned, the others right-aligned. */
+export function printTable(header, lines) {
+  const widths = header.map((h, i) => Math.max(h.length, ...lines.map((l) => String(l[i]).length)));
+  const format = (cells) => cells.map((c, i) => (i === 0 ? String(c).padEnd(widths[i]) : String(c).padStart(widths[i]))).join('  ');
+  console.log(format(header));
+  console.log(widths.map((w) => '-'.repeat(w)).join('  '));
+  for (const line of lines) console.log(format(line));
+}
+
+/** Writes bench/results.json: the suite's figures after what identifies the run. */
+export function writeResults(suite, figures) {
+  const identity = { suite, date: new Date().toISOString(), node: process.version, platform: `${process.platform} ${process.arch}`, cpus: cpus().length };
+  writeFileSync(RESULTS_FILE, `${JSON.stringify({ ...identity, ...figures }, null, 2)}\n`);
+  console.log(`results written to ${RESULTS_FILE}`);
+}
