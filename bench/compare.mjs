@@ -11,6 +11,7 @@
 //   BENCH_DURATION        seconds per run (default 10; at most 90: assertions are signed before a run)
 //   BENCH_CONNECTIONS     concurrent connections (default 32)
 //   BENCH_ROUNDS          rounds per workload (default 3)
+//   BENCH_WARMUP          seconds of unmeasured load on each target before a workload's rounds (default 2)
 //   BENCH_WORKLOADS       comma-separated subset of discovery, jwks, register, read, token-pkjwt,
 //                         token-csjwt (default all)
 //   BENCH_ASSERTION_RATE  upper bound on token requests per second, to size each run's assertion
@@ -54,6 +55,7 @@ function readSettings() {
     duration: positiveInteger('BENCH_DURATION', 10),
     connections: positiveInteger('BENCH_CONNECTIONS', 32),
     rounds: positiveInteger('BENCH_ROUNDS', 3),
+    warmUp: positiveInteger('BENCH_WARMUP', 2),
     assertionRate: positiveInteger('BENCH_ASSERTION_RATE', 6000),
     workloads: only.length > 0 ? only : keys,
     profile: process.env.BENCH_PROFILE === '1',
@@ -237,6 +239,12 @@ async function compare(settings) {
     for (const workload of workloads) {
       const targets = targetsOf(workload, started);
       const runs = Object.fromEntries(targets.map((t) => [t.key, []]));
+      // unmeasured: the first seconds of a workload pay for JIT compilation and cold caches,
+      // which would land on whichever target happens to run first in round 1
+      for (const target of targets) {
+        const warmUp = await measure(workload, target, { ...settings, duration: settings.warmUp });
+        if (warmUp.problems.length > 0) throw new Error(`${workload.name}: ${target.label} failed its warm-up: ${warmUp.problems.join('; ')}`);
+      }
       for (let r = 0; r < settings.rounds; r += 1) {
         for (const target of rotated(targets, r)) {
           process.stdout.write(`${workload.name}, round ${r + 1}/${settings.rounds}: ${target.label} ... `);

@@ -42,7 +42,7 @@ export const ENV_VARIABLES = {
   CLIENT_ASSERTION_MAX_LIFETIME: 'Longest accepted client assertion lifetime, exp minus now, in seconds (default 300).',
   CLIENT_ASSERTION_ACCEPT_ENDPOINT_AUDIENCE: 'true: also accept an endpoint URL (token, introspection, revocation) as the only assertion aud (legacy clients; default false).',
   CLIENT_USAGE_TRACKING: 'false: last_used_at of clients is not recorded (it costs one UPDATE a minute per instance; default true).',
-  CLIENT_CACHE_SIZE: 'How many clients\' parsed key sets, and how many fetched jwks_uri documents, an instance keeps in memory (default 10000).',
+  CLIENT_CACHE_SIZE: 'How many clients (for JWT client authentication), clients\' parsed key sets, and fetched jwks_uri documents an instance keeps in memory (default 10000).',
   OUTBOUND_ALLOWED_HOSTS: 'Comma-separated host[:port] list that outbound fetches (jwks_uri, sector_identifier_uri) may reach over http or on internal addresses.',
   OUTBOUND_TIMEOUT_MS: 'Timeout of outbound fetches in milliseconds (default 3000).',
   OUTBOUND_MAX_BYTES: 'Largest outbound response accepted, in bytes (default 524288).',
