@@ -10,7 +10,7 @@
 // indexes and TOAST over its row count; the whole database's growth too).
 //
 // Environment: BENCH_DURATION (default 10), BENCH_CONNECTIONS (default 32), BENCH_ROUNDS
-// (default 3), BENCH_SCALE_CLIENTS (default 1000000), BENCH_ASSERTION_RATE, BENCH_DATABASE_URL,
+// (default 3), BENCH_WARMUP (default 2 s, unmeasured, per workload and size), BENCH_SCALE_CLIENTS (default 1000000), BENCH_ASSERTION_RATE, BENCH_DATABASE_URL,
 // BENCH_DATABASE_NAME, BENCH_SERVER_ENV.
 
 import { cpus, loadavg } from 'node:os';
@@ -32,6 +32,7 @@ function readSettings() {
     duration: positiveInteger('BENCH_DURATION', 10),
     connections: positiveInteger('BENCH_CONNECTIONS', 32),
     rounds: positiveInteger('BENCH_ROUNDS', 3),
+    warmUp: positiveInteger('BENCH_WARMUP', 2),
     assertionRate: positiveInteger('BENCH_ASSERTION_RATE', 6000),
     largeSize: positiveInteger('BENCH_SCALE_CLIENTS', 1_000_000),
     serverEnv: serverEnvFromEnvironment(),
@@ -58,6 +59,9 @@ async function measurePhase(label, ours, settings) {
   for (const key of SCALE_WORKLOADS) {
     const w = workload(key);
     const runs = [];
+    // unmeasured (BENCH_WARMUP): JIT compilation and cold caches would fall on round 1 of the small phase only
+    const warm = await w.prepare(ours, { ...settings, duration: settings.warmUp });
+    await runLoad(`${ours.url}${warm.path}`, { duration: settings.warmUp, connections: settings.connections, ...warm.options });
     for (let r = 0; r < settings.rounds; r += 1) {
       const prepared = await w.prepare(ours, settings);
       const before = cpuSnapshot(ours.server.child.pid);
