@@ -1,5 +1,6 @@
 import type { FastifyBaseLogger } from 'fastify';
 import type { FastifyRateLimitStore, FastifyRateLimitStoreCtor } from '@fastify/rate-limit';
+import { Batcher } from '../storage/batcher.js';
 import type { RateLimitRepository } from '../storage/rate-limit-repository.js';
 import type { Rate } from './rate.js';
 
@@ -23,44 +24,25 @@ const MAX_BATCH = 500;
 
 /**
  * Counts registrations against the per-address limit and the global ceiling on the shared
- * database, batched: while one statement is in flight, the registrations arriving meanwhile wait
- * and are counted together by the next one. An idle server sends one statement per request, as
- * before; a busy one sends one per round trip, not one per request (each round trip is a socket
- * write and a wake-up, the main cost of the check). Every request still gets the verdict it
- * would have got counted alone, in order of arrival.
+ * database, batched (batcher.ts): while one statement is in flight, the registrations arriving
+ * meanwhile wait and are counted together by the next one. An idle server sends one statement
+ * per request, as before; a busy one sends one per round trip, not one per request (each round
+ * trip is a socket write and a wake-up, the main cost of the check). Every request still gets
+ * the verdict it would have got counted alone, in order of arrival.
  */
 export class RegistrationCounter {
-  #queue: { address: string; resolve: (verdict: RegistrationVerdict) => void; reject: (error: unknown) => void }[] = [];
-  #flushing = false;
+  readonly #batches: Batcher<string, RegistrationVerdict>;
 
   constructor(
     private readonly repository: RateLimitRepository,
     private readonly limits: RegistrationLimits,
     private readonly now: () => number = () => Date.now(),
-  ) {}
-
-  count(address: string): Promise<RegistrationVerdict> {
-    return new Promise((resolve, reject) => {
-      this.#queue.push({ address, resolve, reject });
-      if (!this.#flushing) void this.#flush();
-    });
+  ) {
+    this.#batches = new Batcher((addresses) => this.#countBatch(addresses), MAX_BATCH);
   }
 
-  async #flush(): Promise<void> {
-    this.#flushing = true;
-    try {
-      while (this.#queue.length > 0) {
-        const batch = this.#queue.splice(0, MAX_BATCH);
-        try {
-          const verdicts = await this.#countBatch(batch.map((entry) => entry.address));
-          batch.forEach((entry, i) => entry.resolve(verdicts[i]!));
-        } catch (error) {
-          for (const entry of batch) entry.reject(error);
-        }
-      }
-    } finally {
-      this.#flushing = false;
-    }
+  count(address: string): Promise<RegistrationVerdict> {
+    return this.#batches.submit(address);
   }
 
   async #countBatch(addresses: readonly string[]): Promise<RegistrationVerdict[]> {
