@@ -51,23 +51,24 @@ const CLIENT_ID_SHAPE = /^[A-Za-z0-9_-]{16,128}$/;
 /** RFC 7592 §3: where the client manages its registration. */
 export const registrationClientUri = (issuer: string, clientId: string): string => `${endpointUrls(issuer).registration_endpoint}/${clientId}`;
 
-export function clientInformation(deps: Pick<RegistrationDeps, 'issuer' | 'secrets'>, client: NewClient, registrationAccessToken?: string): ClientInformation {
+/** `issuedSecret`: the secret just issued, when the caller still holds it (not opened again then). */
+export function clientInformation(deps: Pick<RegistrationDeps, 'issuer' | 'secrets'>, client: NewClient, registrationAccessToken?: string, issuedSecret?: string): ClientInformation {
   const info: ClientInformation = {
     client_id: client.clientId,
     client_id_issued_at: client.clientIdIssuedAt,
     registration_client_uri: registrationClientUri(deps.issuer, client.clientId),
   };
   if (client.secretCiphertext !== null) {
-    info.client_secret = deps.secrets.open(client.secretCiphertext, client.clientId);
+    info.client_secret = issuedSecret ?? deps.secrets.open(client.secretCiphertext, client.clientId);
     info.client_secret_expires_at = client.secretExpiresAt;
   }
   if (registrationAccessToken !== undefined) info.registration_access_token = registrationAccessToken;
   return { ...info, ...inFieldOrder(client.metadata) };
 }
 
-function issueSecret(deps: RegistrationDeps, clientId: string): { secretCiphertext: string; secretExpiresAt: number } {
+function issueSecret(deps: RegistrationDeps, clientId: string, secret = newClientSecret()): { secretCiphertext: string; secretExpiresAt: number } {
   return {
-    secretCiphertext: deps.secrets.seal(newClientSecret(), clientId),
+    secretCiphertext: deps.secrets.seal(secret, clientId),
     secretExpiresAt: deps.clientSecretTtlSeconds === 0 ? 0 : deps.now() + deps.clientSecretTtlSeconds,
   };
 }
@@ -140,10 +141,11 @@ export async function registerClient(
   const metadata = await validateClientMetadata(request, deps.policy);
   const clientId = newClientId();
   const registrationAccessToken = newRegistrationAccessToken();
+  const clientSecret = needsClientSecret(metadata) ? newClientSecret() : undefined;
   const client: NewClient = {
     clientId,
     metadata,
-    ...(needsClientSecret(metadata) ? issueSecret(deps, clientId) : { secretCiphertext: null, secretExpiresAt: 0 }),
+    ...(clientSecret !== undefined ? issueSecret(deps, clientId, clientSecret) : { secretCiphertext: null, secretExpiresAt: 0 }),
     registrationTokenHash: hashToken(registrationAccessToken),
     clientIdIssuedAt: deps.now(),
     // a self-registering client gets the server's defaults, or its policy's; only operators set the rest
@@ -158,7 +160,7 @@ export async function registerClient(
       await repos.audit.record(registrationEntry(underPolicy, grant, context));
       return underPolicy;
     }));
-  return clientInformation(deps, stored, registrationAccessToken);
+  return clientInformation(deps, stored, registrationAccessToken, clientSecret);
 }
 
 /** The audit entry of a registration, with the client as stored. */
