@@ -26,7 +26,7 @@ async function timed<T>(record: RecordQuery, sql: string, run: () => Promise<T>)
 
 function observedQueryable(db: Queryable, record: RecordQuery): Queryable {
   return {
-    query: (sql, params) => timed(record, sql, () => db.query(sql, params)),
+    query: (sql, params, options) => timed(record, sql, () => db.query(sql, params, options)),
     exec: (sql) => timed(record, sql, () => db.exec(sql)),
   };
 }

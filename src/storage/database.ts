@@ -3,9 +3,18 @@
  * through pg, or the embedded PGlite. SQL is written once and runs on both.
  */
 export interface Queryable {
-  query<Row extends object>(sql: string, params?: readonly unknown[]): Promise<Row[]>;
+  query<Row extends object>(sql: string, params?: readonly unknown[], options?: QueryOptions): Promise<Row[]>;
   /** Runs a script of several statements without parameters (migrations). */
   exec(sql: string): Promise<void>;
+}
+
+export interface QueryOptions {
+  /**
+   * Names the statement so that each connection parses and plans it once, then only binds and
+   * executes it: for the few statements on a hot path. One name per SQL text. PGlite, one
+   * connection in this process, has nothing to gain and ignores it.
+   */
+  prepareAs?: string;
 }
 
 /** How busy the connections are: what the db_pool_connections gauges report. */

@@ -1,6 +1,6 @@
 import pg from 'pg';
 import type { Logger } from 'pino';
-import type { Database, Queryable } from './database.js';
+import type { Database, Queryable, QueryOptions } from './database.js';
 import { classifyDatabaseError, DatabaseUnavailableError, unavailabilityReason } from './unavailable.js';
 
 /** Server-side limit on one statement; the client-side read timeout sits just above it. */
@@ -23,9 +23,10 @@ export function connectPostgres(url: string, poolSize: number, log: Logger): Dat
   pool.on('error', (error) => log.warn({ reason: unavailabilityReason(error) ?? error.message }, 'idle PostgreSQL connection failed'));
 
   /** Driver errors that mean "no database right now" become DatabaseUnavailableError. */
-  const run = async <Row extends object>(on: pg.Pool | pg.PoolClient, sql: string, params?: readonly unknown[]) => {
+  const run = async <Row extends object>(on: pg.Pool | pg.PoolClient, sql: string, params?: readonly unknown[], options?: QueryOptions) => {
     try {
-      return (await on.query<Row>(sql, params as unknown[] | undefined)).rows;
+      const values = params as unknown[] | undefined;
+      return (await (options?.prepareAs === undefined ? on.query<Row>(sql, values) : on.query<Row>({ name: options.prepareAs, text: sql, ...(values ? { values } : {}) }))).rows;
     } catch (error) {
       throw classifyDatabaseError(error);
     }
@@ -33,7 +34,7 @@ export function connectPostgres(url: string, poolSize: number, log: Logger): Dat
 
   return {
     kind: 'postgres',
-    query: (sql, params) => run(pool, sql, params),
+    query: (sql, params, options) => run(pool, sql, params, options),
     exec: async (sql) => void (await run(pool, sql)),
     ping: async () => void (await run(pool, 'SELECT 1')),
     async transaction(work) {
@@ -52,7 +53,7 @@ export function connectPostgres(url: string, poolSize: number, log: Logger): Dat
       try {
         await run(client, 'BEGIN');
         const tx: Queryable = {
-          query: (sql, params) => run(client, sql, params),
+          query: (sql, params, options) => run(client, sql, params, options),
           exec: async (sql) => void (await run(client, sql)),
         };
         const result = await work(tx);

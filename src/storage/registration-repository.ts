@@ -56,7 +56,10 @@ export class RegistrationRepository {
    */
   async storeUnderNoPolicy(client: NewClient, entry: AuditRecord, use?: TokenUse): Promise<boolean> {
     const values = [...insertValues(client), ...recordValues(entry)];
-    const rows = use === undefined ? await this.db.query(WITHOUT_TOKEN, values) : await this.db.query(WITH_TOKEN, [...values, use.id, use.tokenHash, use.now]);
+    const rows =
+      use === undefined
+        ? await this.db.query(WITHOUT_TOKEN, values, { prepareAs: 'register_under_no_policy' })
+        : await this.db.query(WITH_TOKEN, [...values, use.id, use.tokenHash, use.now], { prepareAs: 'register_under_no_policy_with_token' });
     return rows.length === 1;
   }
 }
