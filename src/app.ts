@@ -46,6 +46,7 @@ import type { RefreshTokenStore } from './tokens/refresh-tokens.js';
 import type { SignInDeps } from './authorization/sign-in.js';
 import { InitialAccessTokenRepository } from './storage/initial-access-token-repository.js';
 import { RegistrationPolicyRepository } from './storage/registration-policy-repository.js';
+import { RegistrationRepository } from './storage/registration-repository.js';
 import { ServerKeyRepository } from './storage/server-key-repository.js';
 import { UserRepository } from './storage/user-repository.js';
 import type { AccessTokenDeps } from './tokens/access-tokens.js';
@@ -186,6 +187,7 @@ export async function buildApp(config: Config, appDeps: AppDeps): Promise<Fastif
     },
     access: { mode: config.registration.mode, staticToken: config.registration.initialAccessToken, tokens: new InitialAccessTokenRepository(deps.db) },
     policies: new RegistrationPolicyRepository(deps.db),
+    registrations: new RegistrationRepository(deps.db),
   };
   const replay = new ReplayRepository(deps.db);
   const revocations = new RevocationRepository(deps.db);

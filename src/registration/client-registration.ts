@@ -1,4 +1,4 @@
-import type { ChangeContext } from '../audit/audit.js';
+import type { AuditRecord, ChangeContext } from '../audit/audit.js';
 import { changedFieldNames, withCredentials } from '../audit/changed-fields.js';
 import type { SecretBox } from '../crypto/secret-box.js';
 import { newClientId, newClientSecret, newRegistrationAccessToken } from '../crypto/random.js';
@@ -8,6 +8,7 @@ import { invalidClientMetadata, invalidRequest, invalidToken, OAuthError } from 
 import { clientUnusable } from '../client-auth/client-state.js';
 import { DEFAULT_SETTINGS, type ClientRepository, type NewClient, type StoredClient } from '../storage/client-repository.js';
 import type { RegistrationPolicyRepository } from '../storage/registration-policy-repository.js';
+import type { RegistrationRepository } from '../storage/registration-repository.js';
 import type { InTransaction, Repositories } from '../storage/transaction.js';
 import { admitRegistration, type RegistrationAccess, type RegistrationGrant } from './registration-access.js';
 import { checkPolicy, policySettings } from './registration-policy.js';
@@ -31,6 +32,8 @@ export interface RegistrationDeps {
   access: RegistrationAccess;
   /** Read on each registration and update: a policy changed on any instance applies at once. */
   policies: RegistrationPolicyRepository;
+  /** A registration under no policy: its writes in one statement. */
+  registrations: RegistrationRepository;
 }
 
 /** RFC 7591 §3.2.1 / RFC 7592 §3 response body. */
@@ -48,23 +51,24 @@ const CLIENT_ID_SHAPE = /^[A-Za-z0-9_-]{16,128}$/;
 /** RFC 7592 §3: where the client manages its registration. */
 export const registrationClientUri = (issuer: string, clientId: string): string => `${endpointUrls(issuer).registration_endpoint}/${clientId}`;
 
-export function clientInformation(deps: Pick<RegistrationDeps, 'issuer' | 'secrets'>, client: NewClient, registrationAccessToken?: string): ClientInformation {
+/** `issuedSecret`: the secret just issued, when the caller still holds it (not opened again then). */
+export function clientInformation(deps: Pick<RegistrationDeps, 'issuer' | 'secrets'>, client: NewClient, registrationAccessToken?: string, issuedSecret?: string): ClientInformation {
   const info: ClientInformation = {
     client_id: client.clientId,
     client_id_issued_at: client.clientIdIssuedAt,
     registration_client_uri: registrationClientUri(deps.issuer, client.clientId),
   };
   if (client.secretCiphertext !== null) {
-    info.client_secret = deps.secrets.open(client.secretCiphertext, client.clientId);
+    info.client_secret = issuedSecret ?? deps.secrets.open(client.secretCiphertext, client.clientId);
     info.client_secret_expires_at = client.secretExpiresAt;
   }
   if (registrationAccessToken !== undefined) info.registration_access_token = registrationAccessToken;
   return { ...info, ...inFieldOrder(client.metadata) };
 }
 
-function issueSecret(deps: RegistrationDeps, clientId: string): { secretCiphertext: string; secretExpiresAt: number } {
+function issueSecret(deps: RegistrationDeps, clientId: string, secret = newClientSecret()): { secretCiphertext: string; secretExpiresAt: number } {
   return {
-    secretCiphertext: deps.secrets.seal(newClientSecret(), clientId),
+    secretCiphertext: deps.secrets.seal(secret, clientId),
     secretExpiresAt: deps.clientSecretTtlSeconds === 0 ? 0 : deps.now() + deps.clientSecretTtlSeconds,
   };
 }
@@ -122,9 +126,10 @@ async function storeUnderPolicy(
 }
 
 /**
- * RFC 7591 §3: admits the request (mode, initial access token), validates it, then in one
- * transaction applies the registration policy, issues the credentials and stores the client.
- * `initialAccessToken` is the Bearer token presented, if any.
+ * RFC 7591 §3: admits the request (mode, initial access token), validates it, issues the
+ * credentials, then stores the client: in one statement when no registration policy applies,
+ * else in one transaction that applies the policy. `initialAccessToken` is the Bearer token
+ * presented, if any.
  */
 export async function registerClient(
   deps: RegistrationDeps,
@@ -136,38 +141,59 @@ export async function registerClient(
   const metadata = await validateClientMetadata(request, deps.policy);
   const clientId = newClientId();
   const registrationAccessToken = newRegistrationAccessToken();
+  const clientSecret = needsClientSecret(metadata) ? newClientSecret() : undefined;
   const client: NewClient = {
     clientId,
     metadata,
-    ...(needsClientSecret(metadata) ? issueSecret(deps, clientId) : { secretCiphertext: null, secretExpiresAt: 0 }),
+    ...(clientSecret !== undefined ? issueSecret(deps, clientId, clientSecret) : { secretCiphertext: null, secretExpiresAt: 0 }),
     registrationTokenHash: hashToken(registrationAccessToken),
     clientIdIssuedAt: deps.now(),
     // a self-registering client gets the server's defaults, or its policy's; only operators set the rest
     settings: DEFAULT_SETTINGS,
     createdVia: 'dynamic_registration',
   };
-  const stored = await deps.transaction(async (repos) => {
-    const underPolicy = await storeUnderPolicy(deps, repos, grant, request, client);
-    await repos.clients.insert(underPolicy);
-    await repos.audit.record({
-      action: 'client.register',
-      context,
-      clientId,
-      changedFields: withCredentials(changedFieldNames(undefined, underPolicy, DEFAULT_SETTINGS), {
-        client_secret: underPolicy.secretCiphertext !== null,
-        registration_access_token: true,
-      }),
-      // which token let it in and which policy it is held to: ids and names, never the token
-      details: {
-        ...(underPolicy.initialAccessTokenId != null ? { initial_access_token_id: underPolicy.initialAccessTokenId } : {}),
-        ...(grant.kind === 'static' ? { initial_access_token: 'REGISTRATION_INITIAL_ACCESS_TOKEN' } : {}),
-        ...(underPolicy.registrationPolicy != null ? { registration_policy: underPolicy.registrationPolicy } : {}),
-      },
-      at: client.clientIdIssuedAt,
-    });
-    return underPolicy;
-  });
-  return clientInformation(deps, stored, registrationAccessToken);
+  const stored =
+    (await storeUnderNoPolicy(deps, grant, client, context)) ??
+    (await deps.transaction(async (repos) => {
+      const underPolicy = await storeUnderPolicy(deps, repos, grant, request, client);
+      await repos.clients.insert(underPolicy);
+      await repos.audit.record(registrationEntry(underPolicy, grant, context));
+      return underPolicy;
+    }));
+  return clientInformation(deps, stored, registrationAccessToken, clientSecret);
+}
+
+/** The audit entry of a registration, with the client as stored. */
+function registrationEntry(client: NewClient, grant: RegistrationGrant, context: ChangeContext): AuditRecord {
+  return {
+    action: 'client.register',
+    context,
+    clientId: client.clientId,
+    changedFields: withCredentials(changedFieldNames(undefined, client, DEFAULT_SETTINGS), {
+      client_secret: client.secretCiphertext !== null,
+      registration_access_token: true,
+    }),
+    // which token let it in and which policy it is held to: ids and names, never the token
+    details: {
+      ...(client.initialAccessTokenId != null ? { initial_access_token_id: client.initialAccessTokenId } : {}),
+      ...(grant.kind === 'static' ? { initial_access_token: 'REGISTRATION_INITIAL_ACCESS_TOKEN' } : {}),
+      ...(client.registrationPolicy != null ? { registration_policy: client.registrationPolicy } : {}),
+    },
+    at: client.clientIdIssuedAt,
+  };
+}
+
+/**
+ * Most registrations run under no policy: then the token's use, the client and its entry are
+ * written by one statement, not a transaction of several round trips. Undefined, with nothing
+ * written, when a policy applies (or the token can no longer be spent): the transaction decides.
+ * A token naming a policy goes to the transaction at once.
+ */
+async function storeUnderNoPolicy(deps: RegistrationDeps, grant: RegistrationGrant, client: NewClient, context: ChangeContext): Promise<NewClient | undefined> {
+  if (grant.kind === 'stored' && grant.token.policyName !== null) return undefined;
+  const stored: NewClient = { ...client, initialAccessTokenId: grant.kind === 'stored' ? grant.token.id : null };
+  const use = grant.kind === 'stored' ? { id: grant.token.id, tokenHash: grant.tokenHash, now: deps.now() } : undefined;
+  return (await deps.registrations.storeUnderNoPolicy(stored, registrationEntry(stored, grant, context), use)) ? stored : undefined;
 }
 
 /** A stand-in hash so that an unknown client id costs the same comparison as a known one. */

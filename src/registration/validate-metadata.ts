@@ -384,14 +384,17 @@ export async function validateClientMetadata(
  * its own key order, so responses are put back in order when read).
  */
 export function inFieldOrder<T extends Record<string, unknown>>(metadata: T): T {
-  const keys = Object.keys(metadata).sort((a, b) => {
-    const [baseA = '', tagA = ''] = a.split('#');
-    const [baseB = '', tagB = ''] = b.split('#');
-    const order = METADATA_FIELD_NAMES.indexOf(baseA as MetadataField) - METADATA_FIELD_NAMES.indexOf(baseB as MetadataField);
-    return order !== 0 ? order : tagA.localeCompare(tagB);
+  // each key split and ranked once, not in every comparison: this runs on every response
+  const keys = Object.keys(metadata).map((key) => {
+    const [base = '', tag = ''] = key.split('#');
+    return { key, rank: FIELD_RANK.get(base) ?? -1, tag };
   });
-  return Object.fromEntries(keys.map((k) => [k, metadata[k]])) as T;
+  keys.sort((a, b) => a.rank - b.rank || a.tag.localeCompare(b.tag));
+  return Object.fromEntries(keys.map(({ key }) => [key, metadata[key]])) as T;
 }
+
+/** A field's place in the field table; unknown names (-1) come first, as indexOf put them. */
+const FIELD_RANK = new Map<string, number>(METADATA_FIELD_NAMES.map((name, i) => [name, i]));
 
 /**
  * Whether the client needs a client_secret: to authenticate with it, or because it asked for

@@ -18,6 +18,27 @@ export interface AuditFilter {
 
 const COLUMNS = 'id, at, action, actor_type, actor_id, client_id, source_address, request_id, changed_fields, details';
 
+/**
+ * The columns an entry is written with, and its values in that order: `record` and the
+ * one-statement registration (registration-repository.ts) share them. changed_fields is cast to
+ * text[], details (JSON text) to jsonb.
+ */
+export const RECORD_COLUMNS = 'at, action, actor_type, actor_id, client_id, source_address, request_id, changed_fields, details';
+
+export function recordValues(entry: AuditRecord): unknown[] {
+  return [
+    entry.at ?? Math.floor(Date.now() / 1000),
+    entry.action,
+    entry.context.actor.type,
+    entry.context.actor.id,
+    entry.clientId ?? null,
+    entry.context.sourceAddress,
+    entry.context.requestId,
+    [...(entry.changedFields ?? [])],
+    JSON.stringify(entry.details ?? {}),
+  ];
+}
+
 // bigint columns come back as strings from pg and as numbers from PGlite
 const fromRow = (row: AuditRow): AuditEntry => ({ ...row, id: Number(row.id), at: Number(row.at) });
 
@@ -30,21 +51,7 @@ export class AuditRepository {
   constructor(private readonly db: Queryable) {}
 
   async record(entry: AuditRecord): Promise<void> {
-    await this.db.query(
-      `INSERT INTO audit_entries (at, action, actor_type, actor_id, client_id, source_address, request_id, changed_fields, details)
-       VALUES ($1, $2, $3, $4, $5, $6, $7, $8::text[], $9::jsonb)`,
-      [
-        entry.at ?? Math.floor(Date.now() / 1000),
-        entry.action,
-        entry.context.actor.type,
-        entry.context.actor.id,
-        entry.clientId ?? null,
-        entry.context.sourceAddress,
-        entry.context.requestId,
-        [...(entry.changedFields ?? [])],
-        JSON.stringify(entry.details ?? {}),
-      ],
-    );
+    await this.db.query(`INSERT INTO audit_entries (${RECORD_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8::text[], $9::jsonb)`, recordValues(entry));
   }
 
   /** One page, newest first, after the entry `afterId` (keyset pagination, as the client list). */

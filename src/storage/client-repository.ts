@@ -146,6 +146,35 @@ export interface ListPosition {
   clientId: string;
 }
 
+/**
+ * The columns a new client is written with, and its values in that order: the insert below and
+ * the one-statement registration (registration-repository.ts) share them. The metadata value is
+ * JSON text, to be cast to jsonb.
+ */
+export const INSERT_COLUMNS = `client_id, metadata, secret_ciphertext, secret_expires_at, registration_token_hash, client_id_issued_at,
+  access_token_format, access_token_lifetime, expires_at, disabled, admin, resource_server, created_via,
+  initial_access_token_id, registration_policy`;
+
+export function insertValues(client: NewClient): unknown[] {
+  return [
+    client.clientId,
+    JSON.stringify(client.metadata),
+    client.secretCiphertext,
+    client.secretExpiresAt,
+    client.registrationTokenHash,
+    client.clientIdIssuedAt,
+    client.settings.accessTokenFormat,
+    client.settings.accessTokenLifetime,
+    client.settings.expiresAt,
+    client.settings.disabled,
+    client.settings.admin,
+    client.settings.resourceServer,
+    client.createdVia,
+    client.initialAccessTokenId ?? null,
+    client.registrationPolicy ?? null,
+  ];
+}
+
 export class ClientRepository {
   /** Lookups by id, grouped while one is in flight; only over the pool, never in a transaction. */
   readonly #reads: Batcher<string, StoredClient | undefined> | undefined;
@@ -164,27 +193,9 @@ export class ClientRepository {
 
   async insert(client: NewClient): Promise<void> {
     await this.db.query(
-      `INSERT INTO clients (client_id, metadata, secret_ciphertext, secret_expires_at, registration_token_hash, client_id_issued_at,
-                            access_token_format, access_token_lifetime, expires_at, disabled, admin, resource_server, created_via,
-                            initial_access_token_id, registration_policy)
+      `INSERT INTO clients (${INSERT_COLUMNS})
        VALUES ($1, $2::jsonb, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)`,
-      [
-        client.clientId,
-        JSON.stringify(client.metadata),
-        client.secretCiphertext,
-        client.secretExpiresAt,
-        client.registrationTokenHash,
-        client.clientIdIssuedAt,
-        client.settings.accessTokenFormat,
-        client.settings.accessTokenLifetime,
-        client.settings.expiresAt,
-        client.settings.disabled,
-        client.settings.admin,
-        client.settings.resourceServer,
-        client.createdVia,
-        client.initialAccessTokenId ?? null,
-        client.registrationPolicy ?? null,
-      ],
+      insertValues(client),
     );
   }
 

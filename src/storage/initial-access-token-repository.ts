@@ -45,6 +45,16 @@ function fromRow(row: TokenRow): StoredInitialAccessToken {
   };
 }
 
+/**
+ * The condition on an initial_access_tokens row that a use may be spent: the token of hash
+ * `hash` (a placeholder), not revoked, not expired at `now` (a placeholder, seconds since the
+ * epoch), uses left. In an UPDATE, concurrent spenders queue on the row lock and each re-checks
+ * it on the row the one before committed, so at most max_uses succeed across every instance.
+ * `consume` and the one-statement registration (registration-repository.ts) share it.
+ */
+export const spendable = (hash: string, now: string): string =>
+  `token_hash = ${hash} AND revoked_at IS NULL AND (expires_at IS NULL OR expires_at > ${now}::bigint) AND (max_uses IS NULL OR uses < max_uses)`;
+
 export class InitialAccessTokenRepository {
   constructor(private readonly db: Queryable) {}
 
@@ -74,17 +84,12 @@ export class InitialAccessTokenRepository {
   }
 
   /**
-   * Spends one use of the token, atomically: only while it is not revoked, not expired and has
-   * uses left. Concurrent calls queue on the row lock and each re-checks the condition after the
-   * one before commits, so at most max_uses succeed across every instance. Run it in the
+   * Spends one use of the token, atomically: only while it is `spendable`. Run it in the
    * registration's transaction: a registration that fails afterwards gives the use back.
    */
   async consume(tokenHash: Uint8Array, now: number): Promise<StoredInitialAccessToken | undefined> {
     const [row] = await this.db.query<TokenRow>(
-      `UPDATE initial_access_tokens SET uses = uses + 1
-        WHERE token_hash = $1 AND revoked_at IS NULL AND (expires_at IS NULL OR expires_at > $2::bigint)
-          AND (max_uses IS NULL OR uses < max_uses)
-    RETURNING ${COLUMNS}`,
+      `UPDATE initial_access_tokens SET uses = uses + 1 WHERE ${spendable('$1', '$2')} RETURNING ${COLUMNS}`,
       [tokenHash, now],
     );
     return row && fromRow(row);

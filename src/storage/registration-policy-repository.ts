@@ -36,6 +36,9 @@ function fromRow(row: PolicyRow): StoredPolicy {
   };
 }
 
+/** True while no policy is the default: a registration without a token's policy then runs under none. */
+export const NO_DEFAULT_POLICY = 'NOT EXISTS (SELECT 1 FROM registration_policies WHERE is_default)';
+
 export class RegistrationPolicyRepository {
   constructor(private readonly db: Queryable) {}
 

@@ -29,6 +29,42 @@ describe(`concurrent registrations (${storageKind})`, () => {
     });
   });
 
+  it('writes registrations that arrive together in shared statements, each answered alone: one that fails fails alone', async () => {
+    const statements: string[] = [];
+    const query = server.db.query.bind(server.db);
+    // the statements in flight take a while, so that the registrations arriving meanwhile queue up
+    server.db.query = (async (sql: string, ...rest: []) => {
+      statements.push(sql);
+      if (sql.startsWith('WITH')) await new Promise((resolve) => setTimeout(resolve, 50));
+      return query(sql, ...rest);
+    }) as typeof server.db.query;
+    // the audit entry of one request can no longer be written: its batch fails, then each is written alone
+    await server.db.query("ALTER TABLE audit_entries ADD CONSTRAINT refuse_one CHECK (request_id IS DISTINCT FROM 'refused-registration') NOT VALID");
+    const requestId = (i: number) => (i === 17 ? 'refused-registration' : `batched-${i}`);
+    let responses: Awaited<ReturnType<typeof request>>[];
+    try {
+      responses = await Promise.all(
+        Array.from({ length: 40 }, (_, i) =>
+          request(server, 'POST', '/register', { json: { redirect_uris: ['https://rp.example/cb'], client_name: 'batched' }, headers: { 'x-request-id': requestId(i) } }),
+        ),
+      );
+    } finally {
+      await server.db.query('ALTER TABLE audit_entries DROP CONSTRAINT refuse_one');
+      server.db.query = query;
+    }
+    expect(statements.some((sql) => sql.startsWith('WITH input'))).toBe(true);
+    expect(responses.map((r) => r.status)).toEqual(Array.from({ length: 40 }, (_, i) => (i === 17 ? 500 : 201)));
+    // each client stored has its own entry, under its own request id; the refused one has neither
+    const entries = await server.db.query<{ client_id: string; request_id: string }>(
+      "SELECT client_id, request_id FROM audit_entries WHERE action = 'client.register' AND (request_id LIKE 'batched-%' OR request_id = 'refused-registration')",
+    );
+    expect(new Map(entries.map((e) => [e.request_id, e.client_id]))).toEqual(
+      new Map(responses.flatMap((r, i) => (i === 17 ? [] : [[requestId(i), r.body.client_id as string]]))),
+    );
+    const [row] = await server.db.query<{ n: string | number }>("SELECT count(*) AS n FROM clients WHERE metadata->>'client_name' = 'batched'");
+    expect(Number(row!.n)).toBe(39);
+  });
+
   it('never hands out a dead token when rotating updates race', async () => {
     const rotating = await startTestServer({ ROTATE_REGISTRATION_ACCESS_TOKEN: 'true' });
     try {

@@ -154,6 +154,20 @@ describe(`initial access tokens (${storageKind})`, () => {
     expect(again.body.revoked_at).toBe(revoked.body.revoked_at);
   });
 
+  it('a registration whose audit entry cannot be written is not stored and spends no use', async () => {
+    // a token under no policy: its use, the client and the entry are one statement
+    const { id, token } = await s.newToken({ max_uses: 2 });
+    await s.server.db.query('ALTER TABLE audit_entries ADD CONSTRAINT refuse_all CHECK (false) NOT VALID');
+    try {
+      expect((await s.register(rp, token)).status).toBe(500);
+    } finally {
+      await s.server.db.query('ALTER TABLE audit_entries DROP CONSTRAINT refuse_all');
+    }
+    const [row] = await s.server.db.query<{ n: string | number }>('SELECT count(*) AS n FROM clients WHERE initial_access_token_id = $1', [id]);
+    expect(Number(row!.n)).toBe(0);
+    expect((await s.admin('GET', `/initial-access-tokens/${id}`)).body).toMatchObject({ uses: 0, uses_left: 2 });
+  });
+
   it('an unknown token is refused; so are bad creation requests and unknown ids', async () => {
     expectInvalidToken(await s.register(rp, 'A'.repeat(43)));
     for (const body of [{ max_uses: 0 }, { max_uses: 1.5 }, { expires_in: '7d' }, { policy: 'no-such-policy' }, { policy: 'Bad Name' }, { uses: 3 }, { description: 5 }]) {
@@ -438,6 +452,21 @@ describe(`registration policies (${storageKind})`, () => {
     expect((await s.admin('GET', `/clients/${partner.body.client_id}`)).body.registration_policy).toBe('partner-a');
     await s.admin('DELETE', '/default-policy');
     expect((await s.register(rp)).status).toBe(201); // no default: no policy
+  });
+
+  it('a token that names no policy registers under the default; a refusal by it spends no use', async () => {
+    await s.putPolicy('machines-only', { grant_types: ['client_credentials'] });
+    await s.admin('PUT', '/default-policy', { name: 'machines-only' });
+    try {
+      const { id, token } = await s.newToken({ max_uses: 3 });
+      expect((await s.register(rp, token)).body.error).toBe('invalid_client_metadata');
+      const registered = await s.register(machine, token);
+      expect(registered.status, registered.text).toBe(201);
+      expect((await s.admin('GET', `/clients/${registered.body.client_id}`)).body).toMatchObject({ registration_policy: 'machines-only', initial_access_token_id: id });
+      expect((await s.admin('GET', `/initial-access-tokens/${id}`)).body).toMatchObject({ uses: 1, uses_left: 2 });
+    } finally {
+      await s.admin('DELETE', '/default-policy');
+    }
   });
 
   it('RFC 7592 updates are checked against the policy the client registered under', async () => {
