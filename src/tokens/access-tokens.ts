@@ -1,10 +1,9 @@
-import { randomBytes } from 'node:crypto';
 import { decodeProtectedHeader, jwtVerify } from 'jose';
 import type { AccessTokenFormat } from '../admin-client/types.js';
 import type { ServerSigningAlg } from '../config/config.js';
 import { adminAudience, hasAdminScope } from '../admin/scopes.js';
 import { clientUnusable } from '../client-auth/client-state.js';
-import { randomToken } from '../crypto/random.js';
+import { pooledRandomBytes, randomToken } from '../crypto/random.js';
 import { hashToken } from '../crypto/token-hash.js';
 import type { ClientRepository, StoredClient } from '../storage/client-repository.js';
 import type { ReferenceTokenRepository } from '../storage/reference-token-repository.js';
@@ -113,7 +112,7 @@ export async function issueAccessToken(
 }
 
 /** A token id: 128 random bits. */
-export const newJti = (): string => randomBytes(16).toString('base64url');
+export const newJti = (): string => pooledRandomBytes(16).toString('base64url');
 
 /** Our own JWT access token, verified: signed by a published server key, typ at+jwt, unexpired, unrevoked. */
 async function verifiedJwt(deps: AccessTokenDeps, token: string): Promise<AccessTokenClaims | undefined> {
