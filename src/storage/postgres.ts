@@ -16,8 +16,16 @@ const STATEMENT_TIMEOUT_MS = 10_000;
  */
 const MAX_PREPARED_STATEMENTS = 200;
 const statementNames = new Map<string, string>();
+/**
+ * Statements whose prepared plan went stale: a migration run by another instance during a
+ * rolling upgrade changed the columns a `SELECT *` returns, and PostgreSQL refuses the prepared
+ * statement ("cached plan must not change result type", 0A000). They run unnamed from then on.
+ */
+const unnamed = new Set<string>();
+const STALE_PLAN = '0A000';
 
 function statementName(sql: string): string | undefined {
+  if (unnamed.has(sql)) return undefined;
   let name = statementNames.get(sql);
   if (name === undefined && statementNames.size < MAX_PREPARED_STATEMENTS) {
     name = `oidc_registrar_${statementNames.size + 1}`;
@@ -47,7 +55,16 @@ export function connectPostgres(url: string, poolSize: number, log: Logger): Dat
     try {
       if (params === undefined || params.length === 0) return (await on.query<Row>(sql)).rows;
       const name = statementName(sql);
-      return (await on.query<Row>({ text: sql, values: params as unknown[], ...(name === undefined ? {} : { name }) })).rows;
+      try {
+        return (await on.query<Row>({ text: sql, values: params as unknown[], ...(name === undefined ? {} : { name }) })).rows;
+      } catch (error) {
+        if (name === undefined || (error as { code?: unknown }).code !== STALE_PLAN) throw error;
+        unnamed.add(sql);
+        // outside a transaction the statement can simply run again; inside one, the transaction
+        // has failed and its caller's error handling decides (once: the text is unnamed now)
+        if (on !== pool) throw error;
+        return (await on.query<Row>(sql, params as unknown[])).rows;
+      }
     } catch (error) {
       throw classifyDatabaseError(error);
     }
