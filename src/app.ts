@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import Fastify, { LogController, type FastifyInstance } from 'fastify';
+import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
 import { MAX_ACCESS_TOKEN_LIFETIME, type Config } from './config/config.js';
 import { createSecretBox } from './crypto/secret-box.js';
@@ -20,6 +20,7 @@ import { clientErrorHandler, frameworkErrorHandler, registerErrorHandling } from
 import { acceptEmptyJsonOnDelete } from './http/json-body.js';
 import { lazyRequestLogger } from './http/request-logger.js';
 import { helmetHeaders } from './http/security-headers.js';
+import { StaticDocuments } from './http/static-documents.js';
 import { runPeriodically, trackInFlight } from './http/lifecycle.js';
 import { serveMetrics } from './metrics/http.js';
 import { createMetrics, NO_METRICS } from './metrics/metrics.js';
@@ -96,6 +97,11 @@ export async function buildApp(config: Config, appDeps: AppDeps): Promise<Fastif
   const metrics = config.metrics.enabled ? createMetrics(() => appDeps.db.connections()) : NO_METRICS;
   const deps: AppDeps = { ...appDeps, db: metrics.observeDatabase(appDeps.db) };
   const nextRequestId = requestIds();
+  // A caller-supplied request id is kept when it is harmless, so logs join up across services.
+  const requestIdOf = (given: string | string[] | undefined) => (typeof given === 'string' && REQUEST_ID.test(given) ? given : nextRequestId());
+  const securityHeaders = await helmetHeaders();
+  // discovery and the JWKS: answered in front of Fastify with the same headers (static-documents.ts)
+  const staticDocuments = new StaticDocuments();
   const app = Fastify({
     loggerInstance: deps.logger,
     bodyLimit: MAX_BODY_BYTES,
@@ -113,29 +119,25 @@ export async function buildApp(config: Config, appDeps: AppDeps): Promise<Fastif
       headersTimeout: config.requestTimeoutSeconds * 1000,
       connectionsCheckingInterval: REQUEST_TIMEOUT_CHECK_MS,
     },
+    serverFactory: staticDocuments.serverFactory(),
     connectionTimeout: 60_000,
     // One log line per request, written when it completes (below), instead of Fastify's two.
     logController: new LogController({ disableRequestLogging: true }),
-    // A caller-supplied request id is kept when it is harmless, so logs join up across services.
-    genReqId: (request) => {
-      const given = request.headers['x-request-id'];
-      return typeof given === 'string' && REQUEST_ID.test(given) ? given : nextRequestId();
-    },
+    genReqId: (request) => requestIdOf(request.headers['x-request-id']),
     childLoggerFactory: lazyRequestLogger,
   }) as unknown as FastifyInstance;
 
   // Every response: helmet's headers (computed once, see security-headers.ts) and the request id.
   // Synchronous hooks: an async one costs a promise per request on every route.
-  const securityHeaders = await helmetHeaders();
   app.addHook('onRequest', (request, reply, done) => {
     reply.headers(securityHeaders).header('x-request-id', request.id);
     done();
   });
   serveMetrics(app, metrics, config);
+  const logCompleted = (log: FastifyBaseLogger, method: string, url: string, status: number, elapsedMs: number) =>
+    log.info({ method, path: url.split('?')[0], status, ms: Math.round(elapsedMs) }, 'request completed');
   app.addHook('onResponse', (request, reply, done) => {
-    if (deps.logger.isLevelEnabled('info')) {
-      request.log.info({ method: request.method, path: request.url.split('?')[0], status: reply.statusCode, ms: Math.round(reply.elapsedTime) }, 'request completed');
-    }
+    if (deps.logger.isLevelEnabled('info')) logCompleted(request.log, request.method, request.url, reply.statusCode, reply.elapsedTime);
     done();
   });
 
@@ -149,10 +151,23 @@ export async function buildApp(config: Config, appDeps: AppDeps): Promise<Fastif
   const prefix = new URL(config.issuer).pathname.replace(/\/$/, '');
   const discovery = discoveryPaths(config.issuer);
   // public keys are public: in-browser verifiers may fetch them too
-  registerCors(app, {
+  const corsHeaders = registerCors(app, {
     get: [discovery.openid, discovery.oauth, `${prefix}${ENDPOINT_PATHS.jwks}`],
     post: [`${prefix}${ENDPOINT_PATHS.registration}`],
   });
+  staticDocuments.use(
+    {
+      headers: securityHeaders,
+      corsHeaders,
+      requestId: requestIdOf,
+      observed: () => config.metrics.enabled || deps.logger.isLevelEnabled('info'),
+      completed: ({ id, method, url, route, status, elapsedMs }) => {
+        if (deps.logger.isLevelEnabled('info')) logCompleted(deps.logger.child({ reqId: id }), method, url, status, elapsedMs);
+        metrics.httpRequest(method, route, status, elapsedMs / 1000);
+      },
+    },
+    app,
+  );
 
   const now = () => Math.floor(Date.now() / 1000);
   // lookups by id from concurrent requests share a statement (token, RFC 7592, /authorize)
@@ -181,7 +196,7 @@ export async function buildApp(config: Config, appDeps: AppDeps): Promise<Fastif
   const endpoints = endpointUrls(config.issuer);
   // discovery tells the truth: a closed server announces no registration endpoint
   const { registration_endpoint: _closed, ...withoutRegistration } = endpoints;
-  discoveryRoutes(app, config.issuer, buildProviderMetadata(config, config.registration.mode === 'closed' ? withoutRegistration : endpoints));
+  discoveryRoutes(app, staticDocuments, config.issuer, buildProviderMetadata(config, config.registration.mode === 'closed' ? withoutRegistration : endpoints));
 
   const transaction = inTransaction(deps.db);
   const registrationDeps: RegistrationDeps = {
@@ -283,7 +298,7 @@ export async function buildApp(config: Config, appDeps: AppDeps): Promise<Fastif
   const refresh: RefreshTokenStore = { repository: new RefreshTokenRepository(deps.db), ...config.refreshTokens };
 
   // static documents answer from memory and touch no storage: outside the in-flight tracking
-  jwksRoute(app, `${prefix}${ENDPOINT_PATHS.jwks}`, serverKeys);
+  jwksRoute(app, staticDocuments, `${prefix}${ENDPOINT_PATHS.jwks}`, serverKeys);
   // everything else: closing waits for its handlers before the database goes (lifecycle.ts)
   await app.register(async (tracked) => {
     trackInFlight(tracked);

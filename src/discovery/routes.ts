@@ -1,4 +1,5 @@
 import type { FastifyInstance } from 'fastify';
+import type { StaticDocuments } from '../http/static-documents.js';
 
 /** Discovery changes only with a deployment; let relying parties and proxies keep it a while. */
 const CACHE_CONTROL = 'public, max-age=300';
@@ -12,12 +13,10 @@ export function discoveryPaths(issuer: string): { openid: string; oauth: string 
   return { openid: `${path}/.well-known/openid-configuration`, oauth: `/.well-known/oauth-authorization-server${path}` };
 }
 
-export function discoveryRoutes(app: FastifyInstance, issuer: string, metadata: Readonly<Record<string, unknown>>): void {
+export function discoveryRoutes(app: FastifyInstance, documents: StaticDocuments, issuer: string, metadata: Readonly<Record<string, unknown>>): void {
   // the bytes are made once: the document changes only with a deployment
   const body = Buffer.from(JSON.stringify(metadata));
   for (const url of Object.values(discoveryPaths(issuer))) {
-    app.get(url, (_request, reply) =>
-      reply.header('cache-control', CACHE_CONTROL).header('content-type', 'application/json; charset=utf-8').send(body),
-    );
+    documents.route(app, url, { cacheControl: CACHE_CONTROL, contentType: 'application/json; charset=utf-8', body: () => body });
   }
 }

@@ -16,9 +16,13 @@ type PublicMethod = 'GET' | 'HEAD' | 'POST';
  * The policy is fixed per path, so it is written here rather than with @fastify/cors: its
  * delegator runs on every request of every route and rebuilds the options each time (a tenth of
  * a discovery request's CPU, measured). Here only the public routes carry a hook, made once.
- * Call before the routes are registered.
+ * Call before the routes are registered. Returns the headers an actual GET of `path` gets (none
+ * for a path that is not public), for the static documents answered in front of Fastify.
  */
-export function registerCors(app: FastifyInstance, publicPaths: { get: readonly string[]; post: readonly string[] }): void {
+export function registerCors(
+  app: FastifyInstance,
+  publicPaths: { get: readonly string[]; post: readonly string[] },
+): (path: string) => Readonly<Record<string, string>> | undefined {
   const methodsOf = (path: string): PublicMethod[] => [
     ...(publicPaths.get.includes(path) ? (['GET', 'HEAD'] as const) : []),
     ...(publicPaths.post.includes(path) ? (['POST'] as const) : []),
@@ -54,4 +58,5 @@ export function registerCors(app: FastifyInstance, publicPaths: { get: readonly 
       return reply.code(204).headers(preflightHeaders).header('content-length', '0').send();
     });
   }
+  return (path) => (publicPaths.get.includes(path) ? actualHeaders : undefined);
 }

@@ -4,6 +4,7 @@ import { ENDPOINT_PATHS } from '../http/endpoints.js';
 import { acceptsOnly } from '../http/error-handler.js';
 import { formParams, registerFormBody } from '../http/form-body.js';
 import { invalidRequest } from '../http/oauth-error.js';
+import type { StaticDocuments } from '../http/static-documents.js';
 import type { Metrics } from '../metrics/metrics.js';
 import type { StoredClient } from '../storage/client-repository.js';
 import { introspectAccessToken, revokeAccessToken, tokenSettings, type AccessTokenDeps } from './access-tokens.js';
@@ -101,8 +102,6 @@ export function tokenRoutes(
   });
 }
 
-export function jwksRoute(app: FastifyInstance, path: string, keys: ServerKeys): void {
-  app.get(path, (_request, reply) =>
-    reply.header('cache-control', JWKS_CACHE_CONTROL).header('content-type', 'application/jwk-set+json').send(keys.publicJwksBody()),
-  );
+export function jwksRoute(app: FastifyInstance, documents: StaticDocuments, path: string, keys: ServerKeys): void {
+  documents.route(app, path, { cacheControl: JWKS_CACHE_CONTROL, contentType: 'application/jwk-set+json', body: () => keys.publicJwksBody() });
 }
