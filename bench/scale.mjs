@@ -69,8 +69,8 @@ async function measurePhase(label, ours, settings) {
       const cpu = cpuSince(before, ours.server.child.pid);
       if (interruption.requested) throw new Error('interrupted');
       const problems = [...loadProblems(result, w.expectedStatus), ...(prepared.problems ? prepared.problems() : [])];
-      runs.push({ requestsPerSecond: result.requests.average, latencyP50Ms: result.latency.p50, latencyP99Ms: result.latency.p99, totalRequests: result.requests.total, otherCores: cpu.otherCores, problems });
-      console.log(`${label}, ${w.name}, round ${r + 1}/${settings.rounds}: ${result.requests.average.toFixed(0)} req/s, p50 ${result.latency.p50} ms, p99 ${result.latency.p99} ms${problems.length > 0 ? ` FAILED: ${problems.join('; ')}` : ''}`);
+      runs.push({ requestsPerSecond: result.requests.average, latencyP50Ms: result.latencyExact.p50, latencyP99Ms: result.latencyExact.p99, totalRequests: result.requests.total, otherCores: cpu.otherCores, problems });
+      console.log(`${label}, ${w.name}, round ${r + 1}/${settings.rounds}: ${result.requests.average.toFixed(0)} req/s, p50 ${result.latencyExact.p50} ms, p99 ${result.latencyExact.p99} ms${problems.length > 0 ? ` FAILED: ${problems.join('; ')}` : ''}`);
     }
     phase[key] = {
       name: w.name,

@@ -171,7 +171,7 @@ export async function main() {
     ['requests', 'answered as expected', 'other'],
     Object.entries(counts).map(([kind, c]) => [kind, String(c.ok), Object.entries(c.unexpected).map(([s, n]) => `${n}×${s}`).join(' ') || '-']),
   );
-  console.log(`overall: ${result.requests.average.toFixed(0)} req/s (asked ${settings.rate}), p50 ${result.latency.p50} ms, p99 ${result.latency.p99} ms`);
+  console.log(`overall: ${result.requests.average.toFixed(0)} req/s (asked ${settings.rate}), p50 ${result.latencyExact.p50} ms, p99 ${result.latencyExact.p99} ms`);
   console.log(`assertions: ${report.supply.signed} signed in ${report.supply.chunks} chunks (${report.supply.signingSeconds.toFixed(1)} s of signing), ${report.supply.stale} dropped as stale, ${report.supply.starved} requests found none`);
   console.log(
     `our server's RSS: ${baseline.rssMiB.toFixed(1)} MiB at ${baseline.seconds} s, ${end.rssMiB.toFixed(1)} MiB at ${end.seconds} s (peak ${end.peakRssMiB?.toFixed(1) ?? 'n/a'} MiB): ` +
@@ -184,8 +184,8 @@ export async function main() {
     connections: settings.connections,
     serverEnv: settings.serverEnv,
     requestsPerSecond: round(result.requests.average),
-    latencyP50Ms: result.latency.p50,
-    latencyP99Ms: result.latency.p99,
+    latencyP50Ms: result.latencyExact.p50,
+    latencyP99Ms: result.latencyExact.p99,
     counts,
     assertions: report.supply,
     rss: { samples: samples.map((s) => ({ seconds: s.seconds, rssMiB: round(s.rssMiB) })), atBaselineMiB: round(baseline.rssMiB), atEndMiB: round(end.rssMiB), growthMiB: round(growthMiB), boundMiB: round(boundMiB), met: growthMiB <= boundMiB },
