@@ -75,8 +75,8 @@ async function measurePhase(label, ours, settings) {
     phase[key] = {
       name: w.name,
       requestsPerSecond: median(runs.map((r) => r.requestsPerSecond)),
-      latencyP50Ms: median(runs.map((r) => r.latencyP50Ms)),
-      latencyP99Ms: median(runs.map((r) => r.latencyP99Ms)),
+      latencyP50Ms: round(median(runs.map((r) => r.latencyP50Ms)), 3),
+      latencyP99Ms: round(median(runs.map((r) => r.latencyP99Ms)), 3),
       runs,
     };
   }
