@@ -3,7 +3,7 @@ import { changedFieldNames, withCredentials } from '../audit/changed-fields.js';
 import type { SecretBox } from '../crypto/secret-box.js';
 import { newClientId, newClientSecret, newRegistrationAccessToken } from '../crypto/random.js';
 import { constantTimeEqual, hashToken, tokenMatchesHash } from '../crypto/token-hash.js';
-import { endpointUrls } from '../http/endpoints.js';
+import { ENDPOINT_PATHS } from '../http/endpoints.js';
 import { invalidClientMetadata, invalidRequest, invalidToken, OAuthError } from '../http/oauth-error.js';
 import { clientUnusable } from '../client-auth/client-state.js';
 import { DEFAULT_SETTINGS, type ClientRepository, type NewClient, type StoredClient } from '../storage/client-repository.js';
@@ -49,7 +49,7 @@ export type ClientInformation = Record<string, unknown> & {
 const CLIENT_ID_SHAPE = /^[A-Za-z0-9_-]{16,128}$/;
 
 /** RFC 7592 §3: where the client manages its registration. */
-export const registrationClientUri = (issuer: string, clientId: string): string => `${endpointUrls(issuer).registration_endpoint}/${clientId}`;
+export const registrationClientUri = (issuer: string, clientId: string): string => `${issuer}${ENDPOINT_PATHS.registration}/${clientId}`;
 
 /** `issuedSecret`: the secret just issued, when the caller still holds it (not opened again then). */
 export function clientInformation(deps: Pick<RegistrationDeps, 'issuer' | 'secrets'>, client: NewClient, registrationAccessToken?: string, issuedSecret?: string): ClientInformation {
