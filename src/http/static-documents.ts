@@ -82,7 +82,7 @@ export class StaticDocuments {
       // Fastify hands over its options with its defaults filled in (keepAliveTimeout 72 s, ...)
       const options = fastifyOptions as unknown as FastifyServerTimeouts;
       const server: Server = createServer(options.http ?? {}, (request, response) => {
-        if (!this.#answer(request, response)) handler(request, response);
+        if (!this.#answered(request, response)) handler(request, response);
       });
       // what Fastify does to the server it makes itself (lib/server.js)
       server.keepAliveTimeout = options.keepAliveTimeout;
@@ -95,6 +95,21 @@ export class StaticDocuments {
   #conventionsOrThrow(): ResponseConventions {
     if (this.#conventions === undefined) throw new Error('StaticDocuments.use() must come before any route');
     return this.#conventions;
+  }
+
+  /**
+   * Whether the request was answered here. Nothing here is expected to throw, but a throw in a
+   * node:http listener would end the process: one before anything was sent leaves the request to
+   * Fastify (the same document's route), one after closes the connection.
+   */
+  #answered(request: IncomingMessage, response: ServerResponse): boolean {
+    try {
+      return this.#answer(request, response);
+    } catch {
+      if (!response.headersSent) return false;
+      response.destroy();
+      return true;
+    }
   }
 
   #answer(request: IncomingMessage, response: ServerResponse): boolean {

@@ -98,6 +98,15 @@ describe('StaticDocuments.serverFactory', () => {
     documents.use({ headers: { 'x-frame-options': 'DENY' }, corsHeaders: () => undefined, requestId: () => 'id-1', observed: () => false, completed: () => undefined }, app);
     documents.route(app, '/doc', { contentType: 'text/plain', cacheControl: 'no-cache', body: () => Buffer.from('hello') });
     app.post('/doc', (_request, reply) => reply.send('posted'));
+    let failures = 1;
+    documents.route(app, '/flaky', {
+      contentType: 'text/plain',
+      cacheControl: 'no-cache',
+      body: () => {
+        if (failures-- > 0) throw new Error('not ready');
+        return Buffer.from('steady');
+      },
+    });
     await app.listen({ port: 0, host: '127.0.0.1' });
     const base = `http://127.0.0.1:${(app.server.address() as AddressInfo).port}`;
     try {
@@ -113,6 +122,15 @@ describe('StaticDocuments.serverFactory', () => {
       expect(reachedFastify).toEqual(['POST /doc', 'GET /doc/']);
       // the same document through Fastify (app.inject never reaches the server)
       expect((await app.inject({ method: 'GET', url: '/doc' })).body).toBe('hello');
+
+      // a throw before anything was sent leaves the request to Fastify rather than ending the process
+      const flaky = await fetch(`${base}/flaky`);
+      expect(flaky.status).toBe(200);
+      expect(await flaky.text()).toBe('steady');
+      // (the GET /doc is app.inject's, above)
+      expect(reachedFastify).toEqual(['POST /doc', 'GET /doc/', 'GET /doc', 'GET /flaky']);
+      expect(await (await fetch(`${base}/flaky`)).text()).toBe('steady');
+      expect(reachedFastify).toHaveLength(4);
     } finally {
       await app.close();
     }
