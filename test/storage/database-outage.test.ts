@@ -170,6 +170,88 @@ describe.skipIf(storageKind !== 'postgres')('PostgreSQL out of reach, behind a p
   }, 20_000);
 });
 
+describe.skipIf(storageKind !== 'postgres')('PostgreSQL stranding established connections (the read timeout)', () => {
+  // 1 s instead of 12 s so the test is short; the mechanism is the same
+  const READ_TIMEOUT_MS = 1_000;
+  const log = logCapture();
+  let proxy: TcpProxy;
+  let db: Database;
+  let server: { url: string; app: FastifyInstance };
+  let drop: () => Promise<void>;
+  let schemaDb: Database;
+  let client: Record<string, any>;
+
+  beforeAll(async () => {
+    const database = await freshDatabase();
+    schemaDb = database.db;
+    drop = database.drop;
+    const direct = new URL(database.url!);
+    proxy = await startTcpProxy(direct.hostname, Number(direct.port || 5432));
+    const proxied = new URL(direct);
+    proxied.host = `127.0.0.1:${proxy.port}`;
+    db = connectPostgres(proxied.toString(), 2, log.logger, { readTimeoutMs: READ_TIMEOUT_MS });
+    server = await serve(db, log.logger);
+    client = await registerMachineClient(server, {});
+  });
+  afterEach(async () => {
+    // 'up' resets every proxied connection: the pooled ones learn of it asynchronously, and a
+    // statement that picks one first fails (ECONNRESET, a 503); the next test starts once the
+    // pool answers again
+    await proxy.mode('up');
+    for (let attempt = 0; attempt < 5; attempt++) {
+      if (await db.ping().then(() => true, () => false)) break;
+    }
+    log.clear();
+  });
+  afterAll(async () => {
+    await server.app.close();
+    await db.close();
+    await proxy.close();
+    await schemaDb.close();
+    await drop();
+  });
+
+  it('a statement on a connection that went silent fails as unavailable once the read timeout passes, and the pool recovers', async () => {
+    await db.ping(); // a pooled connection, established before the partition
+    await proxy.mode('stall');
+    const started = Date.now();
+    const failure = await db.query('SELECT 1 AS one').then(
+      () => undefined,
+      (error: unknown) => error,
+    );
+    const elapsed = Date.now() - started;
+    expect(failure).toBeInstanceOf(DatabaseUnavailableError);
+    expect((failure as DatabaseUnavailableError).reason).toBe('Query read timeout');
+    expect(elapsed).toBeGreaterThanOrEqual(READ_TIMEOUT_MS - 50);
+    expect(elapsed).toBeLessThan(READ_TIMEOUT_MS + 3_000);
+    await proxy.mode('up');
+    expect(await db.query<{ one: number }>('SELECT 1 AS one')).toEqual([{ one: 1 }]);
+  }, 20_000);
+
+  it('an RFC 7592 read on a stranded connection answers 503, not a hang', async () => {
+    await db.ping();
+    await proxy.mode('stall');
+    const started = Date.now();
+    expectUnavailable(await request(server, 'GET', `/register/${client.client_id}`, { token: client.registration_access_token }));
+    expect(Date.now() - started).toBeLessThan(READ_TIMEOUT_MS + 5_000);
+    expect(log.entries().filter((e) => (e.level as number) >= 50)).toEqual([]);
+  }, 20_000);
+
+  it('silence with no statement outstanding is not a timeout: idle in the pool, or between the statements of a transaction', async () => {
+    await db.ping();
+    await new Promise((resolve) => setTimeout(resolve, READ_TIMEOUT_MS * 1.5));
+    expect(await db.query<{ one: number }>('SELECT 1 AS one')).toEqual([{ one: 1 }]);
+    const rows = await db.transaction(async (tx) => {
+      await tx.query('SELECT 1 AS one');
+      await new Promise((resolve) => setTimeout(resolve, READ_TIMEOUT_MS * 1.5));
+      return tx.query<{ two: number }>('SELECT 2 AS two');
+    });
+    expect(rows).toEqual([{ two: 2 }]);
+    // a statement that itself runs quietly for less than the timeout is not cut either
+    expect(await db.query<{ slept: string }>('SELECT pg_sleep($1)::text AS slept', [READ_TIMEOUT_MS / 2000])).toEqual([{ slept: '' }]);
+  }, 20_000);
+});
+
 describe.skipIf(storageKind !== 'postgres')('PostgreSQL failing over: a read-only standby (SQLSTATE 25006)', () => {
   let primary: Awaited<ReturnType<typeof startTestServer>>;
   let standby: { url: string; app: FastifyInstance };

@@ -6,16 +6,21 @@ import { createConnection, createServer, type Server, type Socket } from 'node:n
  *   up        forwards every connection
  *   down      refuses new connections and resets open ones (PostgreSQL stopped or crashed)
  *   blackhole accepts connections and drops every byte (a network partition)
+ *   stall     keeps open connections open but drops every byte both ways from now on, and
+ *             blackholes new ones (a partition that strands established connections)
  */
 export interface TcpProxy {
   port: number;
-  mode(next: 'up' | 'down' | 'blackhole'): Promise<void>;
+  mode(next: Mode): Promise<void>;
   close(): Promise<void>;
 }
 
+type Mode = 'up' | 'down' | 'blackhole' | 'stall';
+
 export async function startTcpProxy(targetHost: string, targetPort: number): Promise<TcpProxy> {
   const sockets = new Set<Socket>();
-  let current: 'up' | 'down' | 'blackhole' = 'up';
+  let current: Mode = 'up';
+  const pairs = new Set<[Socket, Socket]>();
   let port = 0;
   let server: Server | undefined;
 
@@ -27,7 +32,7 @@ export async function startTcpProxy(targetHost: string, targetPort: number): Pro
   const listen = async () => {
     server = createServer((client) => {
       track(client);
-      if (current === 'blackhole') {
+      if (current === 'blackhole' || current === 'stall') {
         client.resume(); // read and drop
         return;
       }
@@ -35,7 +40,9 @@ export async function startTcpProxy(targetHost: string, targetPort: number): Pro
       track(upstream);
       client.pipe(upstream);
       upstream.pipe(client);
-      client.on('close', () => upstream.destroy());
+      const pair: [Socket, Socket] = [client, upstream];
+      pairs.add(pair);
+      client.on('close', () => (upstream.destroy(), pairs.delete(pair)));
       upstream.on('close', () => client.destroy());
     });
     await new Promise<void>((resolve, reject) => {
@@ -60,6 +67,16 @@ export async function startTcpProxy(targetHost: string, targetPort: number): Pro
     },
     async mode(next) {
       current = next;
+      if (next === 'stall') {
+        for (const [client, upstream] of pairs) {
+          client.unpipe(upstream);
+          upstream.unpipe(client);
+          // read and drop from now on; neither side hears of it
+          client.resume();
+          upstream.resume();
+        }
+        return;
+      }
       resetAll();
       if (next === 'down') await stopListening();
       else if (!server) await listen();
