@@ -41,6 +41,10 @@ function statementName(sql: string): string | undefined {
   return name;
 }
 
+/** Set on a connection while a statement is outstanding on it (a mark, not a Set: lifecycle.ts says why). */
+const OUTSTANDING = Symbol('statement outstanding');
+type Watched = { [OUTSTANDING]?: boolean };
+
 export function connectPostgres(url: string, poolSize: number, log: Logger, options: { readTimeoutMs?: number } = {}): Database {
   const readTimeoutMs = options.readTimeoutMs ?? READ_TIMEOUT_MS;
   const pool = new pg.Pool({
@@ -60,7 +64,6 @@ export function connectPostgres(url: string, poolSize: number, log: Logger, opti
   // statements, silence is normal). Not pg's query_timeout: its per-query timer closes over the
   // query, and on Node 20 that kept every query's rows and the request behind them alive until
   // the next full GC (measured: ~1 MB promoted per scavenge at 3k lookups/s, 3 ms pauses).
-  const awaiting = new Set<pg.PoolClient>();
   pool.on('connect', (client) => {
     // the statement outstanding gets the error itself, and its connection is destroyed on
     // release; this only keeps an 'error' event on a checked-out connection from crashing the
@@ -70,13 +73,13 @@ export function connectPostgres(url: string, poolSize: number, log: Logger, opti
     if (!(socket instanceof Socket)) return;
     socket.setTimeout(readTimeoutMs);
     socket.on('timeout', () => {
-      if (awaiting.has(client as pg.PoolClient)) socket.destroy(new Error('Query read timeout'));
+      if ((client as Watched)[OUTSTANDING] === true) socket.destroy(new Error('Query read timeout'));
     });
   });
 
   /** One statement on `client`, watched by the read timeout while it is outstanding. */
   const send = async <Row extends object>(client: pg.PoolClient, inTransaction: boolean, sql: string, params?: readonly unknown[]) => {
-    awaiting.add(client);
+    (client as Watched)[OUTSTANDING] = true;
     try {
       if (params === undefined || params.length === 0) return (await client.query<Row>(sql)).rows;
       const name = statementName(sql);
@@ -91,7 +94,7 @@ export function connectPostgres(url: string, poolSize: number, log: Logger, opti
         return (await client.query<Row>(sql, params as unknown[])).rows;
       }
     } finally {
-      awaiting.delete(client);
+      (client as Watched)[OUTSTANDING] = false;
     }
   };
 
