@@ -17,7 +17,7 @@
 //   BENCH_WORKLOADS       comma-separated subset of discovery, jwks, register, read, token-pkjwt,
 //                         token-csjwt (default all)
 //   BENCH_ASSERTION_RATE  upper bound on token requests per second, to size each run's assertion
-//                         pool: duration × this many are signed before each token run (default 12000)
+//                         pool: duration × this many are signed before each token run (default 30000)
 //   BENCH_DATABASE_URL    connection for CREATE/DROP DATABASE (default postgres://postgres@127.0.0.1:5432/test)
 //   BENCH_DATABASE_NAME   our fresh database (default registrar_bench); the durable peer's is <name>_peer
 //   BENCH_PROFILE=1       our server under --cpu-prof; its summary is printed after the run
@@ -58,7 +58,7 @@ function readSettings() {
     connections: positiveInteger('BENCH_CONNECTIONS', 32),
     rounds: positiveInteger('BENCH_ROUNDS', 3),
     warmUp: positiveInteger('BENCH_WARMUP', 2),
-    assertionRate: positiveInteger('BENCH_ASSERTION_RATE', 12000),
+    assertionRate: positiveInteger('BENCH_ASSERTION_RATE', 30000),
     workloads: only.length > 0 ? only : keys,
     profile: process.env.BENCH_PROFILE === '1',
     serverEnv: serverEnvFromEnvironment(),
