@@ -86,51 +86,56 @@ describe(`a database closed under running requests (${storageKind})`, () => {
   });
 });
 
-describe.skipIf(storageKind !== 'postgres')('PostgreSQL out of reach, behind a proxy the test controls', () => {
-  const log = logCapture();
-  let proxy: TcpProxy;
-  let server: { url: string; app: FastifyInstance };
-  let db: Database;
+/**
+ * Our server on a fresh database reached through a TCP proxy the test controls, with a machine
+ * client registered; set up before the describe block's tests and torn down after them.
+ */
+function serverBehindProxy(log: ReturnType<typeof logCapture>, options: { poolSize: number; readTimeoutMs?: number }) {
+  const env = {} as { proxy: TcpProxy; db: Database; server: { url: string; app: FastifyInstance }; schemaDb: Database; client: Record<string, any> };
   let drop: () => Promise<void>;
-  let schemaDb: Database;
-  let client: Record<string, any>;
-
-  const countClients = async () => Number((await schemaDb.query<{ n: string }>('SELECT count(*) AS n FROM clients'))[0]!.n);
-  const register = () => request(server, 'POST', '/register', { json: { redirect_uris: ['https://rp.example/cb'] } });
-  const read = () => request(server, 'GET', `/register/${client.client_id}`, { token: client.registration_access_token });
-  const token = () => postForm(server, '/token', { grant_type: 'client_credentials' }, { authorization: basic(client.client_id, client.client_secret) });
-
   beforeAll(async () => {
     const database = await freshDatabase();
-    schemaDb = database.db;
+    env.schemaDb = database.db;
     drop = database.drop;
     const direct = new URL(database.url!);
-    proxy = await startTcpProxy(direct.hostname, Number(direct.port || 5432));
+    env.proxy = await startTcpProxy(direct.hostname, Number(direct.port || 5432));
     const proxied = new URL(direct);
-    proxied.host = `127.0.0.1:${proxy.port}`;
-    db = connectPostgres(proxied.toString(), 4, log.logger);
-    server = await serve(db, log.logger);
-    client = await registerMachineClient(server, {});
-  });
-  afterEach(async () => {
-    await proxy.mode('up');
-    log.clear();
+    proxied.host = `127.0.0.1:${env.proxy.port}`;
+    env.db = connectPostgres(proxied.toString(), options.poolSize, log.logger, options.readTimeoutMs === undefined ? {} : { readTimeoutMs: options.readTimeoutMs });
+    env.server = await serve(env.db, log.logger);
+    env.client = await registerMachineClient(env.server, {});
   });
   afterAll(async () => {
-    await server.app.close();
-    await db.close();
-    await proxy.close();
-    await schemaDb.close();
+    await env.server.app.close();
+    await env.db.close();
+    await env.proxy.close();
+    await env.schemaDb.close();
     await drop();
+  });
+  return env;
+}
+
+describe.skipIf(storageKind !== 'postgres')('PostgreSQL out of reach, behind a proxy the test controls', () => {
+  const log = logCapture();
+  const env = serverBehindProxy(log, { poolSize: 4 });
+
+  const countClients = async () => Number((await env.schemaDb.query<{ n: string }>('SELECT count(*) AS n FROM clients'))[0]!.n);
+  const register = () => request(env.server, 'POST', '/register', { json: { redirect_uris: ['https://rp.example/cb'] } });
+  const read = () => request(env.server, 'GET', `/register/${env.client.client_id}`, { token: env.client.registration_access_token });
+  const token = () => postForm(env.server, '/token', { grant_type: 'client_credentials' }, { authorization: basic(env.client.client_id, env.client.client_secret) });
+
+  afterEach(async () => {
+    await env.proxy.mode('up');
+    log.clear();
   });
 
   it('PostgreSQL stopped: registration, RFC 7592 reads and token requests answer 503 with Retry-After, logged as warnings', async () => {
     const before = await countClients();
-    await proxy.mode('down');
+    await env.proxy.mode('down');
     expectUnavailable(await register());
     expectUnavailable(await read());
     expectUnavailable(await token());
-    expect((await request(server, 'GET', '/readyz')).status).toBe(503);
+    expect((await request(env.server, 'GET', '/readyz')).status).toBe(503);
     const entries = log.entries();
     expect(entries.filter((e) => (e.level as number) >= 50)).toEqual([]);
     const warnings = entries.filter((e) => e.msg === 'database unavailable');
@@ -138,7 +143,7 @@ describe.skipIf(storageKind !== 'postgres')('PostgreSQL out of reach, behind a p
     for (const warning of warnings) expect(warning).toMatchObject({ level: 40, error: 'temporarily_unavailable', reason: expect.stringMatching(/ECONNREFUSED|ECONNRESET|Connection terminated/) });
 
     // recovery without a restart; the refused registration left nothing behind
-    await proxy.mode('up');
+    await env.proxy.mode('up');
     expect((await register()).status).toBe(201);
     expect((await read()).status).toBe(200);
     expect((await token()).status).toBe(200);
@@ -150,20 +155,20 @@ describe.skipIf(storageKind !== 'postgres')('PostgreSQL out of reach, behind a p
     const pending = Array.from({ length: 30 }, (_, i) =>
       new Promise((r) => setTimeout(r, i * 5)).then(() => register()),
     );
-    setTimeout(() => void proxy.mode('down'), 40);
+    setTimeout(() => void env.proxy.mode('down'), 40);
     const results = await Promise.all(pending);
     const statuses = results.map((r) => r.status);
     expect(statuses.every((s) => s === 201 || s === 503)).toBe(true);
     expect(statuses).toContain(503);
-    await proxy.mode('up');
+    await env.proxy.mode('up');
     const created = results.filter((r) => r.status === 201).map((r) => r.body.client_id as string);
-    const stored = await schemaDb.query<{ client_id: string }>('SELECT client_id FROM clients WHERE client_id = ANY($1::text[])', [created]);
+    const stored = await env.schemaDb.query<{ client_id: string }>('SELECT client_id FROM clients WHERE client_id = ANY($1::text[])', [created]);
     expect(stored).toHaveLength(created.length);
     expect(await countClients()).toBeGreaterThanOrEqual(before + created.length);
   });
 
   it('a network partition (packets dropped): 503 once the pool gives up, within its 5 s connect timeout', async () => {
-    await proxy.mode('blackhole');
+    await env.proxy.mode('blackhole');
     const started = Date.now();
     expectUnavailable(await register());
     expect(Date.now() - started).toBeLessThan(8_000);
@@ -174,48 +179,23 @@ describe.skipIf(storageKind !== 'postgres')('PostgreSQL stranding established co
   // 1 s instead of 12 s so the test is short; the mechanism is the same
   const READ_TIMEOUT_MS = 1_000;
   const log = logCapture();
-  let proxy: TcpProxy;
-  let db: Database;
-  let server: { url: string; app: FastifyInstance };
-  let drop: () => Promise<void>;
-  let schemaDb: Database;
-  let client: Record<string, any>;
-
-  beforeAll(async () => {
-    const database = await freshDatabase();
-    schemaDb = database.db;
-    drop = database.drop;
-    const direct = new URL(database.url!);
-    proxy = await startTcpProxy(direct.hostname, Number(direct.port || 5432));
-    const proxied = new URL(direct);
-    proxied.host = `127.0.0.1:${proxy.port}`;
-    db = connectPostgres(proxied.toString(), 2, log.logger, { readTimeoutMs: READ_TIMEOUT_MS });
-    server = await serve(db, log.logger);
-    client = await registerMachineClient(server, {});
-  });
+  const env = serverBehindProxy(log, { poolSize: 2, readTimeoutMs: READ_TIMEOUT_MS });
   afterEach(async () => {
     // 'up' resets every proxied connection: the pooled ones learn of it asynchronously, and a
     // statement that picks one first fails (ECONNRESET, a 503); the next test starts once the
     // pool answers again
-    await proxy.mode('up');
+    await env.proxy.mode('up');
     for (let attempt = 0; attempt < 5; attempt++) {
-      if (await db.ping().then(() => true, () => false)) break;
+      if (await env.db.ping().then(() => true, () => false)) break;
     }
     log.clear();
   });
-  afterAll(async () => {
-    await server.app.close();
-    await db.close();
-    await proxy.close();
-    await schemaDb.close();
-    await drop();
-  });
 
   it('a statement on a connection that went silent fails as unavailable once the read timeout passes, and the pool recovers', async () => {
-    await db.ping(); // a pooled connection, established before the partition
-    await proxy.mode('stall');
+    await env.db.ping(); // a pooled connection, established before the partition
+    await env.proxy.mode('stall');
     const started = Date.now();
-    const failure = await db.query('SELECT 1 AS one').then(
+    const failure = await env.db.query('SELECT 1 AS one').then(
       () => undefined,
       (error: unknown) => error,
     );
@@ -224,31 +204,31 @@ describe.skipIf(storageKind !== 'postgres')('PostgreSQL stranding established co
     expect((failure as DatabaseUnavailableError).reason).toBe('Query read timeout');
     expect(elapsed).toBeGreaterThanOrEqual(READ_TIMEOUT_MS - 50);
     expect(elapsed).toBeLessThan(READ_TIMEOUT_MS + 3_000);
-    await proxy.mode('up');
-    expect(await db.query<{ one: number }>('SELECT 1 AS one')).toEqual([{ one: 1 }]);
+    await env.proxy.mode('up');
+    expect(await env.db.query<{ one: number }>('SELECT 1 AS one')).toEqual([{ one: 1 }]);
   }, 20_000);
 
   it('an RFC 7592 read on a stranded connection answers 503, not a hang', async () => {
-    await db.ping();
-    await proxy.mode('stall');
+    await env.db.ping();
+    await env.proxy.mode('stall');
     const started = Date.now();
-    expectUnavailable(await request(server, 'GET', `/register/${client.client_id}`, { token: client.registration_access_token }));
+    expectUnavailable(await request(env.server, 'GET', `/register/${env.client.client_id}`, { token: env.client.registration_access_token }));
     expect(Date.now() - started).toBeLessThan(READ_TIMEOUT_MS + 5_000);
     expect(log.entries().filter((e) => (e.level as number) >= 50)).toEqual([]);
   }, 20_000);
 
   it('silence with no statement outstanding is not a timeout: idle in the pool, or between the statements of a transaction', async () => {
-    await db.ping();
+    await env.db.ping();
     await new Promise((resolve) => setTimeout(resolve, READ_TIMEOUT_MS * 1.5));
-    expect(await db.query<{ one: number }>('SELECT 1 AS one')).toEqual([{ one: 1 }]);
-    const rows = await db.transaction(async (tx) => {
+    expect(await env.db.query<{ one: number }>('SELECT 1 AS one')).toEqual([{ one: 1 }]);
+    const rows = await env.db.transaction(async (tx) => {
       await tx.query('SELECT 1 AS one');
       await new Promise((resolve) => setTimeout(resolve, READ_TIMEOUT_MS * 1.5));
       return tx.query<{ two: number }>('SELECT 2 AS two');
     });
     expect(rows).toEqual([{ two: 2 }]);
     // a statement that itself runs quietly for less than the timeout is not cut either
-    expect(await db.query<{ slept: string }>('SELECT pg_sleep($1)::text AS slept', [READ_TIMEOUT_MS / 2000])).toEqual([{ slept: '' }]);
+    expect(await env.db.query<{ slept: string }>('SELECT pg_sleep($1)::text AS slept', [READ_TIMEOUT_MS / 2000])).toEqual([{ slept: '' }]);
   }, 20_000);
 });
 
