@@ -33,7 +33,7 @@ function readSettings() {
     connections: positiveInteger('BENCH_CONNECTIONS', 32),
     rounds: positiveInteger('BENCH_ROUNDS', 3),
     warmUp: positiveInteger('BENCH_WARMUP', 2),
-    assertionRate: positiveInteger('BENCH_ASSERTION_RATE', 6000),
+    assertionRate: positiveInteger('BENCH_ASSERTION_RATE', 30000),
     largeSize: positiveInteger('BENCH_SCALE_CLIENTS', 1_000_000),
     serverEnv: serverEnvFromEnvironment(),
     ...databaseSettings(),
